@@ -1,0 +1,28 @@
+using TorchSharp;
+
+namespace EquivarianceLab.FeatureModels;
+
+/// <summary>
+/// Turns a probe batch into an ordered list of named feature tensors (DESIGN §2).
+/// </summary>
+public interface IFeatureModel : IDisposable
+{
+    /// <summary>Display name (file name or zoo id).</summary>
+    string Name { get; }
+
+    /// <summary>Input shape without the batch dimension, [C, H, W]; a dimension of -1 is free.</summary>
+    IReadOnlyList<long> InputShape { get; }
+
+    /// <summary>The measured layers, in forward order.</summary>
+    IReadOnlyList<string> Layers { get; }
+
+    /// <summary>The layer holding the model's logits (before any softmax), if it is measured; null for featurizers.</summary>
+    string? LogitsLayer { get; }
+
+    /// <summary>
+    /// Runs one batch <c>[B, C, H, W]</c> (float32, CPU) and returns one tensor per entry of <see cref="Layers"/>,
+    /// in that order, each with the batch dimension first. The caller owns (and disposes) the returned tensors.
+    /// Runs without gradients.
+    /// </summary>
+    IReadOnlyList<torch.Tensor> Forward(torch.Tensor batch);
+}

@@ -1,0 +1,53 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace EquivarianceLab.Measure;
+
+/// <summary>One invariance/equivariance pair; null where no non-degenerate pair existed.</summary>
+public sealed record Score(double? Invariance, double? Equivariance);
+
+/// <summary>A part's score: the mean over its layers (DESIGN §1.5).</summary>
+public sealed record PartScore(double? Invariance, double? Equivariance, int Layers);
+
+public sealed record LayerResult
+{
+    public required string Name { get; init; }
+    public required int Index { get; init; }
+    /// <summary>Early, Middle, Late, Pool, Final or null.</summary>
+    public string? Part { get; init; }
+    /// <summary>The layer tensor's shape without the batch dimension, as the model produced it.</summary>
+    public required long[] Shape { get; init; }
+    public double? Invariance { get; init; }
+    public double? Equivariance { get; init; }
+    /// <summary>Keyed by transform: rot90|rot180|rot270, shift1…shiftK, flip.</summary>
+    public required Dictionary<string, Score> PerTransform { get; init; }
+}
+
+public sealed record Timing(double Seconds, double ForwardSeconds);
+
+/// <summary>The result of one measurement: the <c>result.json</c> of the command line and the API.</summary>
+public sealed record MeasurementResult
+{
+    public required string Model { get; init; }
+    public required string Probe { get; init; }
+    public required string Transform { get; init; }
+    public required string Similarity { get; init; }
+    public required int Images { get; init; }
+    public required int MaxShift { get; init; }
+    public required List<LayerResult> Layers { get; init; }
+    public required Dictionary<string, PartScore> Parts { get; init; }
+    public required Timing Timing { get; init; }
+
+    public static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+
+    public static MeasurementResult FromJson(string json) =>
+        JsonSerializer.Deserialize<MeasurementResult>(json, JsonOptions)
+        ?? throw new InvalidDataException("Empty measurement result.");
+}

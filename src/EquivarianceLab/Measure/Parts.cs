@@ -1,0 +1,8 @@
+namespace EquivarianceLab.Measure;
+
+/// <summary>The paper's depth-wise parts (DESIGN §1.5).</summary>
+public static class Parts
+{
+    public const string Early = "Early", Middle = "Middle", Late = "Late", Pool = "Pool", Final = "Final";
+    public static readonly IReadOnlyList<string> All = [Early, Middle, Late, Pool, Final];
+}
