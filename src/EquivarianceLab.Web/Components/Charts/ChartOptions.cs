@@ -1,0 +1,116 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace EquivarianceLab.Web.Components.Charts;
+
+/// <summary>A named series of values (null = no value: a gap, not zero).</summary>
+public sealed record Series(string Name, IReadOnlyList<double?> Data);
+
+/// <summary>A scatter point with the label shown in its tooltip.</summary>
+public sealed record Point(double X, double? Y, string Name);
+
+public sealed record PointSeries(string Name, IReadOnlyList<Point> Data);
+
+/// <summary>
+/// Builds ApexCharts option objects for the app's charts, as plain data: the JS module only adds formatters.
+/// Every chart has the toolbar's PNG/SVG download on, named after the chart.
+/// </summary>
+public static class ChartOptions
+{
+    public static readonly string InvarianceColor = "#3559a8", EquivarianceColor = "#d9822b";
+    private static readonly string[] Palette = ["#3559a8", "#d9822b", "#2a9d8f", "#c0392b", "#8e44ad", "#7f8c8d", "#27ae60", "#e84393", "#2d3436", "#fdcb6e"];
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public static string Serialize(object options) => JsonSerializer.Serialize(options, options.GetType(), Json);
+
+    public static string Color(int i) => Palette[i % Palette.Length];
+
+    private static object Chart(string type, string file, int height, bool stacked = false) => new
+    {
+        type,
+        height,
+        stacked,
+        animations = new { enabled = false },
+        fontFamily = "Roboto, Helvetica, Arial, sans-serif",
+        toolbar = new
+        {
+            show = true,
+            tools = new { download = true, selection = false, zoom = false, zoomin = false, zoomout = false, pan = false, reset = false },
+            export = new { svg = new { filename = file }, png = new { filename = file }, csv = new { filename = file } },
+        },
+        zoom = new { enabled = false },
+    };
+
+    private static object YAxis(string title, double? min, double? max) => new { title = new { text = title }, min, max, forceNiceScale = min is null };
+
+    /// <summary>Grouped bars: one group per category, one bar per series (the run's parts; Compare; the ρ chart).</summary>
+    public static object Bars(string file, string title, IReadOnlyList<object> categories, IReadOnlyList<Series> series, string yTitle,
+        double? yMin = null, double? yMax = null, IReadOnlyList<string>? colors = null, bool dataLabels = false, int height = 340) => new
+    {
+        chart = Chart("bar", file, height),
+        title = new { text = title, align = "left" },
+        series = series.Select(s => new { name = s.Name, data = s.Data }).ToArray(),
+        xaxis = new { categories },
+        yaxis = new[] { YAxis(yTitle, yMin, yMax) },
+        colors = colors ?? series.Select((_, i) => Color(i)).ToArray(),
+        plotOptions = new { bar = new { horizontal = false, columnWidth = series.Count > 4 ? "85%" : "60%" } },
+        dataLabels = new { enabled = dataLabels, style = new { fontSize = "10px" } },
+        legend = new { position = "top" },
+        noData = new { text = "No data" },
+        eqlab = new { decimals = 3 },
+    };
+
+    /// <summary>Lines over named categories (per-layer scores, score against transform).</summary>
+    public static object Lines(string file, string title, IReadOnlyList<string> categories, IReadOnlyList<Series> series, string xTitle, string yTitle,
+        double? yMin = null, double? yMax = null, IReadOnlyList<string>? colors = null, IReadOnlyList<int>? dashes = null, int height = 340) => new
+    {
+        chart = Chart("line", file, height),
+        title = new { text = title, align = "left" },
+        series = series.Select(s => new { name = s.Name, data = s.Data }).ToArray(),
+        xaxis = new { categories, title = new { text = xTitle }, labels = new { rotate = -45, hideOverlappingLabels = true, trim = true } },
+        yaxis = new[] { YAxis(yTitle, yMin, yMax) },
+        colors = colors ?? series.Select((_, i) => Color(i)).ToArray(),
+        stroke = new { width = 2, curve = "straight", dashArray = dashes },
+        markers = new { size = 3 },
+        legend = new { position = "top" },
+        noData = new { text = "No data" },
+        eqlab = new { decimals = 3 },
+    };
+
+    /// <summary>Lines over a numeric x axis (per-layer comparison against relative depth).</summary>
+    public static object NumericLines(string file, string title, IReadOnlyList<PointSeries> series, string xTitle, string yTitle,
+        double? yMin = null, double? yMax = null, int height = 340) => new
+    {
+        chart = Chart("line", file, height),
+        title = new { text = title, align = "left" },
+        series = series.Select(s => new { name = s.Name, data = s.Data.Select(p => new { x = p.X, y = p.Y }).ToArray() }).ToArray(),
+        xaxis = new { type = "numeric", min = 0, max = 1, tickAmount = 10, title = new { text = xTitle } },
+        yaxis = new[] { YAxis(yTitle, yMin, yMax) },
+        colors = series.Select((_, i) => Color(i)).ToArray(),
+        stroke = new { width = 2, curve = "straight" },
+        markers = new { size = 3 },
+        legend = new { position = "top" },
+        noData = new { text = "No data" },
+        eqlab = new { decimals = 3, xDecimals = 2 },
+    };
+
+    /// <summary>Score against accuracy, one series per measure, each point named after its model.</summary>
+    public static object Scatter(string file, string title, IReadOnlyList<PointSeries> series, string xTitle, string yTitle,
+        IReadOnlyList<string>? colors = null, int height = 300) => new
+    {
+        chart = Chart("scatter", file, height),
+        title = new { text = title, align = "left" },
+        series = series.Select(s => new { name = s.Name, data = s.Data.Where(p => p.Y is not null).Select(p => new { x = p.X, y = p.Y, name = p.Name }).ToArray() }).ToArray(),
+        xaxis = new { type = "numeric", title = new { text = xTitle }, tickAmount = 6 },
+        yaxis = new[] { YAxis(yTitle, null, null) },
+        colors = colors ?? series.Select((_, i) => Color(i)).ToArray(),
+        markers = new { size = 6 },
+        legend = new { position = "top" },
+        noData = new { text = "No data" },
+        eqlab = new { decimals = 3, xDecimals = 1, pointNames = true, xTitle },
+    };
+}

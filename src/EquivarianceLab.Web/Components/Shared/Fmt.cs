@@ -1,0 +1,24 @@
+using System.Globalization;
+
+namespace EquivarianceLab.Web.Components.Shared;
+
+/// <summary>Number and time formats shared by the pages (invariant culture: results read the same for everyone).</summary>
+public static class Fmt
+{
+    public static string Score(double? v) => v?.ToString("0.000", CultureInfo.InvariantCulture) ?? "—";
+    public static string Pct(double? v) => v is null ? "—" : v.Value.ToString("0.##", CultureInfo.InvariantCulture) + " %";
+    public static string P(double? v) => v switch
+    {
+        null => "—",
+        < 0.001 => v.Value.ToString("0.0e0", CultureInfo.InvariantCulture),
+        _ => v.Value.ToString("0.000", CultureInfo.InvariantCulture),
+    };
+    public static string Eta(double? seconds) => seconds switch
+    {
+        null => "",
+        < 60 => $"{seconds:0} s",
+        < 3600 => $"{Math.Floor(seconds.Value / 60):0} min {seconds.Value % 60:0} s",
+        _ => $"{Math.Floor(seconds.Value / 3600):0} h {Math.Floor(seconds.Value % 3600 / 60):0} min",
+    };
+    public static string When(DateTime? utc) => utc?.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) + (utc is null ? "" : " UTC");
+}

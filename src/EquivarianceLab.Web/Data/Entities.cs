@@ -1,0 +1,128 @@
+namespace EquivarianceLab.Web.Data;
+
+/// <summary>Where a catalogue entry came from: the repository's zoo / built-in data, or an upload.</summary>
+public static class Sources
+{
+    public const string Zoo = "zoo", BuiltIn = "builtin", Upload = "upload";
+}
+
+/// <summary>A model the app can measure: a zoo entry (models/&lt;id&gt;/card.json) or an uploaded file.</summary>
+public sealed class ModelEntry
+{
+    /// <summary>Zoo id, or "upload-" + the first 12 hex digits of the file's SHA-256.</summary>
+    public required string Id { get; set; }
+    public required string Name { get; set; }
+    public string Family { get; set; } = "CNN";
+    /// <summary>onnx, torchsharp or pytorch.</summary>
+    public required string Format { get; set; }
+    public string? Architecture { get; set; }
+    public required string Source { get; set; }
+    /// <summary>Absolute path of the model file (zoo: inside models/, uploads: inside the data folder). Never shown to users.</summary>
+    public required string FilePath { get; set; }
+    /// <summary>The model card as JSON (the card the job loads the model with).</summary>
+    public required string CardJson { get; set; }
+    /// <summary>[C, H, W] as "C×H×W".</summary>
+    public required string InputShape { get; set; }
+    /// <summary>Accuracy in percent; editable in the app (the correlation study reads it).</summary>
+    public double? Accuracy { get; set; }
+    public string? AccuracyDataset { get; set; }
+    public string? Provenance { get; set; }
+    public string? ContentHash { get; set; }
+    public long SizeBytes { get; set; }
+    public DateTime AddedUtc { get; set; }
+}
+
+/// <summary>A probe set: the built-in Fashion-MNIST test set or an uploaded .npy / .zip of images.</summary>
+public sealed class ProbeSetEntry
+{
+    public required string Id { get; set; }
+    public required string Name { get; set; }
+    /// <summary>idx, npy or images.</summary>
+    public required string Kind { get; set; }
+    public required string Source { get; set; }
+    public required string FilePath { get; set; }
+    public int Count { get; set; }
+    /// <summary>Image shape [C, H, W] as "C×H×W"; empty for image archives (decoded to each model's input).</summary>
+    public string ImageShape { get; set; } = "";
+    public bool IsDefault { get; set; }
+    public string? ContentHash { get; set; }
+    public long SizeBytes { get; set; }
+    public int Thumbnails { get; set; }
+    public DateTime AddedUtc { get; set; }
+}
+
+public enum RunStatus { Queued, Running, Done, Failed, Cancelled }
+
+/// <summary>One measurement of one model: its settings, live progress, and once done the stored result.</summary>
+public sealed class Run
+{
+    public int Id { get; set; }
+    public required string ModelId { get; set; }
+    public required string ProbeSetId { get; set; }
+    /// <summary>rotation, translation or flip.</summary>
+    public required string Transform { get; set; }
+    /// <summary>pearson or cosine.</summary>
+    public required string Similarity { get; set; }
+    /// <summary>Requested image count; null = the engine's default.</summary>
+    public int? Images { get; set; }
+    public int MaxShift { get; set; } = 16;
+    public RunStatus Status { get; set; }
+    public int ImagesDone { get; set; }
+    public int ImagesTotal { get; set; }
+    public double? EtaSeconds { get; set; }
+    public string? Error { get; set; }
+    /// <summary>Changes on every (re-)queue; a job whose token no longer matches is stale and does nothing.</summary>
+    public string AttemptToken { get; set; } = "";
+    public string? HangfireJobId { get; set; }
+    /// <summary>Machine that runs it, so a restart only recovers its own runs when workers share a database.</summary>
+    public string? Worker { get; set; }
+    public int Restarts { get; set; }
+    public bool CancelRequested { get; set; }
+    public DateTime CreatedUtc { get; set; }
+    public DateTime? StartedUtc { get; set; }
+    public DateTime? FinishedUtc { get; set; }
+    /// <summary>The engine's result.json once done.</summary>
+    public string? ResultJson { get; set; }
+
+    public ModelEntry? Model { get; set; }
+    public ProbeSetEntry? ProbeSet { get; set; }
+    public List<LayerScore> Layers { get; set; } = [];
+    public List<PartScoreRow> Parts { get; set; } = [];
+
+    public double Progress => Status == RunStatus.Done ? 1 : ImagesTotal > 0 ? Math.Clamp((double)ImagesDone / ImagesTotal, 0, 1) : 0;
+    public bool IsActive => Status is RunStatus.Queued or RunStatus.Running;
+}
+
+public sealed class LayerScore
+{
+    public int Id { get; set; }
+    public int RunId { get; set; }
+    public int Index { get; set; }
+    public required string Name { get; set; }
+    public string? Part { get; set; }
+    public required string Shape { get; set; }
+    public double? Invariance { get; set; }
+    public double? Equivariance { get; set; }
+    public List<TransformScore> PerTransform { get; set; } = [];
+}
+
+public sealed class TransformScore
+{
+    public int Id { get; set; }
+    public int LayerScoreId { get; set; }
+    /// <summary>Reporting order within the family (rot90, rot180, … / shift1 … shiftK).</summary>
+    public int Order { get; set; }
+    public required string Key { get; set; }
+    public double? Invariance { get; set; }
+    public double? Equivariance { get; set; }
+}
+
+public sealed class PartScoreRow
+{
+    public int Id { get; set; }
+    public int RunId { get; set; }
+    public required string Part { get; set; }
+    public double? Invariance { get; set; }
+    public double? Equivariance { get; set; }
+    public int Layers { get; set; }
+}

@@ -1,0 +1,77 @@
+using EquivarianceLab.Web.Api;
+using EquivarianceLab.Web.Catalog;
+using EquivarianceLab.Web.Components;
+using EquivarianceLab.Web.Data;
+using EquivarianceLab.Web.Jobs;
+using Hangfire;
+using Hangfire.Dashboard;
+using MudBlazor.Services;
+
+namespace EquivarianceLab.Web;
+
+public static class LabExtensions
+{
+    /// <summary>Options, data folder, database, jobs, catalogue and UI.</summary>
+    public static WebApplicationBuilder AddEquivarianceLab(this WebApplicationBuilder builder)
+    {
+        var options = builder.Configuration.GetSection(LabOptions.Section).Get<LabOptions>() ?? new LabOptions();
+        var paths = new LabPaths(builder.Environment.ContentRootPath, options);
+        paths.EnsureCreated();
+        var services = builder.Services;
+        services.AddSingleton(options);
+        services.AddSingleton(paths);
+        services.AddSingleton(TimeProvider.System);
+
+        services.AddEquivarianceLabData(builder.Configuration, paths, options);
+        // Before the Hangfire server: migrate, register the zoo, recover interrupted runs.
+        services.AddHostedService<LabInitializer>();
+        services.AddEquivarianceLabCatalog();
+        services.AddEquivarianceLabJobs(builder.Configuration, paths, options);
+
+        services.AddRazorComponents().AddInteractiveServerComponents();
+        services.AddMudServices();
+        // Uploads go through the API with their own limit; this only lifts Kestrel's 30 MB default for them.
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 30_000_000);
+        return builder;
+    }
+
+    public static WebApplication UseEquivarianceLab(this WebApplication app)
+    {
+        if (!app.Environment.IsDevelopment())
+        {
+            app.UseExceptionHandler("/error", createScopeForErrors: true);
+        }
+        app.UseAntiforgery();
+        app.MapStaticAssets();
+        app.MapEquivarianceLabApi();
+        // Local requests only (Hangfire's default filter), so job arguments and traces never leave the machine.
+        app.MapHangfireDashboard("/hangfire", new DashboardOptions
+        {
+            Authorization = [new LocalRequestsOnlyAuthorizationFilter()],
+            DisplayStorageConnectionString = false,
+            AppPath = "/runs",
+        });
+        app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+        return app;
+    }
+}
+
+/// <summary>
+/// The content root is the repository's top level in a source checkout (its appsettings.json, wwwroot/, models/ and
+/// data/) and the publish folder after <c>dotnet publish</c>, wherever the command is started from.
+/// </summary>
+public static class ContentRoot
+{
+    public static string? Find(string[] args)
+    {
+        // An explicit --contentRoot (or the test host's) wins.
+        if (args.Any(a => a.StartsWith("--contentRoot", StringComparison.OrdinalIgnoreCase))
+            || Environment.GetEnvironmentVariable("ASPNETCORE_CONTENTROOT") is not null
+            || Environment.GetEnvironmentVariable("DOTNET_CONTENTROOT") is not null)
+            return null;
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "EquivarianceLab.sln")) && File.Exists(Path.Combine(dir.FullName, "appsettings.json")))
+                return dir.FullName;
+        return File.Exists(Path.Combine(AppContext.BaseDirectory, "appsettings.json")) ? AppContext.BaseDirectory : null;
+    }
+}

@@ -1,0 +1,50 @@
+namespace EquivarianceLab.Web;
+
+/// <summary>The <c>EquivarianceLab</c> configuration section (top-level appsettings.json, environment, command line).</summary>
+public sealed class LabOptions
+{
+    public const string Section = "EquivarianceLab";
+
+    /// <summary>App database, Hangfire storage and uploads live here; relative paths are under the content root.</summary>
+    public string DataFolder { get; set; } = "data";
+
+    /// <summary>The model zoo (models/&lt;id&gt;/card.json); relative paths are under the content root.</summary>
+    public string ZooFolder { get; set; } = "models";
+
+    /// <summary>Sqlite (default) or PostgreSql; PostgreSql takes ConnectionStrings:App and ConnectionStrings:Hangfire.</summary>
+    public string Database { get; set; } = "Sqlite";
+
+    /// <summary>Largest accepted upload in bytes (models and probe sets).</summary>
+    public long MaxUploadBytes { get; set; } = 2L << 30;
+
+    /// <summary>Runs a worker machine finds "running" after a crash are re-queued this many times, then marked failed.</summary>
+    public int MaxRestarts { get; set; } = 1;
+
+    /// <summary>Hangfire workers for the gpu queue (DESIGN §4: one heavy job at a time).</summary>
+    public int GpuWorkers { get; set; } = 1;
+
+    /// <summary>Set false to run the web UI without a Hangfire server (a pure front end beside remote workers).</summary>
+    public bool RunWorker { get; set; } = true;
+
+    /// <summary>Architectures offered for weight uploads besides those of registered models.</summary>
+    public string[] Architectures { get; set; } = [];
+}
+
+/// <summary>Resolved absolute folders.</summary>
+public sealed class LabPaths(string contentRoot, LabOptions options)
+{
+    public string ContentRoot { get; } = contentRoot;
+    public string DataFolder { get; } = Path.GetFullPath(Path.Combine(contentRoot, options.DataFolder));
+    public string ZooFolder { get; } = Path.GetFullPath(Path.Combine(contentRoot, options.ZooFolder));
+    public string ModelFiles => Path.Combine(DataFolder, "models");
+    public string ProbeFiles => Path.Combine(DataFolder, "probesets");
+    public string Thumbnails => Path.Combine(DataFolder, "thumbnails");
+    public string Incoming => Path.Combine(DataFolder, "incoming");
+    public string AppDatabase => Path.Combine(DataFolder, "equivariancelab.db");
+    public string HangfireDatabase => Path.Combine(DataFolder, "hangfire.db");
+
+    public void EnsureCreated()
+    {
+        foreach (var d in new[] { DataFolder, ModelFiles, ProbeFiles, Thumbnails, Incoming }) Directory.CreateDirectory(d);
+    }
+}
