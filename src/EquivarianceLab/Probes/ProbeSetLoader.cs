@@ -1,0 +1,74 @@
+namespace EquivarianceLab.Probes;
+
+/// <summary>Opens any supported probe set (DESIGN §3) and checks it against a model's input.</summary>
+public static class ProbeSetLoader
+{
+    private const string Formats =
+        "a .npy float32 [N,C,H,W] file, a folder or .zip of PNG/JPEG images, or an IDX images file (…-images-idx3-ubyte[.gz])";
+
+    /// <summary>
+    /// Dispatches on the path: a directory is an image folder; <c>.npy</c> and <c>.zip</c> by extension; any other
+    /// file by its content (NumPy magic, zip signature, IDX magic, plain or gzip). <paramref name="target"/> shapes
+    /// image and IDX sets; a <c>.npy</c> is always used exactly as stored.
+    /// </summary>
+    public static IProbeSet Open(string path, ProbeTarget? target = null, ProbeLimits? limits = null)
+    {
+        if (string.IsNullOrWhiteSpace(path))
+            throw new EquivarianceLabException("No probe set given.");
+        if (Directory.Exists(path))
+            return ImageProbeSet.OpenFolder(path, target, limits);
+        if (!File.Exists(path))
+            throw new EquivarianceLabException($"Probe set {path} does not exist.");
+
+        var extension = Path.GetExtension(path).ToLowerInvariant();
+        if (extension == ".npy") return NpyProbeSet.Open(path);
+        if (extension == ".zip") return ImageProbeSet.OpenZip(path, target, limits);
+
+        var head = new byte[6];
+        int got;
+        try
+        {
+            using var file = File.OpenRead(path);
+            got = file.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new EquivarianceLabException($"Cannot open probe set {path}: {e.Message}", e);
+        }
+        if (got >= 6 && head[0] == 0x93 && head.AsSpan(1, 5).SequenceEqual("NUMPY"u8)) return NpyProbeSet.Open(path);
+        if (got >= 4 && head.AsSpan(0, 4).SequenceEqual("PK\x03\x04"u8)) return ImageProbeSet.OpenZip(path, target, limits);
+        switch (FashionMnist.PeekMagic(path))
+        {
+            case FashionMnist.ImagesMagic:
+                return FashionMnist.OpenProbeSet(path, target);
+            case FashionMnist.LabelsMagic:
+                throw new EquivarianceLabException($"{Path.GetFileName(path)} is an IDX labels file; pass the images file (…-images-idx3-ubyte[.gz]) as the probe set.");
+        }
+        throw new EquivarianceLabException($"Unknown probe set format: {Path.GetFileName(path)}. Expected {Formats}.");
+    }
+
+    /// <summary>
+    /// Throws when the probe's <c>[C, H, W]</c> disagrees with the model's fixed input dimensions. The model shape is
+    /// <c>[C, H, W]</c> or <c>[N, C, H, W]</c> (the batch dimension is ignored); -1 (or any negative) is a free dimension.
+    /// </summary>
+    public static void CheckFits(IProbeSet probe, IReadOnlyList<long> modelInputShape, string? modelName = null)
+    {
+        ArgumentNullException.ThrowIfNull(probe);
+        ArgumentNullException.ThrowIfNull(modelInputShape);
+        var model = modelName ?? "the model";
+        var dims = modelInputShape.Count switch
+        {
+            3 => modelInputShape.ToArray(),
+            4 => modelInputShape.Skip(1).ToArray(),
+            _ => throw new EquivarianceLabException(
+                $"{char.ToUpperInvariant(model[0])}{model[1..]} has input shape {ProbeTensors.FormatShape(modelInputShape)}; an image model takes [N,C,H,W]."),
+        };
+        var image = probe.ImageShape;
+        bool fits = image.Count == 3 && Enumerable.Range(0, 3).All(i => dims[i] < 0 || dims[i] == image[i]);
+        if (!fits)
+        {
+            var expected = "[" + string.Join(",", dims.Select(d => d < 0 ? "?" : d.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]";
+            throw new EquivarianceLabException($"Probe images are {ProbeTensors.FormatShape(image)} but {model} expects {expected}.");
+        }
+    }
+}
