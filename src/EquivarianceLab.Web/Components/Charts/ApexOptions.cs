@@ -15,7 +15,7 @@ public sealed record PointSeries(string Name, IReadOnlyList<Point> Data);
 /// Builds ApexCharts option objects for the app's charts, as plain data: the JS module only adds formatters.
 /// Every chart has the toolbar's PNG/SVG download on, named after the chart.
 /// </summary>
-public static class ChartOptions
+public static class ApexOptions
 {
     public static readonly string InvarianceColor = "#3559a8", EquivarianceColor = "#d9822b";
     private static readonly string[] Palette = ["#3559a8", "#d9822b", "#2a9d8f", "#c0392b", "#8e44ad", "#7f8c8d", "#27ae60", "#e84393", "#2d3436", "#fdcb6e"];
