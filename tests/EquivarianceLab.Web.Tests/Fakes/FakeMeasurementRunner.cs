@@ -1,0 +1,80 @@
+using EquivarianceLab.Cards;
+using EquivarianceLab.Measure;
+using EquivarianceLab.Web.Jobs;
+
+namespace EquivarianceLab.Web.Tests.Fakes;
+
+/// <summary>
+/// Stands in for the library in tests of the web layer: deterministic synthetic results, real progress reports,
+/// cooperative cancellation, and a rank-based Spearman good enough for the pages.
+/// </summary>
+public sealed class FakeMeasurementRunner : IMeasurementRunner
+{
+    /// <summary>Per-batch delay, so tests can watch progress and cancel.</summary>
+    public TimeSpan BatchDelay { get; set; } = TimeSpan.FromMilliseconds(20);
+    public Func<string, Exception?> FailFor { get; set; } = _ => null;
+    public int Measured;
+
+    public ModelInspection InspectModel(string path, ModelCard card)
+    {
+        var head = File.ReadAllBytes(path).Take(4).ToArray();
+        if (head.Length < 4 || head[0] != 0x08) throw new EquivarianceLabException($"{Path.GetFileName(path)} is not an ONNX model (no ModelProto header).");
+        return new ModelInspection([1, 28, 28], 8, "logits");
+    }
+
+    public ProbeInspection InspectProbeSet(string path, int samples) =>
+        new(10, [1, 28, 28], Enumerable.Range(0, Math.Min(samples, 10)).Select(i => Enumerable.Range(0, 784).Select(j => (float)((i + j) % 28) / 28f).ToArray()).ToList());
+
+    public MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions options,
+        IProgress<MeasureProgress> progress, CancellationToken cancellationToken)
+    {
+        if (FailFor(card.Id) is { } e) throw e;
+        var total = options.Images ?? 100;
+        for (var done = 0; done < total;)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            Thread.Sleep(BatchDelay);
+            done = Math.Min(total, done + 32);
+            progress.Report(new MeasureProgress(done, total, 1000, TimeSpan.FromSeconds((total - done) / 1000.0)));
+        }
+        Interlocked.Increment(ref Measured);
+        return Synthetic(card.Id, "fashion-mnist-test", options, seed: card.Id.Length);
+    }
+
+    public Correlation Spearman(IReadOnlyList<double> x, IReadOnlyList<double> y)
+    {
+        if (x.Count < 3) return new Correlation(null, x.Count, null, $"n = {x.Count} < 3");
+        double[] Rank(IReadOnlyList<double> v) => v.Select(a => v.Count(b => b < a) + (v.Count(b => b == a) + 1) / 2.0).ToArray();
+        var rx = Rank(x); var ry = Rank(y);
+        double mx = rx.Average(), my = ry.Average();
+        double sxy = 0, sxx = 0, syy = 0;
+        for (var i = 0; i < rx.Length; i++) { sxy += (rx[i] - mx) * (ry[i] - my); sxx += (rx[i] - mx) * (rx[i] - mx); syy += (ry[i] - my) * (ry[i] - my); }
+        if (sxx == 0 || syy == 0) return new Correlation(null, x.Count, null, "a constant column");
+        return new Correlation(sxy / Math.Sqrt(sxx * syy), x.Count, 0.5, null);
+    }
+
+    /// <summary>A plausible result: six spatial layers (two per part), a pool and a logits layer.</summary>
+    public static MeasurementResult Synthetic(string model, string probe, MeasureOptions options, int seed = 0)
+    {
+        var keys = SpatialTransform.Family(options.Transform, options.MaxShift).Select(t => t.Key).ToList();
+        var names = new[] { "conv1", "conv2", "conv3", "conv4", "conv5", "conv6", "pool", "logits" };
+        var layers = new List<LayerResult>();
+        for (var i = 0; i < names.Length; i++)
+        {
+            var part = i < 6 ? Parts.All[3 * i / 6] : i == 6 ? Parts.Pool : Parts.Final;
+            var per = keys.Select((k, j) => (k, new Score(0.2 + 0.05 * i + 0.01 * seed - 0.01 * j, 0.5 + 0.05 * i - 0.01 * j))).ToDictionary(p => p.k, p => p.Item2);
+            layers.Add(new LayerResult
+            {
+                Name = names[i], Index = i, Part = part, Shape = i < 6 ? [8, 28, 28] : [10],
+                Invariance = per.Values.Average(s => s.Invariance), Equivariance = per.Values.Average(s => s.Equivariance), PerTransform = per,
+            });
+        }
+        var parts = layers.GroupBy(l => l.Part!).ToDictionary(g => g.Key,
+            g => new PartScore(g.Average(l => l.Invariance), g.Average(l => l.Equivariance), g.Count()));
+        return new MeasurementResult
+        {
+            Model = model, Probe = probe, Transform = SpatialTransform.Name(options.Transform), Similarity = options.Similarity.ToString().ToLowerInvariant(),
+            Images = options.Images ?? 100, MaxShift = options.MaxShift, Layers = layers, Parts = parts, Timing = new Timing(1.5, 1.0),
+        };
+    }
+}
