@@ -1,0 +1,71 @@
+using EquivarianceLab.Web.Jobs;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EquivarianceLab.Web.Tests.Integration;
+
+/// <summary>
+/// The real app (real SQLite files, real Hangfire server on its SQLite storage) in a fresh temp data folder.
+/// With a <see cref="IMeasurementRunner"/> given, the library is replaced by it; otherwise the real adapter runs.
+/// </summary>
+public sealed class LabFactory(string dataFolder, string zooFolder, IMeasurementRunner? runner = null, int maxRestarts = 1) : WebApplicationFactory<Program>
+{
+    public string DataFolder { get; } = dataFolder;
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+        builder.UseSetting("EquivarianceLab:DataFolder", DataFolder);
+        builder.UseSetting("EquivarianceLab:ZooFolder", zooFolder);
+        builder.UseSetting("EquivarianceLab:MaxRestarts", maxRestarts.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        builder.UseSetting("EquivarianceLab:MaxUploadBytes", (4 << 20).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (runner is not null) builder.ConfigureTestServices(s => s.AddSingleton(runner));
+    }
+
+    public static string NewFolder(string prefix)
+    {
+        var f = Path.Combine(Path.GetTempPath(), $"eqlab-{prefix}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(f);
+        return f;
+    }
+
+    public static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "EquivarianceLab.sln"))) return dir.FullName;
+        throw new InvalidOperationException("Repository root not found.");
+    }
+
+    /// <summary>A zoo with the built-in probe set only (copied from the repository) and no models.</summary>
+    public static string ZooWithFashionMnist()
+    {
+        var zoo = NewFolder("zoo");
+        var src = Path.Combine(RepositoryRoot(), "models", "data", "fashion-mnist", "t10k-images-idx3-ubyte.gz");
+        var dst = Path.Combine(zoo, "data", "fashion-mnist");
+        Directory.CreateDirectory(dst);
+        File.Copy(src, Path.Combine(dst, Path.GetFileName(src)));
+        return zoo;
+    }
+
+    public static void AddZooModel(string zoo, string id, string name, double accuracy, byte[] onnx)
+    {
+        var dir = Path.Combine(zoo, id);
+        Directory.CreateDirectory(dir);
+        File.WriteAllBytes(Path.Combine(dir, "model.onnx"), onnx);
+        File.WriteAllText(Path.Combine(dir, "card.json"), $$"""
+            {"id":"{{id}}","displayName":"{{name}}","family":"Control","format":"onnx","file":"model.onnx","inputShape":[1,28,28],
+             "preprocessing":{"channelOrder":"L","scale":0.00392156862745098,"mean":[0],"std":[1]},"accuracy":{{accuracy.ToString(System.Globalization.CultureInfo.InvariantCulture)}},"accuracyDataset":"Fashion-MNIST test"}
+            """);
+    }
+
+    public static void TryDelete(params string[] folders)
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var f in folders)
+        {
+            try { Directory.Delete(f, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+}
