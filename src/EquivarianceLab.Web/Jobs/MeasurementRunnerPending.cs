@@ -14,5 +14,9 @@ public sealed class MeasurementRunner : IMeasurementRunner
     public ProbeInspection InspectProbeSet(string path, int samples) => throw new EquivarianceLabException(Missing);
     public MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions options,
         IProgress<MeasureProgress> progress, CancellationToken cancellationToken) => throw new EquivarianceLabException(Missing);
-    public Correlation Spearman(IReadOnlyList<double> x, IReadOnlyList<double> y) => new(null, x.Count, null, Missing);
+    public Correlation Spearman(IReadOnlyList<double> x, IReadOnlyList<double> y)
+    {
+        var r = EquivarianceLab.Statistics.Spearman.Compute(x, y);
+        return new Correlation(r.Rho, r.N, r.PValue, r.Reason);
+    }
 }
