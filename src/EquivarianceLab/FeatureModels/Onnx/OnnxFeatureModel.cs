@@ -1,0 +1,300 @@
+using System.Collections.Concurrent;
+using Google.Protobuf;
+using Microsoft.ML.OnnxRuntime;
+using TorchSharp;
+
+namespace EquivarianceLab.FeatureModels.Onnx;
+
+/// <summary>
+/// An ONNX graph run by ONNX Runtime as a feature model (DESIGN §2). Any float tensor of the graph that has the
+/// batch as its first dim can be a measured layer: the wanted tensors become graph outputs of an in-memory copy
+/// of the model. Without explicit layers, the default selection of <see cref="OnnxLayerSelection"/> applies.
+/// Graphs with a fixed batch size of 1 get a free batch dim when that provably gives the same results, and
+/// otherwise run image by image (<see cref="BatchMode"/>).
+/// </summary>
+public sealed class OnnxFeatureModel : IFeatureModel
+{
+    private readonly InferenceSession _session;
+    private readonly RunOptions _runOptions = new();
+    private readonly string[] _inputNames;
+    private readonly long?[] _fixedChw;
+    // Per-image layer shapes by input [C, H, W], learned from the first run at that size; later runs have
+    // ONNX Runtime write straight into the returned tensors instead of copying its own buffers.
+    private readonly ConcurrentDictionary<(long C, long H, long W), long[][]> _outputShapes = new();
+    private bool _disposed;
+
+    private OnnxFeatureModel(string name, InferenceSession session, OnnxGraph graph, OnnxProbeResult probe,
+        IReadOnlyList<string> layers, IReadOnlyList<string> defaultLayers, string? logits)
+    {
+        Name = name;
+        _session = session;
+        InputName = graph.InputName;
+        _inputNames = [graph.InputName];
+        _fixedChw = graph.InputDims.Skip(1).ToArray();
+        InputShape = _fixedChw.Select(d => d ?? -1).ToArray();
+        BatchMode = probe.Mode;
+        AvailableTensors = probe.Tensors;
+        TensorShapes = probe.Tensors.ToDictionary(t => t, t => (IReadOnlyList<long>)probe.Shapes[t][1..], StringComparer.Ordinal);
+        Layers = layers;
+        DefaultLayers = defaultLayers;
+        LogitsLayer = logits is not null && layers.Contains(logits) ? logits : null;
+    }
+
+    public string Name { get; }
+
+    /// <summary>[C, H, W] from the graph input; -1 for a symbolic or unknown dim.</summary>
+    public IReadOnlyList<long> InputShape { get; }
+
+    public IReadOnlyList<string> Layers { get; }
+
+    /// <summary>
+    /// The logits tensor — the graph's first output, or the input of the Softmax producing it — when it is one of
+    /// <see cref="Layers"/> and is not the pooled features themselves; otherwise null.
+    /// </summary>
+    public string? LogitsLayer { get; }
+
+    /// <summary>The name of the graph's image input.</summary>
+    public string InputName { get; }
+
+    /// <summary>Every float tensor of the graph that can be a layer (computed from the image, batch first), in node order.</summary>
+    public IReadOnlyList<string> AvailableTensors { get; }
+
+    /// <summary>The shape of each tensor in <see cref="AvailableTensors"/> without the batch dim, at the probe input shape.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<long>> TensorShapes { get; }
+
+    /// <summary>The layers the default rules pick, whatever was asked for.</summary>
+    public IReadOnlyList<string> DefaultLayers { get; }
+
+    public OnnxBatchMode BatchMode { get; }
+
+    /// <summary>
+    /// Loads an ONNX model. <paramref name="layers"/> are graph tensor names, kept in the order given; null selects
+    /// the default layers (<see cref="OnnxLayerSelection"/>). Every problem with the file, the graph or the layer
+    /// names is an <see cref="EquivarianceLabException"/> with a one-line message.
+    /// </summary>
+    public static OnnxFeatureModel Load(string path, IReadOnlyList<string>? layers = null, OnnxLoadOptions? options = null)
+    {
+        options ??= new OnnxLoadOptions();
+        var name = options.Name ?? Path.GetFileName(path);
+        try
+        {
+            var graph = OnnxGraph.Read(path, name);
+            var chw = ProbeShape(graph, options.ProbeShape);
+            var probe = OnnxProbe.Run(graph, chw, options);
+            var defaults = OnnxLayerSelection.Default(graph, probe.Tensors, probe.Shapes, out var logits);
+            var chosen = layers is null ? defaults : CheckLayers(layers, graph, probe, defaults);
+            if (chosen.Count == 0)
+                throw new EquivarianceLabException($"{name}: no layers to measure (the graph has no activation, residual, pooled or output tensor); name them with --layers.");
+            var session = OnnxProbe.CreateSession(graph.Serialize(chosen, probe.FreeBatch, typedFloat: true), options, probe: false, graph);
+            return new OnnxFeatureModel(name, session, graph, probe, chosen, defaults, logits);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new EquivarianceLabException($"{name} could not be loaded by ONNX Runtime: {OnnxProbe.FirstLine(e.Message)}", e);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw OnnxGraph.NotOnnx(name, e);
+        }
+    }
+
+    /// <summary>
+    /// Runs a batch <c>[B, C, H, W]</c> (float32, CPU). The input is handed to ONNX Runtime in place, and ONNX Runtime
+    /// writes each layer straight into the returned tensor (the first batch of a new input size is copied once
+    /// instead, to learn the shapes). In <see cref="OnnxBatchMode.PerImage"/> mode each image runs alone and
+    /// writes into its row of the batch tensors.
+    /// </summary>
+    public IReadOnlyList<torch.Tensor> Forward(torch.Tensor batch)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        CheckBatch(batch);
+        var input = batch.is_contiguous() ? batch : batch.contiguous();
+        try
+        {
+            return BatchMode == OnnxBatchMode.Batched ? RunBatched(input) : RunPerImage(input);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new EquivarianceLabException(
+                $"{Name}: the forward pass failed for a batch of shape [{string.Join(",", batch.shape)}]: {OnnxProbe.FirstLine(e.Message)}", e);
+        }
+        finally
+        {
+            if (!ReferenceEquals(input, batch)) input.Dispose();
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _session.Dispose();
+        _runOptions.Dispose();
+    }
+
+    private List<torch.Tensor> RunBatched(torch.Tensor input)
+    {
+        var shape = input.shape;
+        if (_outputShapes.TryGetValue((shape[1], shape[2], shape[3]), out var perImage))
+        {
+            var outputs = Allocate(perImage, shape[0]);
+            try
+            {
+                RunInto(input, outputs, 0, shape[0]);
+                return outputs;
+            }
+            catch
+            {
+                Dispose(outputs);
+                throw;
+            }
+        }
+
+        // First batch of this size: ONNX Runtime allocates, the results are copied and their shapes kept.
+        using var value = TorchOrt.Wrap(input);
+        using var results = _session.Run(_runOptions, _inputNames, [value], Layers);
+        var copied = new List<torch.Tensor>(results.Count);
+        try
+        {
+            foreach (var result in results) copied.Add(TorchOrt.ToTensor(result));
+        }
+        catch
+        {
+            Dispose(copied);
+            throw;
+        }
+        if (copied.All(t => t.shape[0] == shape[0]))
+            _outputShapes[(shape[1], shape[2], shape[3])] = copied.Select(t => t.shape[1..]).ToArray();
+        return copied;
+    }
+
+    private List<torch.Tensor> RunPerImage(torch.Tensor input)
+    {
+        var shape = input.shape;
+        List<torch.Tensor>? outputs = null;
+        long first = 0;
+        try
+        {
+            if (_outputShapes.TryGetValue((shape[1], shape[2], shape[3]), out var perImage))
+                outputs = Allocate(perImage, shape[0]);
+            else
+            {
+                // The first image of this size learns the output shapes; its results are copied into place.
+                using var image = input.narrow(0, 0, 1);
+                using var value = TorchOrt.Wrap(image);
+                using var results = _session.Run(_runOptions, _inputNames, [value], Layers);
+                var shapes = results.Select(r => r.GetTensorTypeAndShape().Shape).ToArray();
+                for (var i = 0; i < shapes.Length; i++)
+                    if (shapes[i].Length == 0 || shapes[i][0] != 1)
+                        throw new EquivarianceLabException($"{Name}: layer '{Layers[i]}' has shape [{string.Join(",", shapes[i])}] for one image; its first dim is not the batch.");
+                perImage = shapes.Select(s => s[1..]).ToArray();
+                outputs = Allocate(perImage, shape[0]);
+                var k = 0;
+                foreach (var result in results)
+                    using (var slice = outputs[k++].narrow(0, 0, 1))
+                        TorchOrt.CopyInto(result, slice);
+                _outputShapes[(shape[1], shape[2], shape[3])] = perImage;
+                first = 1;
+            }
+            for (var b = first; b < shape[0]; b++)
+            {
+                using var image = input.narrow(0, b, 1);
+                RunInto(image, outputs, b, 1);
+            }
+            return outputs;
+        }
+        catch
+        {
+            if (outputs is not null) Dispose(outputs);
+            throw;
+        }
+    }
+
+    /// <summary>Runs <paramref name="input"/> with ONNX Runtime writing each layer into rows [offset, offset + count) of its output.</summary>
+    private void RunInto(torch.Tensor input, List<torch.Tensor> outputs, long offset, long count)
+    {
+        var slices = new List<torch.Tensor>(outputs.Count);
+        var values = new List<OrtValue>(outputs.Count);
+        try
+        {
+            foreach (var output in outputs)
+            {
+                var slice = output.narrow(0, offset, count);
+                slices.Add(slice);
+                values.Add(TorchOrt.Wrap(slice));
+            }
+            using var value = TorchOrt.Wrap(input);
+            _session.Run(_runOptions, _inputNames, [value], Layers, values);
+        }
+        finally
+        {
+            foreach (var v in values) v.Dispose();
+            Dispose(slices);
+        }
+    }
+
+    private static List<torch.Tensor> Allocate(long[][] perImage, long count)
+    {
+        var outputs = new List<torch.Tensor>(perImage.Length);
+        foreach (var shape in perImage) outputs.Add(torch.empty([count, .. shape], torch.ScalarType.Float32));
+        return outputs;
+    }
+
+    private static void Dispose(List<torch.Tensor> tensors)
+    {
+        foreach (var t in tensors) t.Dispose();
+    }
+
+    private void CheckBatch(torch.Tensor batch)
+    {
+        if (batch.dtype != torch.ScalarType.Float32)
+            throw new EquivarianceLabException($"{Name}: the input batch is {batch.dtype}; the model takes float32.");
+        if (batch.device_type != DeviceType.CPU)
+            throw new EquivarianceLabException($"{Name}: the input batch is on {batch.device}; ONNX Runtime here runs on the CPU.");
+        var shape = batch.shape;
+        if (shape.Length != 4)
+            throw new EquivarianceLabException($"{Name}: the input batch has shape [{string.Join(",", shape)}]; the model takes [N,C,H,W].");
+        if (shape[0] == 0)
+            throw new EquivarianceLabException($"{Name}: the input batch is empty.");
+        for (var i = 0; i < 3; i++)
+            if (_fixedChw[i] is { } d && d != shape[i + 1])
+                throw new EquivarianceLabException(
+                    $"{Name} takes input [{FormatChw(InputShape)}] (C,H,W) but the batch is [{FormatChw(shape[1..])}].");
+    }
+
+    private static long[] ProbeShape(OnnxGraph graph, IReadOnlyList<long>? requested)
+    {
+        var fixedChw = graph.InputDims.Skip(1).ToArray();
+        if (requested is null) return [fixedChw[0] ?? 3, fixedChw[1] ?? 224, fixedChw[2] ?? 224];
+        if (requested.Count != 3 || requested.Any(d => d <= 0))
+            throw new EquivarianceLabException($"The probe shape [{string.Join(",", requested)}] is not a [C,H,W] shape.");
+        for (var i = 0; i < 3; i++)
+            if (fixedChw[i] is { } d && d != requested[i])
+                throw new EquivarianceLabException(
+                    $"{graph.Name} takes input [{FormatChw(fixedChw.Select(x => x ?? -1).ToArray())}] (C,H,W) but the probe is [{FormatChw(requested)}].");
+        return requested.ToArray();
+    }
+
+    private static string FormatChw(IReadOnlyList<long> shape) => string.Join(",", shape.Select(d => d < 0 ? "?" : d.ToString()));
+
+    private static List<string> CheckLayers(IReadOnlyList<string> layers, OnnxGraph graph, OnnxProbeResult probe, IReadOnlyList<string> defaults)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var layer in layers)
+        {
+            if (!seen.Add(layer)) throw new EquivarianceLabException($"Layer '{layer}' is listed twice.");
+            if (probe.Shapes.ContainsKey(layer)) continue;
+            if (probe.Excluded.TryGetValue(layer, out var shape))
+                throw new EquivarianceLabException(
+                    $"Layer '{layer}' in {graph.Name} has shape [{string.Join(",", shape)}] for a batch of {probe.ProbeBatch}: its first dim is not the batch, so it cannot be measured per image.");
+            if (layer == graph.InputName)
+                throw new EquivarianceLabException($"Layer '{layer}' is the input of {graph.Name}; layers are tensors computed from it.");
+            if (graph.IsGraphTensor(layer))
+                throw new EquivarianceLabException(graph.IsComputed(layer)
+                    ? $"Layer '{layer}' in {graph.Name} is not a float tensor."
+                    : $"Layer '{layer}' in {graph.Name} does not depend on the image (it is a constant).");
+            throw new EquivarianceLabException(LayerNameHints.UnknownLayer(layer, graph.Name, probe.Tensors, defaults));
+        }
+        return layers.ToList();
+    }
+}

@@ -1,0 +1,165 @@
+using Google.Protobuf;
+using Onnx;
+
+namespace EquivarianceLab.FeatureModels.Onnx;
+
+/// <summary>
+/// A parsed ONNX model and what the feature model needs to know about its structure: the image input, the
+/// tensors in node order, which of them are computed from the input, and graph copies with chosen outputs.
+/// </summary>
+internal sealed class OnnxGraph
+{
+    private const int FloatType = (int)TensorProto.Types.DataType.Float;
+    private readonly ModelProto _model;
+    private readonly Dictionary<string, NodeProto> _producer = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _computed = new(StringComparer.Ordinal);
+
+    private OnnxGraph(ModelProto model, string name, string folder)
+    {
+        _model = model;
+        Name = name;
+        Folder = folder;
+        var graph = model.Graph;
+        var initializers = graph.Initializer.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        // Before IR 4 initializers were also listed as inputs; the image is the input that is not one.
+        var inputs = graph.Input.Where(i => !initializers.Contains(i.Name)).ToList();
+        if (inputs.Count == 0) throw new EquivarianceLabException($"{name}: the ONNX graph has no inputs.");
+        if (inputs.Count > 1)
+            throw new EquivarianceLabException(
+                $"{name}: the ONNX graph has {inputs.Count} inputs ({string.Join(", ", inputs.Select(i => i.Name))}); EquivarianceLab needs a single image input [N,C,H,W].");
+        var input = inputs[0];
+        InputName = input.Name;
+        InputDims = ReadInputDims(input, name);
+
+        var order = new List<string>();
+        _computed.Add(InputName);
+        foreach (var node in graph.Node)
+        {
+            // A tensor is computed when it depends on the image; constants and folded weights are not layers.
+            var computed = node.Input.Any(_computed.Contains);
+            foreach (var output in node.Output.Where(o => o.Length > 0))
+            {
+                _producer.TryAdd(output, node);
+                if (!computed) continue;
+                _computed.Add(output);
+                order.Add(output);
+            }
+        }
+        ComputedTensors = order;
+        FirstOutput = graph.Output.Count > 0 ? graph.Output[0].Name : null;
+    }
+
+    public string Name { get; }
+
+    /// <summary>The model file's folder, where external tensor data lives.</summary>
+    public string Folder { get; }
+
+    public string InputName { get; }
+
+    /// <summary>The input's four dims [N, C, H, W]; null where the dim is symbolic or unknown.</summary>
+    public IReadOnlyList<long?> InputDims { get; }
+
+    /// <summary>Node outputs that depend on the input, in node (forward) order.</summary>
+    public IReadOnlyList<string> ComputedTensors { get; }
+
+    public string? FirstOutput { get; }
+
+    public bool HasFixedBatch => InputDims[0] is not null;
+
+    public NodeProto? ProducerOf(string tensor) => _producer.GetValueOrDefault(tensor);
+
+    public bool IsComputed(string tensor) => _computed.Contains(tensor);
+
+    public bool IsGraphTensor(string tensor) => _producer.ContainsKey(tensor) || tensor == InputName;
+
+    public static OnnxGraph Read(string path, string name)
+    {
+        if (!File.Exists(path)) throw new EquivarianceLabException($"Model file {path} not found.");
+        ModelProto model;
+        try
+        {
+            model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw NotOnnx(name, e);
+        }
+        catch (IOException e)
+        {
+            throw new EquivarianceLabException($"Model file {path} could not be read: {e.Message}", e);
+        }
+        // Protobuf skips unknown fields, so a text file can parse "successfully" into an empty model.
+        if (model.Graph is null || model.Graph.Node.Count == 0 || model.IrVersion <= 0)
+            throw new EquivarianceLabException($"{name} is not an ONNX model (no graph found in it).");
+        return new OnnxGraph(model, name, Path.GetDirectoryName(Path.GetFullPath(path))!);
+    }
+
+    public static EquivarianceLabException NotOnnx(string name, InvalidProtocolBufferException e) =>
+        new($"{name} is not an ONNX model ({(e.Message.Contains("ended unexpectedly", StringComparison.Ordinal)
+            ? "it ends in the middle of the model: is the file truncated?"
+            : "it does not parse as ONNX protobuf")}).", e);
+
+    /// <summary>
+    /// The model serialised with exactly <paramref name="outputs"/> as graph outputs (so ONNX Runtime computes only
+    /// what they need). Untyped outputs let ONNX Runtime infer their types, which the probe reads back.
+    /// With <paramref name="freeBatch"/> the input's batch dim becomes symbolic and value_info (shapes inferred
+    /// for the fixed batch) is dropped.
+    /// </summary>
+    public byte[] Serialize(IEnumerable<string> outputs, bool freeBatch, bool typedFloat)
+    {
+        // Swap the graph's fields instead of cloning: initializers can be hundreds of MB.
+        var graph = _model.Graph;
+        var savedOutputs = graph.Output.ToList();
+        var savedValueInfo = graph.ValueInfo.ToList();
+        var input = graph.Input.First(i => i.Name == InputName);
+        var savedInput = input.Type;
+        try
+        {
+            graph.Output.Clear();
+            foreach (var name in outputs)
+            {
+                var info = new ValueInfoProto { Name = name };
+                if (typedFloat) info.Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = FloatType } };
+                graph.Output.Add(info);
+            }
+            if (freeBatch)
+            {
+                graph.ValueInfo.Clear();
+                var type = savedInput.Clone();
+                type.TensorType.Shape.Dim[0] = new TensorShapeProto.Types.Dimension { DimParam = "batch" };
+                input.Type = type;
+            }
+            return _model.ToByteArray();
+        }
+        finally
+        {
+            graph.Output.Clear();
+            graph.Output.AddRange(savedOutputs);
+            graph.ValueInfo.Clear();
+            graph.ValueInfo.AddRange(savedValueInfo);
+            input.Type = savedInput;
+        }
+    }
+
+    private static long?[] ReadInputDims(ValueInfoProto input, string name)
+    {
+        var tensor = input.Type?.TensorType;
+        if (tensor is null)
+            throw new EquivarianceLabException($"{name}: input '{input.Name}' is not a tensor; EquivarianceLab needs an image input [N,C,H,W].");
+        var dims = tensor.Shape?.Dim;
+        if (dims is not null && dims.Count != 4)
+        {
+            var shape = string.Join(",", dims.Select(d => d.HasDimValue ? d.DimValue.ToString() : d.DimParam is { Length: > 0 } p ? p : "?"));
+            throw new EquivarianceLabException($"{name}: input '{input.Name}' has shape [{shape}]; EquivarianceLab needs an image input [N,C,H,W].");
+        }
+        if (tensor.ElemType != FloatType)
+        {
+            var type = Enum.IsDefined(typeof(TensorProto.Types.DataType), tensor.ElemType)
+                ? ((TensorProto.Types.DataType)tensor.ElemType).ToString().ToLowerInvariant()
+                : $"of element type {tensor.ElemType}";
+            throw new EquivarianceLabException($"{name}: input '{input.Name}' is {type}; EquivarianceLab needs a float32 image input [N,C,H,W].");
+        }
+        // No shape at all: every dim is free.
+        return dims is null ? [null, null, null, null] : dims.Select(d => d.HasDimValue && d.DimValue > 0 ? d.DimValue : (long?)null).ToArray();
+    }
+}

@@ -1,0 +1,40 @@
+namespace EquivarianceLab.FeatureModels.Onnx;
+
+/// <summary>How <see cref="OnnxFeatureModel.Load"/> prepares a graph.</summary>
+public sealed record OnnxLoadOptions
+{
+    /// <summary>
+    /// The input shape <c>[C, H, W]</c> the model will be run on (the probe set's). Load checks it against the
+    /// graph's fixed input dims and uses it for the probe run that finds each tensor's shape (and so the default
+    /// layers). When null, the graph's fixed dims are used and free dims become C = 3, H = W = 224.
+    /// </summary>
+    public IReadOnlyList<long>? ProbeShape { get; init; }
+
+    /// <summary>ONNX Runtime intra-op threads; defaults to every core.</summary>
+    public int IntraOpThreads { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>ONNX Runtime graph optimisations (ORT_ENABLE_ALL). Off gives ORT_ENABLE_BASIC.</summary>
+    public bool OptimizeGraph { get; init; } = true;
+
+    /// <summary>
+    /// Whether ONNX Runtime's worker threads busy-wait between operators. Off by default: the measure runs
+    /// TorchSharp work between forward passes, and spinning threads would take the cores it needs.
+    /// </summary>
+    public bool AllowSpinning { get; init; }
+
+    /// <summary>Run image by image even when the graph could be batched (for comparison and debugging).</summary>
+    public bool ForcePerImage { get; init; }
+
+    /// <summary>Display name; defaults to the file name.</summary>
+    public string? Name { get; init; }
+}
+
+/// <summary>How a loaded graph processes a batch.</summary>
+public enum OnnxBatchMode
+{
+    /// <summary>The whole batch in one run (the graph has a free batch dim, or its fixed batch of 1 was rewritten).</summary>
+    Batched,
+
+    /// <summary>One run per image, outputs concatenated (a fixed batch size that could not be rewritten).</summary>
+    PerImage,
+}
