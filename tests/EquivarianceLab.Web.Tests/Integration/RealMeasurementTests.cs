@@ -10,13 +10,7 @@ namespace EquivarianceLab.Web.Tests.Integration;
 /// </summary>
 public sealed class RealMeasurementTests
 {
-#if LAB_LIBRARY_READY && HAS_ONNX_BUILDER
-    private const string? Skip = null;
-#else
-    private const string Skip = "Needs the measurement library (ModelLoader, EquivarianceMeasure) and tests/EquivarianceLab.Tests/TestModels/OnnxGraphBuilder.cs.";
-#endif
-
-    [Fact(Skip = Skip)]
+    [Fact]
     public async Task Measures_a_zoo_control_model_queued_through_the_api()
     {
         var data = LabFactory.NewFolder("real");
@@ -64,7 +58,6 @@ public sealed class RealMeasurementTests
         }
     }
 
-#if HAS_ONNX_BUILDER
     /// <summary>Conv-ReLU ×3, global pooling and a linear head on [N, 1, 28, 28].</summary>
     private static byte[] TinyCnn()
     {
@@ -80,7 +73,4 @@ public sealed class RealMeasurementTests
         b.Output(logits, "N", 10);
         return b.ToBytes();
     }
-#else
-    private static byte[] TinyCnn() => throw new NotSupportedException();
-#endif
 }
