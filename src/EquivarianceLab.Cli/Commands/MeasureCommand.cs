@@ -1,0 +1,80 @@
+using System.CommandLine;
+using System.Globalization;
+using EquivarianceLab.FeatureModels;
+using EquivarianceLab.FeatureModels.Onnx;
+using EquivarianceLab.Measure;
+
+namespace EquivarianceLab.Cli.Commands;
+
+/// <summary><c>eqlab measure</c>: one model, one probe set, one transform family; the part table on stdout.</summary>
+public static class MeasureCommand
+{
+    public static Command Create()
+    {
+        var common = new MeasureOptionsBinder();
+        var json = new Option<string?>("--out") { Description = "Write result.json here." };
+        var csv = new Option<string?>("--csv") { Description = "Write the per-layer, per-transform CSV here." };
+        var listLayers = new Option<bool>("--list-layers") { Description = "List the model's layers (name, shape, default selection) and exit." };
+        var perLayer = new Option<bool>("--per-layer") { Description = "Also print the per-layer table." };
+        var command = new Command("measure", "Measure layer-wise invariance and equivariance of a model on a probe set.");
+        common.AddTo(command);
+        command.Options.Add(json);
+        command.Options.Add(csv);
+        command.Options.Add(listLayers);
+        command.Options.Add(perLayer);
+        command.SetAction(r =>
+        {
+            var options = common.Options(r);
+            using var model = common.OpenModel(r, out var card);
+            if (r.GetValue(listLayers))
+            {
+                Console.Out.Write(DescribeLayers(model));
+                return 0;
+            }
+            using var probe = common.OpenProbe(r, model, card);
+            using var cancel = CancelOnCtrlC();
+            var result = EquivarianceMeasure.Run(model, probe, options, new ProgressReporter("measure"), cancel.Token);
+            if (r.GetValue(json) is { } jsonPath) File.WriteAllText(jsonPath, result.ToJson());
+            if (r.GetValue(csv) is { } csvPath) File.WriteAllText(csvPath, ResultCsv.Write(result));
+            Console.Out.Write(PartTable.Format(result));
+            if (r.GetValue(perLayer)) Console.Out.Write(PartTable.FormatLayers(result));
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"measured {result.Layers.Count} layers on {result.Images} images in {result.Timing.Seconds:0.00} s ({result.Timing.ForwardSeconds:0.00} s in forward passes)"));
+            return 0;
+        });
+        return command;
+    }
+
+    public static CancellationTokenSource CancelOnCtrlC()
+    {
+        var cts = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            cts.Cancel();
+        };
+        return cts;
+    }
+
+    private static string DescribeLayers(IFeatureModel model)
+    {
+        var sw = new StringWriter(CultureInfo.InvariantCulture);
+        switch (model)
+        {
+            case OnnxFeatureModel onnx:
+                var selected = onnx.DefaultLayers.ToHashSet(StringComparer.Ordinal);
+                sw.WriteLine($"# {onnx.Name}: {onnx.AvailableTensors.Count} tensors; * = default selection");
+                foreach (var t in onnx.AvailableTensors)
+                    sw.WriteLine($"{(selected.Contains(t) ? "*" : " ")} {t}\t[{string.Join(",", onnx.TensorShapes[t])}]");
+                break;
+            case TorchFeatureModel torch:
+                sw.WriteLine($"# {torch.Name}: hook points (all measured by default)");
+                foreach (var t in torch.AvailableLayers) sw.WriteLine($"* {t}");
+                break;
+            default:
+                foreach (var t in model.Layers) sw.WriteLine($"* {t}");
+                break;
+        }
+        return sw.ToString();
+    }
+}

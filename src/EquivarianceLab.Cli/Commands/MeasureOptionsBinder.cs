@@ -1,0 +1,82 @@
+using System.CommandLine;
+using EquivarianceLab.Cards;
+using EquivarianceLab.FeatureModels;
+using EquivarianceLab.Measure;
+using EquivarianceLab.Probes;
+
+namespace EquivarianceLab.Cli.Commands;
+
+/// <summary>The options <c>measure</c> and <c>bench</c> share, and how they open the model and the probe set.</summary>
+public sealed class MeasureOptionsBinder
+{
+    public Option<string> Model { get; } = new("--model")
+    {
+        Description = "Model: an .onnx graph, a weight file (.dat, .pt, .pth, .safetensors) with a card beside it, a folder with card.json, " +
+                      "a zoo id, builtin:control-rotation-invariant|builtin:control-rotation-equivariant, or arch:NAME for fresh weights.",
+        Required = true,
+    };
+    public Option<string?> Probe { get; } = new("--probe") { Description = "Probe set: .npy float32 [N,C,H,W], a folder or .zip of PNG/JPEG, or Fashion-MNIST IDX (.gz)." };
+    public Option<string> Transform { get; } = new("--transform")
+    {
+        Description = "Transform family: rotation, translation or flip.",
+        DefaultValueFactory = _ => "rotation",
+    };
+    public Option<string> Similarity { get; } = new("--similarity") { Description = "pearson (default) or cosine.", DefaultValueFactory = _ => "pearson" };
+    public Option<int> MaxShift { get; } = new("--max-shift") { Description = "Largest diagonal shift K for translation (shifts 1..K).", DefaultValueFactory = _ => 16 };
+    public Option<string?> Layers { get; } = new("--layers") { Description = "Comma-separated layer (graph tensor / hook point) names, in forward order." };
+    public Option<int?> Images { get; } = new("--images") { Description = $"Number of probe images (default: all, up to {MeasureOptions.DefaultMaxImages})." };
+    public Option<int> Batch { get; } = new("--batch") { Description = "Images per forward pass.", DefaultValueFactory = _ => 32 };
+
+    public void AddTo(Command command)
+    {
+        foreach (var option in new Option[] { Model, Probe, Transform, Similarity, MaxShift, Layers, Images, Batch })
+            command.Options.Add(option);
+    }
+
+    public MeasureOptions Options(ParseResult r) => new()
+    {
+        Transform = SpatialTransform.ParseFamily(r.GetValue(Transform)!),
+        Similarity = ParseSimilarity(r.GetValue(Similarity)!),
+        MaxShift = r.GetValue(MaxShift),
+        BatchSize = r.GetValue(Batch),
+        Images = r.GetValue(Images),
+    };
+
+    public IReadOnlyList<string>? LayerList(ParseResult r) =>
+        r.GetValue(Layers) is { Length: > 0 } list
+            ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            : null;
+
+    public IFeatureModel OpenModel(ParseResult r, out ModelCard? card)
+    {
+        var path = r.GetValue(Model)!;
+        card = null;
+        if (!path.Contains(':', StringComparison.Ordinal))
+        {
+            var resolved = ModelLoader.Resolve(path, ref card);
+            card ??= File.Exists(resolved) ? ModelCard.FindFor(resolved) : null;
+        }
+        return ModelLoader.Load(path, card, LayerList(r));
+    }
+
+    /// <summary>Opens the probe set; image probes are decoded to the model's input size with the card's preprocessing.</summary>
+    public IProbeSet OpenProbe(ParseResult r, IFeatureModel model, ModelCard? card)
+    {
+        var path = r.GetValue(Probe) ?? throw new EquivarianceLabException("--probe is required: a .npy, an image folder or .zip, or Fashion-MNIST IDX.");
+        return ProbeSetLoader.Open(path, TargetFor(model, card));
+    }
+
+    public static ProbeTarget? TargetFor(IFeatureModel model, ModelCard? card)
+    {
+        var shape = card?.InputShape is { Length: 3 } s ? s.Select(d => (long)d).ToArray() : model.InputShape.ToArray();
+        if (shape.Length != 3 || shape.Any(d => d < 1)) return null; // free size: images must share one size
+        return new ProbeTarget((int)shape[0], (int)shape[1], (int)shape[2], card?.Preprocessing ?? new Preprocessing());
+    }
+
+    public static SimilarityKind ParseSimilarity(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "pearson" => SimilarityKind.Pearson,
+        "cosine" => SimilarityKind.Cosine,
+        _ => throw new EquivarianceLabException($"Unknown similarity '{name}'. Use pearson or cosine."),
+    };
+}

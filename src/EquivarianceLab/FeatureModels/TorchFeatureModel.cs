@@ -1,0 +1,51 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace EquivarianceLab.FeatureModels;
+
+/// <summary>
+/// A TorchSharp module with named hook points (<see cref="IHookedModule"/>) as a feature model. Measures in
+/// <c>eval()</c> mode without gradients.
+/// </summary>
+public sealed class TorchFeatureModel : IFeatureModel
+{
+    private readonly nn.Module<Tensor, Tensor> _module;
+    private readonly IHookedModule _hooks;
+
+    public TorchFeatureModel(string name, nn.Module<Tensor, Tensor> module, IReadOnlyList<long> inputShape,
+        IReadOnlyList<string>? layers = null)
+    {
+        _hooks = module as IHookedModule
+                 ?? throw new ArgumentException($"{module.GetType().Name} does not name its hook points.", nameof(module));
+        _module = module;
+        _module.eval();
+        Name = name;
+        InputShape = inputShape;
+        Layers = layers is null ? _hooks.HookPoints : ValidateLayers(name, layers, _hooks.HookPoints);
+        LogitsLayer = _hooks.LogitsHookPoint is { } logits && Layers.Contains(logits) ? logits : null;
+    }
+
+    public string Name { get; }
+    public IReadOnlyList<long> InputShape { get; }
+    public IReadOnlyList<string> Layers { get; }
+    public string? LogitsLayer { get; }
+
+    /// <summary>Every hook point of the module, in forward order.</summary>
+    public IReadOnlyList<string> AvailableLayers => _hooks.HookPoints;
+
+    public IReadOnlyList<Tensor> Forward(Tensor batch)
+    {
+        using var noGrad = no_grad();
+        return _hooks.ForwardHooks(batch, Layers);
+    }
+
+    public void Dispose() => _module.Dispose();
+
+    internal static IReadOnlyList<string> ValidateLayers(string model, IReadOnlyList<string> wanted, IReadOnlyList<string> available)
+    {
+        foreach (var layer in wanted)
+            if (!available.Contains(layer))
+                throw new EquivarianceLabException(Onnx.LayerNameHints.UnknownLayer(layer, model, available, available));
+        return wanted.ToList();
+    }
+}

@@ -1,0 +1,239 @@
+using System.Diagnostics;
+using EquivarianceLab.FeatureModels;
+using EquivarianceLab.Probes;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace EquivarianceLab.Measure;
+
+/// <summary>
+/// The layer-wise invariance and equivariance measure of DESIGN §1. It streams over the probe set batch by
+/// batch: spatial layers keep only running sums; vector layers keep their N×C values (one score per channel
+/// needs every image). Runs without gradients and disposes each batch's native tensors before the next.
+/// </summary>
+public static class EquivarianceMeasure
+{
+    public static MeasurementResult Run(IFeatureModel model, IProbeSet probe, MeasureOptions options,
+        IProgress<MeasureProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var total = Stopwatch.StartNew();
+        var transforms = SpatialTransform.Family(options.Transform, options.MaxShift);
+        if (options.BatchSize < 1) throw new EquivarianceLabException($"--batch must be at least 1 (got {options.BatchSize}).");
+        if (options.Images is < 1) throw new EquivarianceLabException($"--images must be at least 1 (got {options.Images}).");
+        int images = Math.Min(probe.Count, options.Images ?? MeasureOptions.DefaultMaxImages);
+        if (images < 1) throw new EquivarianceLabException($"Probe set {probe.Name} has no images.");
+        ProbeSetLoader.CheckFits(probe, model.InputShape, model.Name);
+        long inputH = probe.ImageShape[1], inputW = probe.ImageShape[2];
+        if (options.Transform == TransformFamily.Rotation && inputH != inputW)
+            throw new EquivarianceLabException(
+                $"Rotation needs square inputs, but the probe images are {inputH}×{inputW}.");
+
+        var layers = model.Layers;
+        var states = new LayerState[layers.Count];
+        double forwardSeconds = 0;
+        var forwardClock = new Stopwatch();
+
+        using var noGrad = no_grad();
+        for (int start = 0; start < images; start += options.BatchSize)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int count = Math.Min(options.BatchSize, images - start);
+            using var scope = NewDisposeScope();
+            var x = probe.ReadBatch(start, count);
+
+            forwardClock.Restart();
+            var plain = model.Forward(x);
+            forwardSeconds += forwardClock.Elapsed.TotalSeconds;
+            if (plain.Count != layers.Count)
+                throw new InvalidOperationException($"Model {model.Name} returned {plain.Count} tensors for {layers.Count} layers.");
+
+            // Normalise f(X) once: each g only permutes positions, so g·unit(f(X)) = unit(g·f(X)).
+            var reference = new (Tensor Unit, Tensor Valid)[layers.Count];
+            for (int l = 0; l < layers.Count; l++)
+            {
+                states[l] ??= LayerState.Create(layers[l], plain[l], transforms.Count);
+                var canonical = states[l].Layout.Canonical(plain[l]);
+                if (states[l].Layout.Kind == LayerKind.Spatial)
+                    reference[l] = Similarity.Normalize(Flatten(canonical.to_type(ScalarType.Float32)), options.Similarity);
+                else
+                    states[l].AppendReference(canonical);
+            }
+
+            for (int t = 0; t < transforms.Count; t++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                using var inner = NewDisposeScope();
+                var g = transforms[t];
+                var gx = g.ApplyToInput(x);
+                forwardClock.Restart();
+                var moved = model.Forward(gx);
+                forwardSeconds += forwardClock.Elapsed.TotalSeconds;
+                for (int l = 0; l < layers.Count; l++)
+                {
+                    var state = states[l];
+                    var a = state.Layout.Canonical(moved[l]);
+                    if (state.Layout.Kind == LayerKind.Vector)
+                    {
+                        state.AppendMoved(t, a);
+                        continue;
+                    }
+                    var (unitA, validA) = Similarity.Normalize(Flatten(a.to_type(ScalarType.Float32)), options.Similarity);
+                    var (refUnit, refValid) = reference[l];
+                    long h = a.shape[2], w = a.shape[3];
+                    var unitB = g.ApplyToFeature(refUnit.reshape(refUnit.shape[0], refUnit.shape[1], h, w), inputH, inputW)
+                        .reshape(refUnit.shape);
+                    Similarity.Accumulate(unitA, validA, unitB, refValid, state.Scores[t]);
+                }
+            }
+
+            int done = start + count;
+            double rate = done / Math.Max(1e-9, total.Elapsed.TotalSeconds);
+            progress?.Report(new MeasureProgress(done, images, rate,
+                done < images ? TimeSpan.FromSeconds((images - done) / rate) : TimeSpan.Zero));
+        }
+
+        // Vector layers: one vector per channel, running over all N images.
+        foreach (var state in states)
+            if (state.Layout.Kind == LayerKind.Vector) state.ScoreVectors(options.Similarity);
+
+        var results = BuildLayers(model, states, transforms);
+        return new MeasurementResult
+        {
+            Model = model.Name,
+            Probe = probe.Name,
+            Transform = SpatialTransform.Name(options.Transform),
+            Similarity = options.Similarity.ToString().ToLowerInvariant(),
+            Images = images,
+            MaxShift = options.MaxShift,
+            Layers = results,
+            Parts = AggregateParts(results),
+            Timing = new Timing(total.Elapsed.TotalSeconds, forwardSeconds),
+        };
+    }
+
+    private static Tensor Flatten(Tensor spatial) => spatial.reshape(spatial.shape[0], spatial.shape[1], -1);
+
+    private static List<LayerResult> BuildLayers(IFeatureModel model, LayerState[] states, IReadOnlyList<SpatialTransform> transforms)
+    {
+        var parts = AssignParts(model, states.Select(s => (s.Name, s.Layout.Kind)).ToList());
+        var list = new List<LayerResult>(states.Length);
+        for (int l = 0; l < states.Length; l++)
+        {
+            var per = new Dictionary<string, Score>();
+            for (int t = 0; t < transforms.Count; t++) per[transforms[t].Key] = states[l].Scores[t].ToScore();
+            list.Add(new LayerResult
+            {
+                Name = states[l].Name,
+                Index = l,
+                Part = parts[l],
+                Shape = states[l].Shape,
+                Invariance = Mean(per.Values.Select(s => s.Invariance)),
+                Equivariance = Mean(per.Values.Select(s => s.Equivariance)),
+                PerTransform = per,
+            });
+        }
+        return list;
+    }
+
+    /// <summary>
+    /// DESIGN §1.5: spatial layer i of K goes to ⌊3i/K⌋ → Early/Middle/Late; the logits layer (when vector) is
+    /// Final; the first other vector layer is Pool; remaining vector layers belong to no part.
+    /// </summary>
+    public static string?[] AssignParts(IFeatureModel model, IReadOnlyList<(string Name, LayerKind Kind)> layers)
+    {
+        var parts = new string?[layers.Count];
+        int spatialCount = layers.Count(l => l.Kind == LayerKind.Spatial), spatialIndex = 0;
+        bool poolTaken = false;
+        for (int l = 0; l < layers.Count; l++)
+        {
+            if (layers[l].Kind == LayerKind.Spatial)
+            {
+                parts[l] = (3 * spatialIndex++ / spatialCount) switch { 0 => Parts.Early, 1 => Parts.Middle, _ => Parts.Late };
+            }
+            else if (layers[l].Name == model.LogitsLayer)
+            {
+                parts[l] = Parts.Final;
+            }
+            else if (!poolTaken)
+            {
+                parts[l] = Parts.Pool;
+                poolTaken = true;
+            }
+        }
+        return parts;
+    }
+
+    public static Dictionary<string, PartScore> AggregateParts(IReadOnlyList<LayerResult> layers)
+    {
+        var parts = new Dictionary<string, PartScore>();
+        foreach (var part in Parts.All)
+        {
+            var members = layers.Where(l => l.Part == part).ToList();
+            if (members.Count == 0) continue; // a missing part is absent, not zero
+            parts[part] = new PartScore(Mean(members.Select(m => m.Invariance)), Mean(members.Select(m => m.Equivariance)), members.Count);
+        }
+        return parts;
+    }
+
+    private static double? Mean(IEnumerable<double?> values)
+    {
+        var present = values.Where(v => v.HasValue).Select(v => v!.Value).ToList();
+        return present.Count > 0 ? present.Average() : null;
+    }
+
+    /// <summary>Per-layer state across batches.</summary>
+    private sealed class LayerState
+    {
+        public required string Name { get; init; }
+        public required long[] Shape { get; init; }
+        public required FeatureLayout Layout { get; init; }
+        public required ScoreAccumulator[] Scores { get; init; }
+        private List<float>? _reference;
+        private List<float>[]? _moved;
+        private long _channels;
+
+        public static LayerState Create(string name, Tensor raw, int transformCount)
+        {
+            var layout = FeatureLayout.Of(name, raw.shape);
+            var state = new LayerState
+            {
+                Name = name,
+                Shape = raw.shape[1..],
+                Layout = layout,
+                Scores = Enumerable.Range(0, transformCount).Select(_ => new ScoreAccumulator()).ToArray(),
+            };
+            if (layout.Kind == LayerKind.Vector)
+            {
+                state._reference = [];
+                state._moved = Enumerable.Range(0, transformCount).Select(_ => new List<float>()).ToArray();
+                state._channels = raw.shape[1];
+            }
+            return state;
+        }
+
+        public void AppendReference(Tensor vectors) => Append(_reference!, vectors);
+        public void AppendMoved(int transform, Tensor vectors) => Append(_moved![transform], vectors);
+
+        private void Append(List<float> into, Tensor vectors)
+        {
+            if (vectors.shape[1] != _channels)
+                throw new EquivarianceLabException($"Layer '{Name}' changed its channel count between batches.");
+            into.AddRange(vectors.to_type(ScalarType.Float32).contiguous().data<float>());
+        }
+
+        /// <summary>Vector layer: channel c's vector runs over the N images; B = f(X) for every g (g acts as the identity).</summary>
+        public void ScoreVectors(SimilarityKind kind)
+        {
+            using var scope = NewDisposeScope();
+            long n = _reference!.Count / _channels;
+            var b = tensor(_reference.ToArray(), [n, _channels]).t().unsqueeze(0); // [1, C, N]
+            var (unitB, validB) = Similarity.Normalize(b, kind);
+            for (int t = 0; t < Scores.Length; t++)
+            {
+                var a = tensor(_moved![t].ToArray(), [n, _channels]).t().unsqueeze(0);
+                var (unitA, validA) = Similarity.Normalize(a, kind);
+                Similarity.Accumulate(unitA, validA, unitB, validB, Scores[t]);
+            }
+        }
+    }
+}

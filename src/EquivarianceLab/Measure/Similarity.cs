@@ -1,0 +1,87 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace EquivarianceLab.Measure;
+
+/// <summary>
+/// Unit-length channel vectors for the similarity S (DESIGN §1.3): centred first for pearson. A vector is
+/// degenerate when its (centred) norm is ≤ 1e-6 × its raw norm, or its raw norm is 0; degenerate vectors
+/// become zero and are flagged invalid so they take part in no similarity.
+/// </summary>
+public static class Similarity
+{
+    public const double DegenerateTolerance = 1e-6;
+
+    /// <summary>Normalises along the last dimension. Returns the unit vectors and a bool mask of valid (non-degenerate) vectors.</summary>
+    public static (Tensor Unit, Tensor Valid) Normalize(Tensor x, SimilarityKind kind)
+    {
+        var raw = x.norm(-1, keepdim: true);
+        Tensor centred, norm;
+        if (kind == SimilarityKind.Pearson)
+        {
+            centred = x - x.mean([-1L], keepdim: true);
+            norm = centred.norm(-1, keepdim: true);
+        }
+        else
+        {
+            centred = x;
+            norm = raw;
+        }
+        var valid = (raw > 0).logical_and(norm > raw * DegenerateTolerance);
+        var unit = (centred / norm.clamp_min(1e-30)).mul_(valid);
+        return (unit, valid.squeeze(-1));
+    }
+
+    /// <summary>
+    /// For unit vectors <c>a, b: [G, C, L]</c> (G independent groups: images for spatial layers, one for vector layers)
+    /// accumulates the invariance S(a_c, b_c) and the equivariance max over valid c′ of S(a_c, b_c′), using one
+    /// batched matrix product per chunk of groups.
+    /// </summary>
+    public static void Accumulate(Tensor a, Tensor validA, Tensor b, Tensor validB, ScoreAccumulator into)
+    {
+        long groups = a.shape[0], channels = a.shape[1];
+        // Keep each [g, C, C] similarity block near 32 M floats.
+        long chunk = Math.Max(1, Math.Min(groups, (32L << 20) / Math.Max(1, channels * channels)));
+        for (long start = 0; start < groups; start += chunk)
+        {
+            long len = Math.Min(chunk, groups - start);
+            using var scope = NewDisposeScope();
+            var ua = a.narrow(0, start, len);
+            var ub = b.narrow(0, start, len);
+            var va = validA.narrow(0, start, len);
+            var vb = validB.narrow(0, start, len);
+
+            var diag = (ua * ub).sum(-1);                       // [g, C]
+            var pairValid = va.logical_and(vb);
+            var sims = bmm(ua, ub.transpose(1, 2));             // [g, C, C′]
+            sims.masked_fill_(vb.logical_not().unsqueeze(1), double.NegativeInfinity);
+            var best = sims.amax([-1L]);                        // [g, C]
+            // E ≥ I per pair, exactly: the diagonal is one of the candidates.
+            best = maximum(best, diag.masked_fill(pairValid.logical_not(), double.NegativeInfinity));
+            var eqValid = va.logical_and(vb.any(-1, keepdim: true));
+
+            into.Add(
+                diag.masked_select(pairValid).sum(ScalarType.Float64).item<double>(), pairValid.sum().item<long>(),
+                best.masked_select(eqValid).sum(ScalarType.Float64).item<double>(), eqValid.sum().item<long>());
+        }
+    }
+}
+
+/// <summary>Running sums and counts for one layer and one transform.</summary>
+public sealed class ScoreAccumulator
+{
+    public double InvarianceSum { get; private set; }
+    public long InvarianceCount { get; private set; }
+    public double EquivarianceSum { get; private set; }
+    public long EquivarianceCount { get; private set; }
+
+    public void Add(double invSum, long invCount, double eqSum, long eqCount)
+    {
+        InvarianceSum += invSum; InvarianceCount += invCount;
+        EquivarianceSum += eqSum; EquivarianceCount += eqCount;
+    }
+
+    public Score ToScore() => new(
+        InvarianceCount > 0 ? InvarianceSum / InvarianceCount : null,
+        EquivarianceCount > 0 ? EquivarianceSum / EquivarianceCount : null);
+}
