@@ -168,3 +168,30 @@ public class OnnxExternalDataTests
         Assert.Equal([2f, 4, 6, 8], OnnxTestGraphs.Values(features[0]));
     }
 }
+
+public class OnnxInitializerInputTests
+{
+    [Theory]
+    [InlineData(8)]
+    [InlineData(13)]
+    public void Initializers_listed_as_graph_inputs_are_weights_not_inputs(int opset)
+    {
+        // Old exporters list every initializer as a graph input too (required before IR 4).
+        var builder = OnnxTestGraphs.ResidualCnn(1, opset: opset);
+        var model = builder.Build();
+        foreach (var t in model.Graph.Initializer)
+        {
+            var type = new global::Onnx.TypeProto.Types.Tensor { ElemType = t.DataType, Shape = new global::Onnx.TensorShapeProto() };
+            foreach (var d in t.Dims) type.Shape.Dim.Add(new global::Onnx.TensorShapeProto.Types.Dimension { DimValue = d });
+            model.Graph.Input.Add(new global::Onnx.ValueInfoProto { Name = t.Name, Type = new global::Onnx.TypeProto { TensorType = type } });
+        }
+        using var dir = new OnnxTempFolder();
+        File.WriteAllBytes(dir.File("inputs.onnx"), Google.Protobuf.MessageExtensions.ToByteArray(model));
+        using var plain = OnnxFeatureModel.Load(dir.Save(builder, "plain.onnx"));
+        using var listed = OnnxFeatureModel.Load(dir.File("inputs.onnx"));
+
+        Assert.Equal("x", listed.InputName);
+        Assert.Equal(OnnxBatchMode.Batched, listed.BatchMode);
+        OnnxForwardTests.AssertSameFeatures(plain, listed, OnnxTestGraphs.Images(2, 3, 8, 8), tolerance: 1e-6);
+    }
+}

@@ -78,9 +78,10 @@ public class OnnxLayerSelectionTests
         using var model = OnnxFeatureModel.Load(dir.Save(OnnxTestGraphs.TinyTransformer()));
 
         Assert.Equal([5L, 8], model.TensorShapes["mlp_act"]); // [N,5,D]: class token + a 2×2 grid
-        // Not: embedded (position embedding initializer), final_norm (tokens but not an activation or residual).
+        // Not: embedded (adds a position embedding, not a computed tensor), final_norm (not an activation or residual).
         Assert.Equal(["mlp_act", "residual", "cls_token", "head"], model.Layers);
         Assert.Equal("head", model.LogitsLayer);
+        Assert.DoesNotContain("pos_expanded", model.AvailableTensors);
     }
 
     [Fact]

@@ -42,7 +42,8 @@ internal static class OnnxTestGraphs
 
     /// <summary>
     /// A tiny transformer on [3,4,4]: 2×2 patches give 4 tokens plus a class token ([N,5,4]); an MLP with Relu and a
-    /// residual Add; final LayerNorm; the class token (Gather) as pool; a Gemm head.
+    /// residual Add; a position embedding expanded to the batch through Shape (so it depends on the image's shape
+    /// only); final LayerNorm; the class token (Gather) as pool; a Gemm head.
     /// </summary>
     public static OnnxGraphBuilder TinyTransformer()
     {
@@ -55,7 +56,9 @@ internal static class OnnxTestGraphs
         var tokens = b.Transpose(b.Reshape(patches, [0, 4, 4], "patch_flat"), [0, 2, 1], "tokens");   // [N,4,4]
         var cls = b.ReduceMean(tokens, [1], output: "cls_init");                                          // [N,1,4]
         var sequence = b.Concat(1, [cls, tokens], "sequence");                                            // [N,5,4]
-        var embedded = b.Add(sequence, b.Initializer("pos_embed", W(20), 1, 5, 4), "embedded");
+        // The position embedding is expanded to the batch through Shape: it depends on the image's shape only.
+        var position = b.Node("Expand", [b.Initializer("pos_embed", W(20), 1, 5, 4), b.Node("Shape", [sequence], "sequence_shape")], "pos_expanded");
+        var embedded = b.Add(sequence, position, "embedded");
         var hidden = b.Relu(b.MatMul(embedded, b.Initializer("fc1.weight", W(32), 4, 8), "fc1"), "mlp_act");
         var residual = b.Add(b.MatMul(hidden, b.Initializer("fc2.weight", W(32), 8, 4), "fc2"), embedded, "residual");
         var normed = b.LayerNormalization(residual, [1, 1, 1, 1], [0, 0, 0, 0], output: "final_norm");

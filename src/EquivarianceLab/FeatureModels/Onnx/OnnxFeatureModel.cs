@@ -68,8 +68,8 @@ public sealed class OnnxFeatureModel : IFeatureModel
     public OnnxBatchMode BatchMode { get; }
 
     /// <summary>
-    /// Loads an ONNX model. <paramref name="layers"/> are graph tensor names, kept in the order given; null selects
-    /// the default layers (<see cref="OnnxLayerSelection"/>). Every problem with the file, the graph or the layer
+    /// Loads an ONNX model. <paramref name="layers"/> are graph tensor names, kept in the order given; null or empty
+    /// selects the default layers (<see cref="OnnxLayerSelection"/>). Every problem with the file, the graph or the layer
     /// names is an <see cref="EquivarianceLabException"/> with a one-line message.
     /// </summary>
     public static OnnxFeatureModel Load(string path, IReadOnlyList<string>? layers = null, OnnxLoadOptions? options = null)
@@ -82,7 +82,7 @@ public sealed class OnnxFeatureModel : IFeatureModel
             var chw = ProbeShape(graph, options.ProbeShape);
             var probe = OnnxProbe.Run(graph, chw, options);
             var defaults = OnnxLayerSelection.Default(graph, probe.Tensors, probe.Shapes, out var logits);
-            var chosen = layers is null ? defaults : CheckLayers(layers, graph, probe, defaults);
+            var chosen = layers is null or { Count: 0 } ? defaults : CheckLayers(layers, graph, probe, defaults);
             if (chosen.Count == 0)
                 throw new EquivarianceLabException($"{name}: no layers to measure (the graph has no activation, residual, pooled or output tensor); name them with --layers.");
             var session = OnnxProbe.CreateSession(graph.Serialize(chosen, probe.FreeBatch, typedFloat: true), options, probe: false, graph);

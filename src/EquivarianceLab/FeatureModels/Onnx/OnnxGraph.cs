@@ -21,8 +21,14 @@ internal sealed class OnnxGraph
         Folder = folder;
         var graph = model.Graph;
         var initializers = graph.Initializer.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
-        // Before IR 4 initializers were also listed as inputs; the image is the input that is not one.
+        // Before IR 4 initializers were also listed as inputs; the image is the input that is not one. From IR 4
+        // on, ONNX Runtime treats such initializers as overridable and skips constant folding and fusions on them.
         var inputs = graph.Input.Where(i => !initializers.Contains(i.Name)).ToList();
+        if (model.IrVersion >= 4 && inputs.Count < graph.Input.Count)
+        {
+            graph.Input.Clear();
+            graph.Input.AddRange(inputs);
+        }
         if (inputs.Count == 0) throw new EquivarianceLabException($"{name}: the ONNX graph has no inputs.");
         if (inputs.Count > 1)
             throw new EquivarianceLabException(
@@ -35,8 +41,9 @@ internal sealed class OnnxGraph
         _computed.Add(InputName);
         foreach (var node in graph.Node)
         {
-            // A tensor is computed when it depends on the image; constants and folded weights are not layers.
-            var computed = node.Input.Any(_computed.Contains);
+            // A tensor is computed when it depends on the image's values; constants, weights and tensors derived
+            // only from the image's shape (e.g. a position embedding expanded to the batch) are not.
+            var computed = node.OpType is not ("Shape" or "Size") && node.Input.Any(_computed.Contains);
             foreach (var output in node.Output.Where(o => o.Length > 0))
             {
                 _producer.TryAdd(output, node);
