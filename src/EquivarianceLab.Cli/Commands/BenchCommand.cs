@@ -29,8 +29,9 @@ public static class BenchCommand
         command.SetAction(r =>
         {
             var options = common.Options(r) with { Images = r.GetValue(common.Images) ?? 64 };
-            using var model = common.OpenModel(r, out var card);
-            using var probe = common.OpenProbe(r, model, card);
+            var (model, probe) = common.Open(r);
+            using var disposeModel = model;
+            using var disposeProbe = probe;
             var report = Run(model, probe, options, !r.GetValue(skipMemory));
             Console.Out.Write(report.Format());
             if (r.GetValue(json) is { } path)

@@ -25,13 +25,15 @@ public static class MeasureCommand
         command.SetAction(r =>
         {
             var options = common.Options(r);
-            using var model = common.OpenModel(r, out var card);
             if (r.GetValue(listLayers))
             {
-                Console.Out.Write(DescribeLayers(model));
+                using var listed = common.OpenModel(r);
+                Console.Out.Write(DescribeLayers(listed));
                 return 0;
             }
-            using var probe = common.OpenProbe(r, model, card);
+            var (model, probe) = common.Open(r);
+            using var disposeModel = model;
+            using var disposeProbe = probe;
             using var cancel = CancelOnCtrlC();
             var result = EquivarianceMeasure.Run(model, probe, options, new ProgressReporter("measure"), cancel.Token);
             if (r.GetValue(json) is { } jsonPath) File.WriteAllText(jsonPath, result.ToJson());

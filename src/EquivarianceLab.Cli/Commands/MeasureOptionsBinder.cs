@@ -1,5 +1,4 @@
 using System.CommandLine;
-using EquivarianceLab.Cards;
 using EquivarianceLab.FeatureModels;
 using EquivarianceLab.Measure;
 using EquivarianceLab.Probes;
@@ -47,30 +46,17 @@ public sealed class MeasureOptionsBinder
             ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             : null;
 
-    public IFeatureModel OpenModel(ParseResult r, out ModelCard? card)
+    /// <summary>The model alone (for --list-layers).</summary>
+    public IFeatureModel OpenModel(ParseResult r)
     {
         var path = r.GetValue(Model)!;
-        card = null;
-        if (!path.Contains(':', StringComparison.Ordinal))
-        {
-            var resolved = ModelLoader.Resolve(path, ref card);
-            card ??= File.Exists(resolved) ? ModelCard.FindFor(resolved) : null;
-        }
-        return ModelLoader.Load(path, card, LayerList(r));
+        return ModelLoader.Load(path, MeasurementInputs.CardFor(path), LayerList(r));
     }
 
-    /// <summary>Opens the probe set; image probes are decoded to the model's input size with the card's preprocessing.</summary>
-    public IProbeSet OpenProbe(ParseResult r, IFeatureModel model, ModelCard? card)
+    public (IFeatureModel Model, IProbeSet Probe) Open(ParseResult r)
     {
-        var path = r.GetValue(Probe) ?? throw new EquivarianceLabException("--probe is required: a .npy, an image folder or .zip, or Fashion-MNIST IDX.");
-        return ProbeSetLoader.Open(path, TargetFor(model, card));
-    }
-
-    public static ProbeTarget? TargetFor(IFeatureModel model, ModelCard? card)
-    {
-        var shape = card?.InputShape is { Length: 3 } s ? s.Select(d => (long)d).ToArray() : model.InputShape.ToArray();
-        if (shape.Length != 3 || shape.Any(d => d < 1)) return null; // free size: images must share one size
-        return new ProbeTarget((int)shape[0], (int)shape[1], (int)shape[2], card?.Preprocessing ?? new Preprocessing());
+        var probe = r.GetValue(Probe) ?? throw new EquivarianceLabException("--probe is required: a .npy, an image folder or .zip, or Fashion-MNIST IDX.");
+        return MeasurementInputs.Open(r.GetValue(Model)!, probe, layers: LayerList(r));
     }
 
     public static SimilarityKind ParseSimilarity(string name) => name.Trim().ToLowerInvariant() switch

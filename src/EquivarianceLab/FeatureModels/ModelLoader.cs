@@ -21,7 +21,10 @@ public static class ModelLoader
     /// <summary>Model card formats.</summary>
     public const string OnnxFormat = "onnx", TorchSharpFormat = "torchsharp", PyTorchFormat = "pytorch", BuiltinFormat = "builtin";
 
-    public static IFeatureModel Load(string path, ModelCard? card = null, IReadOnlyList<string>? layers = null)
+    /// <param name="probeShape">The probe images' [C, H, W], when known: ONNX graphs with free dimensions find their
+    /// layer shapes (and so the default selection) at this size.</param>
+    public static IFeatureModel Load(string path, ModelCard? card = null, IReadOnlyList<string>? layers = null,
+        IReadOnlyList<long>? probeShape = null)
     {
         if (string.IsNullOrWhiteSpace(path)) throw new EquivarianceLabException("No model given.");
         if (path.StartsWith(BuiltinPrefix, StringComparison.Ordinal)) return LoadBuiltin(path[BuiltinPrefix.Length..], card, layers);
@@ -32,7 +35,8 @@ public static class ModelLoader
         if (!File.Exists(resolved)) throw new EquivarianceLabException($"Model file not found: {resolved}");
 
         var extension = Path.GetExtension(resolved).ToLowerInvariant();
-        if (extension == ".onnx") return OnnxFeatureModel.Load(resolved, layers);
+        if (extension == ".onnx")
+            return OnnxFeatureModel.Load(resolved, layers, new OnnxLoadOptions { ProbeShape = probeShape, Name = card?.Id });
 
         card ??= ModelCard.FindFor(resolved)
                  ?? throw new EquivarianceLabException(

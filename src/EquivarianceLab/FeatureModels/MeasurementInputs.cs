@@ -1,0 +1,65 @@
+using EquivarianceLab.Cards;
+using EquivarianceLab.Probes;
+
+namespace EquivarianceLab.FeatureModels;
+
+/// <summary>
+/// Opens a model and a probe set together, each informed by the other: image probes are decoded to the model's
+/// input size and preprocessing (from its card, else its fixed input dims); ONNX graphs with free dimensions are
+/// laid out at the probe's size. Both the command line and the web app's jobs go through here.
+/// </summary>
+public static class MeasurementInputs
+{
+    public static (IFeatureModel Model, IProbeSet Probe) Open(string modelPath, string probePath, ModelCard? card = null,
+        IReadOnlyList<string>? layers = null, ProbeLimits? limits = null)
+    {
+        card ??= CardFor(modelPath);
+        var cardShape = card?.InputShape is { Length: 3 } s && s.All(d => d > 0) ? s.Select(d => (long)d).ToArray() : null;
+        bool images = Directory.Exists(probePath) || probePath.EndsWith(".zip", StringComparison.OrdinalIgnoreCase);
+
+        IFeatureModel? model = null;
+        IProbeSet? probe = null;
+        try
+        {
+            if (images && cardShape is null)
+            {
+                // The decode size comes from the model itself.
+                model = ModelLoader.Load(modelPath, card, layers);
+                var fixedShape = model.InputShape.All(d => d > 0) ? model.InputShape.ToArray() : null;
+                probe = ProbeSetLoader.Open(probePath, Target(fixedShape, card), limits);
+                if (fixedShape is null)
+                {
+                    model.Dispose();
+                    model = null;
+                    model = ModelLoader.Load(modelPath, card, layers, probe.ImageShape);
+                }
+            }
+            else
+            {
+                probe = ProbeSetLoader.Open(probePath, Target(cardShape, card), limits);
+                model = ModelLoader.Load(modelPath, card, layers, probe.ImageShape);
+            }
+            ProbeSetLoader.CheckFits(probe, model.InputShape, model.Name);
+            return (model, probe);
+        }
+        catch
+        {
+            model?.Dispose();
+            probe?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The card of a model path (file, folder or zoo id), if it has one.</summary>
+    public static ModelCard? CardFor(string modelPath)
+    {
+        if (modelPath.StartsWith(ModelLoader.BuiltinPrefix, StringComparison.Ordinal) ||
+            modelPath.StartsWith(ModelLoader.ArchitecturePrefix, StringComparison.Ordinal)) return null;
+        ModelCard? card = null;
+        var resolved = ModelLoader.Resolve(modelPath, ref card);
+        return card ?? (File.Exists(resolved) ? ModelCard.FindFor(resolved) : null);
+    }
+
+    private static ProbeTarget? Target(long[]? shape, ModelCard? card) =>
+        shape is null ? null : new ProbeTarget((int)shape[0], (int)shape[1], (int)shape[2], card?.Preprocessing ?? new Preprocessing());
+}
