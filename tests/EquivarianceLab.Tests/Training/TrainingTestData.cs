@@ -1,0 +1,40 @@
+using EquivarianceLab.Probes;
+
+namespace EquivarianceLab.Tests.Training;
+
+/// <summary>The Fashion-MNIST test set shipped in models/data, loaded once for the training tests.</summary>
+internal static class TrainingTestData
+{
+    private static readonly Lazy<(IdxImages Images, byte[] Labels)> Shipped = new(() =>
+    {
+        var dir = Path.Combine(RepositoryRoot(), "models", "data", "fashion-mnist");
+        return (FashionMnist.LoadImages(Path.Combine(dir, "t10k-images-idx3-ubyte.gz")), FashionMnist.LoadLabels(Path.Combine(dir, "t10k-labels-idx1-ubyte.gz")));
+    });
+
+    public static IdxImages Images => Shipped.Value.Images;
+    public static byte[] Labels => Shipped.Value.Labels;
+
+    public static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "EquivarianceLab.sln"))) return dir.FullName;
+        throw new InvalidOperationException("EquivarianceLab.sln not found above " + AppContext.BaseDirectory);
+    }
+}
+
+public sealed class TempDirectory : IDisposable
+{
+    public string Path { get; } = Directory.CreateTempSubdirectory("eqlab-training-").FullName;
+
+    public void Dispose()
+    {
+        try { Directory.Delete(Path, recursive: true); } catch (IOException) { }
+    }
+}
+
+internal static class TensorAssertions
+{
+    /// <summary>Same shape and every element equal.</summary>
+    public static bool Same(this TorchSharp.torch.Tensor a, TorchSharp.torch.Tensor b) =>
+        a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
+}
