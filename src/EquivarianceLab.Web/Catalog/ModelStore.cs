@@ -91,7 +91,7 @@ public sealed class ModelStore(IDbContextFactory<AppDbContext> dbFactory, IMeasu
         catch (Exception e) when (e is not OperationCanceledException)
         {
             UploadWriter.TryDelete(finalPath);
-            throw new RequestException($"Not a usable model: {MeasurementJob.ErrorText(e)}");
+            throw new RequestException($"Not a usable model: {UploadWriter.AsUserFile(MeasurementJob.ErrorText(e), finalPath, upload.FileName).Replace(id, SafeName(upload.FileName), StringComparison.Ordinal)}");
         }
         var shape = inspection.InputShape.ToArray();
         if (shape.Length != 3)

@@ -53,7 +53,7 @@ public sealed class ProbeSetStore(IDbContextFactory<AppDbContext> dbFactory, IMe
         catch (Exception e) when (e is not OperationCanceledException)
         {
             UploadWriter.TryDelete(finalPath);
-            throw new RequestException($"Not a usable probe set: {MeasurementJob.ErrorText(e)}");
+            throw new RequestException($"Not a usable probe set: {UploadWriter.AsUserFile(MeasurementJob.ErrorText(e), finalPath, fileName)}");
         }
         var thumbShape = inspection.ImageShape.Count == 3 ? inspection.ImageShape : [3, 64, 64];
         var thumbs = Thumbnails.Write(Path.Combine(paths.Thumbnails, id), inspection.Samples, thumbShape);

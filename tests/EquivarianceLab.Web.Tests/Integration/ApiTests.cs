@@ -143,7 +143,8 @@ public sealed class ApiTests : IAsyncLifetime
         using var corrupt = new MultipartFormDataContent { { new ByteArrayContent("this is not a model"u8.ToArray()), "file", "broken.onnx" } };
         var refused = await _client.PostAsync("/api/models", corrupt);
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
-        Assert.Contains("Not a usable model", (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString());
+        var error = (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString();
+        Assert.Equal("Not a usable model: broken.onnx is not an ONNX model (no ModelProto header).", error);
         Assert.Single(Directory.GetFiles(Path.Combine(_data, "models"), "*.onnx"));
         Assert.Empty(Directory.GetFiles(Path.Combine(_data, "incoming")));
         Assert.Equal(3, (await _client.GetFromJsonAsync<JsonElement>("/api/models")).GetArrayLength());
