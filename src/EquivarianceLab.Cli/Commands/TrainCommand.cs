@@ -95,13 +95,13 @@ public static class TrainCommand
             }
             catch (EquivarianceLabException ex)
             {
-                stderr.WriteLine($"error: {ex.Message}");
-                return Task.FromResult(1);
+                stderr.WriteLine($"eqlab: {ex.Message}");
+                return Task.FromResult(CliErrors.UserError);
             }
             catch (OperationCanceledException)
             {
-                stderr.WriteLine("Training cancelled; nothing was written.");
-                return Task.FromResult(130);
+                stderr.WriteLine("eqlab: training cancelled; nothing was written.");
+                return Task.FromResult(CliErrors.Cancelled);
             }
         });
         return command;

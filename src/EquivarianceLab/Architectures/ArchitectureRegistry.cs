@@ -4,8 +4,12 @@ using static TorchSharp.torch;
 
 namespace EquivarianceLab.Architectures;
 
-/// <summary>One architecture the project implements: its name, family (as on model cards) and options.</summary>
-public sealed record ArchitectureInfo(string Name, string Family, string Description, string Options);
+/// <summary>One architecture the project implements: its name, family (as on model cards) and options with defaults.</summary>
+public sealed record ArchitectureInfo(string Name, string Family, string Description, string Options)
+{
+    /// <summary>Whether the architecture has a <c>width</c> option (a channel multiplier; WRN's k).</summary>
+    public bool HasWidth => Options.Split(", ").Any(o => o.StartsWith("width ", StringComparison.Ordinal));
+}
 
 /// <summary>
 /// Builds the project's architectures by name (a model card's <c>architecture</c> + <c>architectureOptions</c>). Every

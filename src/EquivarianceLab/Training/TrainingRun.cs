@@ -45,7 +45,7 @@ public static class TrainingDefaults
 
     public static int Epochs(string architecture) => ArchitectureRegistry.Info(architecture).Name switch
     {
-        "cnn7" => 6,
+        "cnn7" => 10,
         "vit-small" or "mixer-small" => 8,
         "resnet18" or "resnet50" => 2,
         _ => 3,
@@ -68,7 +68,7 @@ public static class TrainingRun
             ["inChannels"] = JsonSerializer.SerializeToElement(1),
             ["classes"] = JsonSerializer.SerializeToElement(TrainingData.ClassCount(request.Data)),
         };
-        bool hasWidth = info.Options.Contains("width (", StringComparison.Ordinal);
+        bool hasWidth = info.HasWidth;
         if (hasWidth) options["width"] = JsonSerializer.SerializeToElement(request.Width);
         else if (request.Width != 1) throw new EquivarianceLabException($"{info.Name} has no width option (its options: {info.Options}).");
         foreach (var (key, value) in request.Options)

@@ -62,13 +62,14 @@ public sealed record TrainingSchedule(
     {
         var opt = Optimizer switch
         {
-            OptimizerKind.Adam => $"Adam lr {LearningRate:G3}, L2 {WeightDecay:G3}",
-            OptimizerKind.AdamW => $"AdamW lr {LearningRate:G3}, weight decay {WeightDecay:G3}",
-            _ => $"SGD lr {LearningRate:G3}, momentum {Momentum:G3}, L2 {WeightDecay:G3}",
+            OptimizerKind.Adam => FormattableString.Invariant($"Adam lr {LearningRate:G3}, L2 {WeightDecay:G3}"),
+            OptimizerKind.AdamW => FormattableString.Invariant($"AdamW lr {LearningRate:G3}, weight decay {WeightDecay:G3}"),
+            _ => FormattableString.Invariant($"SGD lr {LearningRate:G3}, momentum {Momentum:G3}, L2 {WeightDecay:G3}"),
         };
+        static string Percent(double f) => (f * 100).ToString("0.#", System.Globalization.CultureInfo.InvariantCulture) + "%";
         var schedule = Cosine
-            ? $"{Warmup:P0} warm-up, cosine decay"
-            : Milestones.Count == 0 ? "constant" : $"÷{1 / Gamma:G3} at {string.Join(" and ", Milestones.Select(m => m.ToString("P0", System.Globalization.CultureInfo.InvariantCulture)))}";
-        return $"{opt}, {schedule}";
+            ? $"{Percent(Warmup)} warm-up then cosine decay"
+            : Milestones.Count == 0 ? "constant" : $"lr x{Gamma.ToString("G3", System.Globalization.CultureInfo.InvariantCulture)} at {string.Join(" and ", Milestones.Select(Percent))} of training";
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{opt}, {schedule}");
     }
 }

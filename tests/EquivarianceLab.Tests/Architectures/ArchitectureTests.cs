@@ -152,6 +152,17 @@ public class ArchitectureTests
     }
 
     [Fact]
+    public void InfoSaysWhichArchitecturesHaveAWidth()
+    {
+        Assert.True(ArchitectureRegistry.Info("cnn7").HasWidth);
+        Assert.True(ArchitectureRegistry.Info("WRN16").HasWidth);
+        Assert.False(ArchitectureRegistry.Info("vit-small").HasWidth);
+        Assert.False(ArchitectureRegistry.Info("resnet18").HasWidth);
+        Assert.Equal("ViT", ArchitectureRegistry.Info("vit-small").Family);
+        Assert.Equal(ArchitectureRegistry.Names.Count, ArchitectureRegistry.All.Count);
+    }
+
+    [Fact]
     public void UnknownOrBadOptionsAreClearErrors()
     {
         var e = Assert.Throws<EquivarianceLabException>(() => ArchitectureRegistry.Create("cnn7", Options(("depth", 3))));

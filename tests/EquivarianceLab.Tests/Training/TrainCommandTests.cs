@@ -19,8 +19,8 @@ public class TrainCommandTests
     public void UnknownArchitectureIsAOneLineError()
     {
         var (exit, _, err) = Run("train", "--arch", "vgg", "--out", Path.GetTempPath());
-        Assert.Equal(1, exit);
-        Assert.StartsWith("error: Unknown architecture 'vgg'", err);
+        Assert.Equal(2, exit);
+        Assert.StartsWith("eqlab: Unknown architecture 'vgg'", err);
         Assert.Contains("cnn7", err);
     }
 
