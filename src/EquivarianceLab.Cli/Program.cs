@@ -8,4 +8,6 @@ var root = new RootCommand("eqlab: measure the translation and rotation equivari
     BenchCommand.Create(),
     TrainCommand.Create(),
 };
-return CliErrors.Run(() => root.Parse(args).Invoke());
+// Our handler, not System.CommandLine's: bad input is one line on stderr, never a stack trace.
+var invocation = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
+return CliErrors.Run(() => root.Parse(args).Invoke(invocation));

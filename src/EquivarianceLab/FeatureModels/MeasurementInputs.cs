@@ -14,6 +14,7 @@ public static class MeasurementInputs
         IReadOnlyList<string>? layers = null, ProbeLimits? limits = null)
     {
         card ??= CardFor(modelPath);
+        ModelLoader.CheckExists(modelPath, card); // the model's problems first: they are the likelier ones
         var cardShape = card?.InputShape is { Length: 3 } s && s.All(d => d > 0) ? s.Select(d => (long)d).ToArray() : null;
         bool images = Directory.Exists(probePath) || probePath.EndsWith(".zip", StringComparison.OrdinalIgnoreCase);
 

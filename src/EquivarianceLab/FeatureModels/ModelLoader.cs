@@ -57,6 +57,14 @@ public static class ModelLoader
         }
     }
 
+    /// <summary>Fails with a clear message when a file-based model does not exist.</summary>
+    public static void CheckExists(string path, ModelCard? card)
+    {
+        if (path.StartsWith(BuiltinPrefix, StringComparison.Ordinal) || path.StartsWith(ArchitecturePrefix, StringComparison.Ordinal)) return;
+        var resolved = Resolve(path, ref card);
+        if (card?.Format != BuiltinFormat && !File.Exists(resolved)) throw new EquivarianceLabException($"Model file not found: {resolved}");
+    }
+
     /// <summary>The model file behind a path, folder or zoo id; fills <paramref name="card"/> from a folder's card.json.</summary>
     public static string Resolve(string path, ref ModelCard? card)
     {

@@ -16,6 +16,7 @@ public static class EquivarianceMeasure
     public static MeasurementResult Run(IFeatureModel model, IProbeSet probe, MeasureOptions options,
         IProgress<MeasureProgress>? progress = null, CancellationToken cancellationToken = default)
     {
+        NativeAllocator.KeepLargeBlocksOutOfTheHeap();
         var total = Stopwatch.StartNew();
         var transforms = SpatialTransform.Family(options.Transform, options.MaxShift);
         if (options.BatchSize < 1) throw new EquivarianceLabException($"--batch must be at least 1 (got {options.BatchSize}).");

@@ -58,18 +58,27 @@ public sealed class NpyProbeSet : IProbeSet
     public torch.Tensor ReadBatch(int start, int count)
     {
         ProbeTensors.CheckRange(start, count, Count);
-        var data = new float[checked(count * _imageFloats)];
-        var bytes = MemoryMarshal.AsBytes(data.AsSpan());
-        long offset = _dataOffset + start * _imageFloats * sizeof(float);
-        int done = 0;
-        while (done < bytes.Length)
+        // Read straight into the tensor's memory: no managed buffer per batch (large-object-heap churn).
+        var batch = torch.empty([count, _imageShape[0], _imageShape[1], _imageShape[2]], torch.ScalarType.Float32);
+        try
         {
-            // Positioned reads: thread-safe, and only the batch is ever in memory.
-            int n = RandomAccess.Read(_handle, bytes[done..], offset + done);
-            if (n == 0) throw new EquivarianceLabException($"{Name} is truncated: it ended while reading images {start}..{start + count - 1}.");
-            done += n;
+            var bytes = batch.bytes;
+            long offset = _dataOffset + (long)start * _imageFloats * sizeof(float);
+            int done = 0;
+            while (done < bytes.Length)
+            {
+                // Positioned reads: thread-safe, and only the batch is ever in memory.
+                int n = RandomAccess.Read(_handle, bytes[done..], offset + done);
+                if (n == 0) throw new EquivarianceLabException($"{Name} is truncated: it ended while reading images {start}..{start + count - 1}.");
+                done += n;
+            }
+            return batch;
         }
-        return ProbeTensors.FromFloats(data, count, _imageShape);
+        catch
+        {
+            batch.Dispose();
+            throw;
+        }
     }
 
     public void Dispose() => _handle.Dispose();
