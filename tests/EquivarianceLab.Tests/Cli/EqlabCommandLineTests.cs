@@ -1,0 +1,293 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using EquivarianceLab.FeatureModels.Onnx;
+using EquivarianceLab.Tests.Measure;
+
+namespace EquivarianceLab.Tests.Cli;
+
+/// <summary>
+/// The real <c>eqlab</c> as a user runs it (issue 2 items 7–9): the exact command line, result.json and CSV, the part
+/// table and progress, --list-layers, every bad input of item 8, the built-in rotation control and bench.
+/// </summary>
+public sealed partial class EqlabCommandLineTests(EqlabFixture fixture) : IClassFixture<EqlabFixture>
+{
+    private const double Tolerance = 1e-4;
+
+    // ---- the happy path: ONNX graph + .npy probe, translation, --layers, --out, --csv ----
+
+    [Fact]
+    public void Measure_exits_0_with_the_part_table_on_stdout_and_progress_on_stderr()
+    {
+        var run = fixture.Happy;
+        Assert.True(run.ExitCode == 0, run.ToString());
+
+        var stdout = run.Stdout.Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+        Assert.Contains(stdout, l => Regex.IsMatch(l, @"^part\s+layers\s+invariance\s+equivariance\s*$"));
+        using var json = JsonDocument.Parse(System.IO.File.ReadAllText(fixture.File("r.json")));
+        var parts = json.RootElement.GetProperty("parts");
+        var printed = stdout.Where(l => Regex.IsMatch(l, @"^(Early|Middle|Late|Pool|Final)\s")).ToList();
+        Assert.Equal(["Early", "Middle", "Pool"], printed.Select(l => l.Split(' ')[0]));
+        foreach (var line in printed)
+        {
+            var cells = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var part = parts.GetProperty(cells[0]);
+            Assert.Equal(part.GetProperty("layers").GetInt32().ToString(CultureInfo.InvariantCulture), cells[1]);
+            Assert.Equal(part.GetProperty("invariance").GetDouble().ToString("0.0000", CultureInfo.InvariantCulture), cells[2]);
+            Assert.Equal(part.GetProperty("equivariance").GetDouble().ToString("0.0000", CultureInfo.InvariantCulture), cells[3]);
+        }
+
+        // Progress (images done of the total) goes to stderr, not stdout.
+        Assert.Contains($"{EqlabFixture.HappyImages}/{EqlabFixture.HappyImages} images", run.Stderr);
+        Assert.DoesNotContain("images  ", run.Stdout);
+    }
+
+    [Fact]
+    public void Result_json_has_exactly_the_documented_fields_with_layers_in_the_order_given()
+    {
+        Assert.True(fixture.Happy.ExitCode == 0, fixture.Happy.ToString());
+        using var json = JsonDocument.Parse(System.IO.File.ReadAllText(fixture.File("r.json")));
+        var root = json.RootElement;
+
+        Assert.Equal(["model", "probe", "transform", "similarity", "images", "maxShift", "layers", "parts", "timing"], Keys(root));
+        Assert.Equal("model.onnx", Path.GetFileName(root.GetProperty("model").GetString()));
+        Assert.Equal("probe.npy", Path.GetFileName(root.GetProperty("probe").GetString()));
+        Assert.Equal("translation", root.GetProperty("transform").GetString());
+        Assert.Equal("pearson", root.GetProperty("similarity").GetString());
+        Assert.Equal(EqlabFixture.HappyImages, root.GetProperty("images").GetInt32());
+        Assert.Equal(EqlabFixture.HappyMaxShift, root.GetProperty("maxShift").GetInt32());
+
+        var layers = root.GetProperty("layers").EnumerateArray().ToList();
+        Assert.Equal(EqlabFixture.HappyLayers, layers.Select(l => l.GetProperty("name").GetString()));
+        string?[] expectedParts = ["Early", "Middle", "Pool"];
+        long[][] expectedShapes = [[4, 8, 8], [6, 4, 4], [6, 1, 1]];
+        for (var i = 0; i < layers.Count; i++)
+        {
+            var layer = layers[i];
+            Assert.Equal(["name", "index", "part", "shape", "invariance", "equivariance", "perTransform"], Keys(layer));
+            Assert.Equal(i, layer.GetProperty("index").GetInt32());
+            Assert.Equal(expectedParts[i], layer.GetProperty("part").GetString());
+            Assert.Equal(expectedShapes[i], layer.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()));
+            Assert.Equal(JsonValueKind.Number, layer.GetProperty("invariance").ValueKind);
+            Assert.Equal(JsonValueKind.Number, layer.GetProperty("equivariance").ValueKind);
+            var per = layer.GetProperty("perTransform");
+            Assert.Equal(["shift1", "shift2", "shift3"], Keys(per));
+            foreach (var score in per.EnumerateObject())
+            {
+                Assert.Equal(["invariance", "equivariance"], Keys(score.Value));
+                Assert.True(score.Value.GetProperty("equivariance").GetDouble() >= score.Value.GetProperty("invariance").GetDouble() - 1e-9);
+            }
+        }
+
+        var parts = root.GetProperty("parts");
+        Assert.Equal(["Early", "Middle", "Pool"], Keys(parts));
+        foreach (var part in parts.EnumerateObject())
+        {
+            Assert.Equal(["invariance", "equivariance", "layers"], Keys(part.Value));
+            Assert.Equal(1, part.Value.GetProperty("layers").GetInt32());
+        }
+
+        var timing = root.GetProperty("timing");
+        Assert.Equal(["seconds", "forwardSeconds"], Keys(timing));
+        double seconds = timing.GetProperty("seconds").GetDouble(), forward = timing.GetProperty("forwardSeconds").GetDouble();
+        Assert.True(seconds > 0 && forward > 0 && forward <= seconds, $"timing: seconds {seconds}, forwardSeconds {forward}");
+    }
+
+    [Fact]
+    public void Result_json_numbers_equal_the_naive_reference()
+    {
+        Assert.True(fixture.Happy.ExitCode == 0, fixture.Happy.ToString());
+        using var json = JsonDocument.Parse(System.IO.File.ReadAllText(fixture.File("r.json")));
+        using var model = OnnxFeatureModel.Load(fixture.Model, EqlabFixture.HappyLayers);
+        const int n = EqlabFixture.HappyImages, size = EqlabFixture.Size;
+        var images = fixture.ProbeData[..(n * size * size)];
+        var reference = ReferenceMeasure.Run(model, images, n, 1, size, size, "translation", EqlabFixture.HappyMaxShift, pearson: true);
+
+        var parts = new Dictionary<string, List<(double Inv, double Eqv)>>();
+        foreach (var layer in json.RootElement.GetProperty("layers").EnumerateArray())
+        {
+            var name = layer.GetProperty("name").GetString()!;
+            var expected = reference.PerLayer[name];
+            foreach (var score in layer.GetProperty("perTransform").EnumerateObject())
+            {
+                AssertClose(expected[score.Name].Inv, score.Value.GetProperty("invariance"), $"{name} {score.Name} invariance");
+                AssertClose(expected[score.Name].Eqv, score.Value.GetProperty("equivariance"), $"{name} {score.Name} equivariance");
+            }
+            double inv = expected.Values.Average(v => v.Inv!.Value), eqv = expected.Values.Average(v => v.Eqv!.Value);
+            AssertClose(inv, layer.GetProperty("invariance"), $"{name} invariance");
+            AssertClose(eqv, layer.GetProperty("equivariance"), $"{name} equivariance");
+            var part = layer.GetProperty("part").GetString()!;
+            if (!parts.TryGetValue(part, out var list)) parts[part] = list = [];
+            list.Add((inv, eqv));
+        }
+        foreach (var part in json.RootElement.GetProperty("parts").EnumerateObject())
+        {
+            AssertClose(parts[part.Name].Average(s => s.Inv), part.Value.GetProperty("invariance"), $"part {part.Name} invariance");
+            AssertClose(parts[part.Name].Average(s => s.Eqv), part.Value.GetProperty("equivariance"), $"part {part.Name} equivariance");
+        }
+    }
+
+    [Fact]
+    public void The_csv_has_the_documented_header_and_a_mean_row_and_one_row_per_transform_for_each_layer()
+    {
+        Assert.True(fixture.Happy.ExitCode == 0, fixture.Happy.ToString());
+        var lines = System.IO.File.ReadAllLines(fixture.File("r.csv")).Where(l => l.Length > 0).ToList();
+        using var json = JsonDocument.Parse(System.IO.File.ReadAllText(fixture.File("r.json")));
+
+        Assert.Equal("layer,index,part,shape,transform,invariance,equivariance", lines[0]);
+        var rows = lines.Skip(1).Select(l => l.Split(',')).ToList();
+        Assert.All(rows, r => Assert.Equal(7, r.Length));
+        var layerRows = rows.Where(r => !r[0].StartsWith("part:", StringComparison.Ordinal)).ToList();
+        Assert.Equal(EqlabFixture.HappyLayers.Length * (1 + EqlabFixture.HappyMaxShift), layerRows.Count);
+        foreach (var layer in json.RootElement.GetProperty("layers").EnumerateArray())
+        {
+            var name = layer.GetProperty("name").GetString()!;
+            var mine = layerRows.Where(r => r[0] == name).ToList();
+            Assert.Equal(["mean", "shift1", "shift2", "shift3"], mine.Select(r => r[4]));
+            Assert.All(mine, r =>
+            {
+                Assert.Equal(layer.GetProperty("index").GetInt32().ToString(CultureInfo.InvariantCulture), r[1]);
+                Assert.Equal(layer.GetProperty("part").GetString(), r[2]);
+                Assert.Equal(string.Join("x", layer.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64())), r[3]);
+            });
+            Assert.Equal(layer.GetProperty("invariance").GetDouble(), Number(mine[0][5]), 12);
+            Assert.Equal(layer.GetProperty("equivariance").GetDouble(), Number(mine[0][6]), 12);
+            foreach (var row in mine.Skip(1))
+            {
+                var score = layer.GetProperty("perTransform").GetProperty(row[4]);
+                Assert.Equal(score.GetProperty("invariance").GetDouble(), Number(row[5]), 12);
+                Assert.Equal(score.GetProperty("equivariance").GetDouble(), Number(row[6]), 12);
+            }
+        }
+        // Layer rows come in the order of --layers.
+        Assert.Equal(EqlabFixture.HappyLayers, layerRows.Select(r => r[0]).Distinct());
+    }
+
+    // ---- --list-layers ----
+
+    [Fact]
+    public void List_layers_lists_every_tensor_with_its_shape_and_marks_the_default_selection()
+    {
+        var run = Eqlab.Run(fixture.Folder, "measure", "--model", fixture.Model, "--list-layers");
+        Assert.True(run.ExitCode == 0, run.ToString());
+
+        var listed = new Dictionary<string, (bool Starred, string Shape)>();
+        foreach (var line in run.Stdout.Split('\n').Select(l => l.TrimEnd('\r')))
+        {
+            var m = Regex.Match(line, @"^([* ]) (\S+)\s+\[([0-9,]*)\]\s*$");
+            if (m.Success) listed[m.Groups[2].Value] = (m.Groups[1].Value == "*", m.Groups[3].Value);
+        }
+        foreach (var (name, shape, isDefault) in EqlabFixture.GraphTensors)
+        {
+            Assert.True(listed.TryGetValue(name, out var entry), $"'{name}' is not listed:\n{run.Stdout}");
+            Assert.Equal(string.Join(",", shape), entry.Shape);
+            Assert.True(isDefault == entry.Starred, $"'{name}' should {(isDefault ? "" : "not ")}be marked as a default layer:\n{run.Stdout}");
+        }
+        // The image input and the weights are not layers.
+        Assert.DoesNotContain("x", listed.Keys);
+        Assert.DoesNotContain(listed.Keys, k => k.EndsWith(".weight", StringComparison.Ordinal) || k.EndsWith(".bias", StringComparison.Ordinal));
+    }
+
+    // ---- bad input: one line on stderr, non-zero exit, no stack trace ----
+
+    [Theory]
+    [InlineData("missing model")]
+    [InlineData("text renamed .onnx")]
+    [InlineData("truncated onnx")]
+    [InlineData("probe of the wrong shape")]
+    [InlineData("probe of the wrong dtype")]
+    [InlineData("rotation on non-square input")]
+    [InlineData("unknown layer")]
+    [InlineData("unknown transform")]
+    [InlineData("unknown similarity")]
+    public void Bad_input_gives_one_clear_line_on_stderr_and_a_nonzero_exit(string problem)
+    {
+        string[] Measure(string model, string probe, params string[] more) =>
+            ["measure", "--model", model, "--probe", probe, .. more];
+        var (args, mentions) = problem switch
+        {
+            "missing model" => (Measure(fixture.MissingModel, fixture.Probe), new[] { "missing.onnx", "not found" }),
+            "text renamed .onnx" => (Measure(fixture.TextModel, fixture.Probe), ["notes.onnx"]),
+            "truncated onnx" => (Measure(fixture.TruncatedModel, fixture.Probe), ["truncated.onnx"]),
+            "probe of the wrong shape" => (Measure(fixture.Model, fixture.WrongShapeProbe), ["[3,8,8]", "[1,8,8]"]),
+            "probe of the wrong dtype" => (Measure(fixture.Model, fixture.Float64Probe), ["float64.npy", "float32"]),
+            "rotation on non-square input" => (Measure(fixture.FreeModel, fixture.NonSquareProbe, "--transform", "rotation"), ["square"]),
+            "unknown layer" => (Measure(fixture.Model, fixture.Probe, "--layers", "relu1,no_such_layer"), ["no_such_layer"]),
+            "unknown transform" => (Measure(fixture.Model, fixture.Probe, "--transform", "shear"), ["shear", "rotation"]),
+            "unknown similarity" => (Measure(fixture.Model, fixture.Probe, "--similarity", "euclidean"), ["euclidean", "pearson"]),
+            _ => throw new ArgumentOutOfRangeException(nameof(problem)),
+        };
+
+        var run = Eqlab.Run(fixture.Folder, args);
+
+        Assert.True(run.ExitCode != 0, run.ToString());
+        Assert.True(run.StderrLines.Length == 1, $"expected exactly one line on stderr:\n{run}");
+        Assert.DoesNotContain("   at ", run.Stderr);
+        var line = run.StderrLines[0];
+        Assert.False(ExceptionTypeName().IsMatch(line), $"the message names an exception type, not the problem:\n{run}");
+        foreach (var mention in mentions)
+            Assert.True(line.Contains(mention, StringComparison.OrdinalIgnoreCase), $"the message should mention '{mention}':\n{run}");
+        if (problem == "unknown layer")
+        {
+            var valid = EqlabFixture.GraphTensors.Select(t => t.Name).Where(name => Regex.IsMatch(line, $@"\b{Regex.Escape(name)}\b")).ToList();
+            Assert.True(valid.Count >= 3, $"the message should list valid layer names:\n{run}");
+        }
+    }
+
+    // ---- the built-in rotation-equivariant control on the shipped Fashion-MNIST test set ----
+
+    [Fact]
+    public void The_builtin_rotation_equivariant_control_is_equivariant_at_every_part_on_fashion_mnist()
+    {
+        Assert.True(System.IO.File.Exists(fixture.FashionMnist), $"{fixture.FashionMnist} is missing");
+        var run = Eqlab.Run(fixture.Folder, "measure", "--model", "builtin:control-rotation-equivariant",
+            "--probe", fixture.FashionMnist, "--images", "16", "--out", "control.json");
+        Assert.True(run.ExitCode == 0, run.ToString());
+
+        using var json = JsonDocument.Parse(System.IO.File.ReadAllText(fixture.File("control.json")));
+        Assert.Equal("rotation", json.RootElement.GetProperty("transform").GetString());
+        Assert.Equal(16, json.RootElement.GetProperty("images").GetInt32());
+        var parts = json.RootElement.GetProperty("parts");
+        foreach (var part in new[] { "Early", "Middle", "Late", "Pool" })
+        {
+            var equivariance = parts.GetProperty(part).GetProperty("equivariance").GetDouble();
+            Assert.True(equivariance >= 0.9999, $"{part} equivariance {equivariance}");
+        }
+        // Equivariant, not invariant: the spatial parts' invariance stays clearly below 1.
+        Assert.True(parts.GetProperty("Late").GetProperty("invariance").GetDouble() < 0.9, run.ToString());
+    }
+
+    // ---- bench ----
+
+    [Fact]
+    public void Bench_prints_a_positive_finite_ratio_and_peak_memory_at_N_and_4N()
+    {
+        var run = Eqlab.Run(fixture.Folder, "bench", "--model", "builtin:control-rotation-invariant",
+            "--probe", fixture.FashionMnist, "--images", "16", "--batch", "8");
+        Assert.True(run.ExitCode == 0, run.ToString());
+
+        var ratio = Regex.Match(run.Stdout, @"^ratio \(measure/floor\)\s+(\S+)\s*$", RegexOptions.Multiline);
+        Assert.True(ratio.Success, $"no ratio line:\n{run}");
+        Assert.True(double.TryParse(ratio.Groups[1].Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var value), run.ToString());
+        Assert.True(value > 0 && double.IsFinite(value), $"ratio {value}");
+        Assert.Matches(new Regex(@"^peak memory at N\s+[0-9.]+ MiB", RegexOptions.Multiline), run.Stdout);
+        Assert.Matches(new Regex(@"^peak memory at 4N\s+[0-9.]+ MiB", RegexOptions.Multiline), run.Stdout);
+    }
+
+    // ---- helpers ----
+
+    [GeneratedRegex(@"\b\w+Exception\b")]
+    private static partial Regex ExceptionTypeName();
+
+    private static List<string> Keys(JsonElement element) => element.EnumerateObject().Select(p => p.Name).ToList();
+
+    private static double Number(string cell) => double.Parse(cell, NumberStyles.Float, CultureInfo.InvariantCulture);
+
+    private static void AssertClose(double? expected, JsonElement actual, string what)
+    {
+        Assert.True(expected.HasValue, $"{what}: the reference has no value");
+        Assert.Equal(JsonValueKind.Number, actual.ValueKind);
+        var a = actual.GetDouble();
+        Assert.True(Math.Abs(expected!.Value - a) <= Tolerance, $"{what}: reference {expected:R}, eqlab {a:R}");
+    }
+}
