@@ -28,6 +28,7 @@ public static class BenchCommand
         command.Options.Add(skipMemory);
         command.SetAction(r =>
         {
+            MeasureOptionsBinder.CheckOutputPath(r.GetValue(json), "--out");
             var options = common.Options(r) with { Images = r.GetValue(common.Images) ?? 64 };
             var (model, probe) = common.Open(r);
             using var disposeModel = model;

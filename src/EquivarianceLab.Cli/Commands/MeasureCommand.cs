@@ -25,6 +25,8 @@ public static class MeasureCommand
         command.SetAction(r =>
         {
             var options = common.Options(r);
+            MeasureOptionsBinder.CheckOutputPath(r.GetValue(json), "--out");
+            MeasureOptionsBinder.CheckOutputPath(r.GetValue(csv), "--csv");
             if (r.GetValue(listLayers))
             {
                 using var listed = common.OpenModel(r);

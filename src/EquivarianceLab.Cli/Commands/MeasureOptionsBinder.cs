@@ -23,13 +23,33 @@ public sealed class MeasureOptionsBinder
     public Option<string> Similarity { get; } = new("--similarity") { Description = "pearson (default) or cosine.", DefaultValueFactory = _ => "pearson" };
     public Option<int> MaxShift { get; } = new("--max-shift") { Description = "Largest diagonal shift K for translation (shifts 1..K).", DefaultValueFactory = _ => 16 };
     public Option<string?> Layers { get; } = new("--layers") { Description = "Comma-separated layer (graph tensor / hook point) names, in forward order." };
-    public Option<int?> Images { get; } = new("--images") { Description = $"Number of probe images (default: all, up to {MeasureOptions.DefaultMaxImages})." };
+    public Option<int?> Images { get; } = new("--images")
+    {
+        Description = $"Number of probe images (default: all, up to {MeasureOptions.DefaultMaxImages}).",
+        // Our wording, not System.CommandLine's (which names the .NET type).
+        CustomParser = result =>
+        {
+            var token = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (int.TryParse(token, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n)) return n;
+            result.AddError($"--images must be a whole number, not '{token}'.");
+            return null;
+        },
+    };
     public Option<int> Batch { get; } = new("--batch") { Description = "Images per forward pass.", DefaultValueFactory = _ => 32 };
 
     public void AddTo(Command command)
     {
         foreach (var option in new Option[] { Model, Probe, Transform, Similarity, MaxShift, Layers, Images, Batch })
             command.Options.Add(option);
+    }
+
+    /// <summary>Fails before any work when an output file could not be written (its folder is missing).</summary>
+    public static void CheckOutputPath(string? path, string option)
+    {
+        if (path is null) return;
+        var folder = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (folder is not null && !Directory.Exists(folder))
+            throw new EquivarianceLabException($"{option} {path}: the folder {folder} does not exist.");
     }
 
     public MeasureOptions Options(ParseResult r) => new()
