@@ -7,6 +7,7 @@ var root = new RootCommand("eqlab: measure the translation and rotation equivari
     MeasureCommand.Create(),
     BenchCommand.Create(),
     TrainCommand.Create(),
+    StudyCommand.Create(),
 };
 // Our handler, not System.CommandLine's: bad input is one line on stderr, never a stack trace.
 var invocation = new InvocationConfiguration { EnableDefaultExceptionHandler = false };

@@ -1,0 +1,143 @@
+using System.CommandLine;
+using System.Globalization;
+using EquivarianceLab.Measure;
+using EquivarianceLab.Studies;
+
+namespace EquivarianceLab.Cli.Commands;
+
+/// <summary>
+/// <c>eqlab study NAME</c>: one of the paper's §4 studies over the zoo (docs/studies.md). Writes <c>DIR/NAME.json</c> and
+/// <c>DIR/NAME.csv</c> (and for <c>accuracy</c> the correlations, <c>DIR/accuracy-spearman.json/.csv</c>), prints the
+/// paper-style table on stdout and progress on stderr.
+/// </summary>
+public static class StudyCommand
+{
+    public const string DefaultOut = "studies";
+
+    public static Command Create()
+    {
+        var name = new Argument<string>("NAME") { Description = $"The study: {string.Join(", ", StudyCatalog.Names)}." };
+        var images = new Option<int?>("--images")
+        {
+            Description = $"Probe images per model (default {StudyRunOptions.DefaultImages}; the paper uses 2000).",
+            CustomParser = result =>
+            {
+                var token = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+                if (int.TryParse(token, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n)) return n;
+                result.AddError($"--images must be a whole number, not '{token}'.");
+                return null;
+            },
+        };
+        var output = new Option<string>("--out") { Description = $"Folder for NAME.json and NAME.csv (created if missing).", DefaultValueFactory = _ => DefaultOut };
+        var batch = new Option<int>("--batch") { Description = "Images per forward pass.", DefaultValueFactory = _ => 32 };
+        var zoo = new Option<string?>("--zoo") { Description = "The models folder to take the study's models from (default: the repository's models/)." };
+        var command = new Command("study", "Run one of the paper's studies over the model zoo: " + string.Join("; ", StudyCatalog.All.Select(s => $"{s.Name} ({s.Section})")) + ".")
+        {
+            name, images, output, batch, zoo,
+        };
+        command.SetAction(r => Run(r.GetValue(name)!, r.GetValue(images) ?? StudyRunOptions.DefaultImages, r.GetValue(output) ?? DefaultOut,
+            r.GetValue(batch), r.GetValue(zoo)));
+        return command;
+    }
+
+    private static int Run(string name, int images, string outDir, int batch, string? zooFolder)
+    {
+        var study = StudyCatalog.Get(name);
+        if (images < 1) throw new EquivarianceLabException($"--images must be at least 1 (got {images}).");
+        if (batch < 1) throw new EquivarianceLabException($"--batch must be at least 1 (got {batch}).");
+        if (zooFolder is not null && !Directory.Exists(zooFolder)) throw new EquivarianceLabException($"--zoo {zooFolder}: no such folder.");
+        var zoo = zooFolder is null ? Zoo.Load() : Zoo.Scan(Path.GetFullPath(zooFolder));
+        foreach (var problem in zoo.Problems) Console.Error.WriteLine($"eqlab: skipping a zoo card: {problem}");
+        var resolved = StudyCatalog.Resolve(study, zoo);
+        var missing = resolved.DescribeMissing().ToList();
+        if (resolved.Members.Count == 0)
+            throw new EquivarianceLabException(
+                $"None of the models of study '{study.Name}' is in the zoo ({zoo.Folder ?? "no models/ folder found"}). Missing:\n" +
+                string.Join("\n", missing.Select(m => "  " + m)));
+        if (missing.Count > 0)
+        {
+            Console.Error.WriteLine($"study {study.Name}: {missing.Count} model(s) not in the zoo yet; measuring the {resolved.Members.Count} that are. Missing:");
+            foreach (var m in missing) Console.Error.WriteLine("  " + m);
+        }
+
+        try
+        {
+            Directory.CreateDirectory(outDir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new EquivarianceLabException($"--out {outDir}: cannot create the folder ({e.Message}).", e);
+        }
+        var jsonPath = Path.Combine(outDir, study.Name + ".json");
+        var csvPath = Path.Combine(outDir, study.Name + ".csv");
+
+        using var cancel = MeasureCommand.CancelOnCtrlC();
+        var observer = new Observer(jsonPath, csvPath);
+        var run = StudyRunner.Run(resolved, new StudyRunOptions { Images = images, BatchSize = batch }, observer, cancel.Token);
+        Write(jsonPath, StudyOutput.Json(run.Entries));
+        Write(csvPath, StudyOutput.Csv(run.Entries));
+        var written = new List<string> { jsonPath, csvPath };
+
+        Console.Out.Write(StudyOutput.Table(study, run.Entries));
+        if (study.CorrelateAccuracy)
+        {
+            var rows = AccuracyCorrelation.Compute(run.Entries);
+            var spearmanJson = Path.Combine(outDir, study.Name + "-spearman.json");
+            var spearmanCsv = Path.Combine(outDir, study.Name + "-spearman.csv");
+            Write(spearmanJson, StudyOutput.CorrelationJson(rows));
+            Write(spearmanCsv, StudyOutput.CorrelationCsv(rows));
+            written.Add(spearmanJson);
+            written.Add(spearmanCsv);
+            Console.Out.WriteLine();
+            Console.Out.Write(StudyOutput.CorrelationTable(rows));
+        }
+        if (missing.Count > 0)
+        {
+            Console.Out.WriteLine();
+            Console.Out.WriteLine($"Not in the zoo ({missing.Count}):");
+            foreach (var m in missing) Console.Out.WriteLine("  " + m);
+        }
+        if (run.Failures.Count > 0)
+        {
+            Console.Out.WriteLine();
+            Console.Out.WriteLine($"Failed ({run.Failures.Count}):");
+            foreach (var f in run.Failures) Console.Out.WriteLine($"  {f.ModelId}{(f.Transform is null ? "" : " · " + f.Transform)}: {f.Message}");
+        }
+        Console.Error.WriteLine($"wrote {string.Join(", ", written)}");
+        return run.Failures.Count > 0 ? CliErrors.InternalError : 0;
+    }
+
+    /// <summary>Writes through a temporary file so a reader never sees half a file.</summary>
+    private static void Write(string path, string text)
+    {
+        var temp = path + ".tmp";
+        File.WriteAllText(temp, text);
+        File.Move(temp, path, overwrite: true);
+    }
+
+    /// <summary>Progress on stderr; the JSON and CSV rewritten after each measurement, so an interrupted study keeps what it measured.</summary>
+    private sealed class Observer(string jsonPath, string csvPath) : IStudyObserver
+    {
+        private readonly List<StudyEntry> _done = [];
+
+        public IProgress<MeasureProgress>? Starting(StudyStep step)
+        {
+            var label = string.Create(CultureInfo.InvariantCulture, $"[{step.Index + 1}/{step.Count}] {step.Member.Entry.Id} · {step.Measurement.TransformName}");
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{label} ({step.Member.Slot.Label}) on {Path.GetFileName(step.Probe)}"));
+            return new ProgressReporter(label);
+        }
+
+        public void Finished(StudyStep step, StudyEntry entry)
+        {
+            _done.Add(entry);
+            Write(jsonPath, StudyOutput.Json(_done));
+            Write(csvPath, StudyOutput.Csv(_done));
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{entry.ModelId} · {entry.Result.Transform}: {entry.Result.Layers.Count} layers in {entry.Result.Timing.Seconds:0.0} s"));
+        }
+
+        public void Failed(StudyStep step, Exception error) =>
+            Console.Error.WriteLine($"eqlab: {step.Member.Entry.Id} · {step.Measurement.TransformName}: {error.Message.Split('\n', 2)[0].Trim()} (skipped)");
+    }
+}

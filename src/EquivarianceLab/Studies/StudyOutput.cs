@@ -1,0 +1,187 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using EquivarianceLab.Measure;
+
+namespace EquivarianceLab.Studies;
+
+/// <summary>The files and tables of a study: <c>NAME.json</c>, <c>NAME.csv</c>, the paper-style table, and for §4.2 the correlations.</summary>
+public static class StudyOutput
+{
+    public const string CsvHeader = "modelId,label,accuracy,accuracyDataset,transform,maxShift,similarity,images,probe,part,layers,invariance,equivariance";
+    public const string CorrelationCsvHeader = "group,transform,maxShift,part,measure,rho,n,p,exact,reason,models";
+
+    /// <summary>A JSON array of result.json objects, each with <c>modelId</c>, <c>label</c>, <c>displayName</c>, <c>accuracy</c> and <c>accuracyDataset</c> in front.</summary>
+    public static string Json(IEnumerable<StudyEntry> entries)
+    {
+        var array = new JsonArray();
+        foreach (var e in entries)
+        {
+            var o = new JsonObject
+            {
+                ["modelId"] = e.ModelId,
+                ["label"] = e.Label,
+                ["displayName"] = e.DisplayName,
+                ["accuracy"] = e.Accuracy,
+                ["accuracyDataset"] = e.AccuracyDataset,
+            };
+            var result = JsonSerializer.SerializeToNode(e.Result, MeasurementResult.JsonOptions)!.AsObject();
+            foreach (var (key, value) in result.ToList())
+            {
+                result.Remove(key);
+                o[key] = value;
+            }
+            array.Add(o);
+        }
+        return array.ToJsonString(MeasurementResult.JsonOptions);
+    }
+
+    /// <summary>Reads <see cref="Json"/> back.</summary>
+    public static IReadOnlyList<StudyEntry> ReadJson(string json)
+    {
+        var list = new List<StudyEntry>();
+        foreach (var node in JsonNode.Parse(json)?.AsArray() ?? throw new InvalidDataException("Empty study JSON."))
+        {
+            var o = node?.AsObject() ?? throw new InvalidDataException("A study JSON element is null.");
+            list.Add(new StudyEntry
+            {
+                ModelId = (string?)o["modelId"] ?? throw new InvalidDataException("A study JSON element has no modelId."),
+                Label = (string?)o["label"] ?? "",
+                DisplayName = (string?)o["displayName"],
+                Accuracy = (double?)o["accuracy"],
+                AccuracyDataset = (string?)o["accuracyDataset"],
+                Result = MeasurementResult.FromJson(o.ToJsonString()),
+            });
+        }
+        return list;
+    }
+
+    /// <summary>One row per model × transform family × part present (a missing part has no row); <c>maxShift</c> only for translation.</summary>
+    public static string Csv(IEnumerable<StudyEntry> entries)
+    {
+        var sb = new StringBuilder().Append(CsvHeader).Append('\n');
+        foreach (var e in entries)
+        {
+            var r = e.Result;
+            foreach (var part in Parts.All)
+            {
+                if (!r.Parts.TryGetValue(part, out var s)) continue;
+                sb.AppendJoin(',', Escape(e.ModelId), Escape(e.Label), Number(e.Accuracy), Escape(e.AccuracyDataset ?? ""), r.Transform,
+                        r.Transform == "translation" ? Int(r.MaxShift) : "", r.Similarity, Int(r.Images), Escape(r.Probe), part, Int(s.Layers), Number(s.Invariance), Number(s.Equivariance))
+                    .Append('\n');
+            }
+        }
+        return sb.ToString();
+    }
+
+    public static string CorrelationJson(IEnumerable<AccuracyCorrelationRow> rows) =>
+        JsonSerializer.Serialize(rows, MeasurementResult.JsonOptions);
+
+    public static string CorrelationCsv(IEnumerable<AccuracyCorrelationRow> rows)
+    {
+        var sb = new StringBuilder().Append(CorrelationCsvHeader).Append('\n');
+        foreach (var r in rows)
+            sb.AppendJoin(',', Escape(r.Group), r.Transform, r.Transform == "translation" ? Int(r.MaxShift) : "", r.Part, r.Measure, Number(r.Rho), Int(r.N), Number(r.P),
+                    r.Rho is null ? "" : r.Exact ? "true" : "false", Escape(r.Reason ?? ""), Escape(string.Join(' ', r.Models)))
+                .Append('\n');
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// The paper-style table, one per transform family: rows = models, columns = Early/Middle/Late/Pool/Final × inv/eqv,
+    /// a blank where a model has no such part.
+    /// </summary>
+    public static string Table(StudyDefinition study, IReadOnlyList<StudyEntry> entries)
+    {
+        var sb = new StringBuilder();
+        foreach (var m in study.Measurements)
+        {
+            var rows = entries.Where(e => e.Result.Transform == m.TransformName && e.Result.MaxShift == m.MaxShift).ToList();
+            if (rows.Count == 0) continue;
+            if (sb.Length > 0) sb.Append('\n');
+            var probes = string.Join(", ", rows.Select(e => e.Result.Probe).Distinct());
+            var images = string.Join("/", rows.Select(e => e.Result.Images).Distinct().Select(Int));
+            sb.Append(CultureInfo.InvariantCulture,
+                $"{study.Name} ({study.Section}) · {m.Describe()} · {rows[0].Result.Similarity} · {images} images of {probes}\n");
+
+            int idWidth = Math.Max(5, rows.Max(e => e.ModelId.Length));
+            int labelWidth = Math.Max(5, rows.Max(e => e.Label.Length));
+            const int cell = 6, group = 2 * cell + 1, gap = 3;
+            var head1 = new StringBuilder().Append(' ', idWidth + 2 + labelWidth + 2 + 6);
+            var head2 = new StringBuilder().Append("model".PadRight(idWidth)).Append("  ").Append("row".PadRight(labelWidth)).Append("  ").Append("acc %".PadLeft(6));
+            foreach (var part in Parts.All)
+            {
+                head1.Append(' ', gap).Append(part.PadLeft((group + part.Length) / 2).PadRight(group));
+                head2.Append(' ', gap).Append("inv".PadLeft(cell)).Append(' ').Append("eqv".PadLeft(cell));
+            }
+            sb.Append(head1.ToString().TrimEnd()).Append('\n').Append(head2).Append('\n');
+            foreach (var e in rows)
+            {
+                var line = new StringBuilder().Append(e.ModelId.PadRight(idWidth)).Append("  ").Append(e.Label.PadRight(labelWidth)).Append("  ")
+                    .Append((e.Accuracy?.ToString("0.00", CultureInfo.InvariantCulture) ?? "").PadLeft(6));
+                foreach (var part in Parts.All)
+                {
+                    e.Result.Parts.TryGetValue(part, out var s);
+                    line.Append(' ', gap).Append(Cell(s?.Invariance).PadLeft(cell)).Append(' ').Append(Cell(s?.Equivariance).PadLeft(cell));
+                }
+                sb.Append(line.ToString().TrimEnd()).Append('\n');
+            }
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>The §4.2 tables: per group and transform family, ρ, p and n for each part, invariance and equivariance side by side.</summary>
+    public static string CorrelationTable(IReadOnlyList<AccuracyCorrelationRow> rows)
+    {
+        var sb = new StringBuilder();
+        foreach (var block in rows.GroupBy(r => (r.Group, r.Transform, r.MaxShift)))
+        {
+            var list = block.ToList();
+            var models = list[0].Models;
+            var family = new StudyMeasurement(SpatialTransform.ParseFamily(block.Key.Transform), block.Key.MaxShift).Describe();
+            var who = block.Key.Group == AccuracyCorrelation.AllGroup ? "all models" : $"models scored on {block.Key.Group}";
+            if (sb.Length > 0) sb.Append('\n');
+            sb.Append(CultureInfo.InvariantCulture, $"Spearman's ρ, part score vs card accuracy · {family} · {who} ({models.Count}: {string.Join(", ", models)})\n");
+            sb.Append(CultureInfo.InvariantCulture, $"{"",-8}   {"invariance",-22}   {"equivariance",-22}\n");
+            sb.Append(CultureInfo.InvariantCulture, $"{"part",-8}   {"ρ",7} {"p",7} {"n",6}   {"ρ",7} {"p",7} {"n",6}\n");
+            var notes = new List<string>();
+            foreach (var part in Parts.All)
+            {
+                var inv = list.Single(r => r.Part == part && r.Measure == AccuracyCorrelation.Invariance);
+                var eqv = list.Single(r => r.Part == part && r.Measure == AccuracyCorrelation.Equivariance);
+                sb.Append($"{part,-8}   {Triple(inv)}   {Triple(eqv)}".TrimEnd()).Append('\n');
+                if (inv.Reason is { } ri && ri == eqv.Reason) notes.Add($"{part}: {ri}");
+                else
+                {
+                    if (inv.Reason is { } a) notes.Add($"{part} invariance: {a}");
+                    if (eqv.Reason is { } b) notes.Add($"{part} equivariance: {b}");
+                }
+            }
+            bool anyT = list.Any(r => r.Rho is not null && !r.Exact), anyExact = list.Any(r => r.Rho is not null && r.Exact);
+            if (anyExact || anyT)
+                sb.Append(anyT && anyExact ? "p: two-sided; exact (all n! orderings) where n ≤ 9, Student's t otherwise.\n"
+                    : anyExact ? "p: two-sided, exact (all n! orderings).\n" : "p: two-sided, Student's t approximation.\n");
+            foreach (var note in notes) sb.Append("no ρ for ").Append(note).Append('\n');
+        }
+        return sb.ToString();
+    }
+
+    private static string Triple(AccuracyCorrelationRow r) => r.Rho is double rho
+        ? string.Create(CultureInfo.InvariantCulture, $"{rho,7:0.000} {P(r.P),7} {r.N,6}")
+        : string.Create(CultureInfo.InvariantCulture, $"{"–",7} {"",7} {r.N,6}");
+
+    private static string P(double? p) => p switch
+    {
+        null => "",
+        < 0.001 => p.Value.ToString("0.0e0", CultureInfo.InvariantCulture),
+        _ => p.Value.ToString("0.000", CultureInfo.InvariantCulture),
+    };
+
+    private static string Cell(double? v) => v?.ToString("0.000", CultureInfo.InvariantCulture) ?? "";
+    private static string Int(int v) => v.ToString(CultureInfo.InvariantCulture);
+    private static string Number(double? v) => v?.ToString("R", CultureInfo.InvariantCulture) ?? "";
+
+    private static string Escape(string s) =>
+        s.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + s.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : s;
+}

@@ -1,0 +1,96 @@
+using EquivarianceLab.Measure;
+using EquivarianceLab.Studies;
+using EquivarianceLab.Tests.Cli;
+
+namespace EquivarianceLab.Tests.Studies;
+
+/// <summary><c>eqlab study</c> end to end, as a separate process.</summary>
+public class StudyCommandTests
+{
+    [Fact]
+    public void Controls_measure_what_they_were_built_to_have()
+    {
+        using var dir = new Training.TempDirectory();
+        var run = Eqlab.Run(dir.Path, "study", "controls", "--images", "12", "--batch", "6", "--out", "out");
+        Assert.True(run.ExitCode == 0, run.ToString());
+
+        var entries = StudyOutput.ReadJson(File.ReadAllText(Path.Combine(dir.Path, "out", "controls.json")));
+        Assert.Equal(["control-rotation-invariant", "control-rotation-equivariant"], entries.Select(e => e.ModelId));
+        Assert.All(entries, e =>
+        {
+            Assert.Equal("rotation", e.Result.Transform);
+            Assert.Equal(12, e.Result.Images);
+            Assert.Equal("t10k-images-idx3-ubyte.gz", e.Result.Probe);
+            Assert.Null(e.Accuracy);
+            Assert.Equal(Parts.All, e.Result.Parts.Keys);
+        });
+        // Figure 3(a): invariance 1 everywhere.
+        Assert.All(entries[0].Result.Parts, p => Assert.True(p.Value.Invariance > 1 - 1e-4, $"invariant control {p.Key}: {p.Value.Invariance}"));
+        // Figure 3(b): equivariance 1 up to the pool, and well below-1 invariance in the spatial parts.
+        var eq = entries[1].Result.Parts;
+        foreach (var part in new[] { Parts.Early, Parts.Middle, Parts.Late, Parts.Pool })
+            Assert.True(eq[part].Equivariance > 1 - 1e-4, $"equivariant control {part} equivariance {eq[part].Equivariance}");
+        foreach (var part in new[] { Parts.Early, Parts.Middle, Parts.Late })
+            Assert.True(eq[part].Invariance < 0.9, $"equivariant control {part} invariance {eq[part].Invariance}");
+
+        var csv = File.ReadAllLines(Path.Combine(dir.Path, "out", "controls.csv"));
+        Assert.Equal(StudyOutput.CsvHeader, csv[0]);
+        Assert.Equal(1 + 2 * 5, csv.Length);
+
+        var table = run.Stdout.Split('\n');
+        Assert.StartsWith("controls (§4.1, Figure 3) · rotation", table[0]);
+        Assert.Contains(table, l => l.StartsWith("control-rotation-invariant ", StringComparison.Ordinal) && l.Contains("1.000  1.000", StringComparison.Ordinal));
+        Assert.Contains(table, l => l.StartsWith("control-rotation-equivariant ", StringComparison.Ordinal));
+        // Progress and the files written go to stderr, not into the table.
+        Assert.Contains("[1/2] control-rotation-invariant · rotation", run.Stderr);
+        Assert.Contains("controls.json", run.StderrLines[^1]);
+        Assert.DoesNotContain("[1/2]", run.Stdout);
+    }
+
+    [Fact]
+    public void A_study_without_any_of_its_models_names_them_and_fails()
+    {
+        using var zoo = new FakeZoo();
+        using var dir = new Training.TempDirectory();
+        var run = Eqlab.Run(dir.Path, "study", "task-symmetry", "--zoo", zoo.Folder, "--out", "out");
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("None of the models of study 'task-symmetry' is in the zoo", run.Stderr);
+        foreach (var id in new[] { "cnn7-fmnist6", "cnn7-fmnist6-rotinv", "cnn7-fmnist6-roteq" })
+            Assert.Contains($"  {id} (", run.Stderr);
+        Assert.Equal("", run.Stdout);
+        Assert.False(File.Exists(Path.Combine(dir.Path, "out", "task-symmetry.json")));
+    }
+
+    [Fact]
+    public void A_partial_study_measures_what_is_there_and_says_what_is_missing()
+    {
+        using var zoo = new FakeZoo();
+        zoo.AddFashionMnist();
+        zoo.Add("my-cnn7", "cnn7", "fmnist6", accuracy: 88.25, realWeights: true, classes: 6);
+        using var dir = new Training.TempDirectory();
+        var run = Eqlab.Run(dir.Path, "study", "task-symmetry", "--zoo", zoo.Folder, "--images", "4", "--out", "out");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("2 model(s) not in the zoo yet", run.Stderr);
+        var lines = run.Stdout.Split('\n');
+        Assert.Contains(lines, l => l.StartsWith("my-cnn7 ", StringComparison.Ordinal) && l.Contains("FMNIST-6", StringComparison.Ordinal) && l.Contains("88.25", StringComparison.Ordinal));
+        Assert.Contains("Not in the zoo (2):", run.Stdout);
+        Assert.Contains("  cnn7-fmnist6-rotinv (", run.Stdout);
+        var entries = StudyOutput.ReadJson(File.ReadAllText(Path.Combine(dir.Path, "out", "task-symmetry.json")));
+        var only = Assert.Single(entries);
+        Assert.Equal(("my-cnn7", 88.25, "fmnist6/test"), (only.ModelId, only.Accuracy, only.AccuracyDataset));
+        Assert.Equal(["Early", "Middle", "Late", "Pool", "Final"], only.Result.Parts.Keys);
+    }
+
+    [Fact]
+    public void Bad_arguments_are_one_line_errors()
+    {
+        using var dir = new Training.TempDirectory();
+        var unknown = Eqlab.Run(dir.Path, "study", "symmetry");
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Equal($"eqlab: Unknown study 'symmetry'. Studies: {string.Join(", ", StudyCatalog.Names)}.", Assert.Single(unknown.StderrLines));
+        var images = Eqlab.Run(dir.Path, "study", "controls", "--images", "0");
+        Assert.Equal(2, images.ExitCode);
+        Assert.Equal("eqlab: --images must be at least 1 (got 0).", Assert.Single(images.StderrLines));
+        Assert.False(Directory.Exists(Path.Combine(dir.Path, "studies")));
+    }
+}
