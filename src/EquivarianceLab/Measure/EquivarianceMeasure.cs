@@ -16,7 +16,6 @@ public static class EquivarianceMeasure
     public static MeasurementResult Run(IFeatureModel model, IProbeSet probe, MeasureOptions options,
         IProgress<MeasureProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        NativeAllocator.KeepLargeBlocksOutOfTheHeap();
         var total = Stopwatch.StartNew();
         var transforms = SpatialTransform.Family(options.Transform, options.MaxShift);
         if (options.BatchSize < 1) throw new EquivarianceLabException($"--batch must be at least 1 (got {options.BatchSize}).");
@@ -48,14 +47,14 @@ public static class EquivarianceMeasure
             if (plain.Count != layers.Count)
                 throw new InvalidOperationException($"Model {model.Name} returned {plain.Count} tensors for {layers.Count} layers.");
 
-            // Normalise f(X) once: each g only permutes positions, so g·unit(f(X)) = unit(g·f(X)).
+            // Normalise f(X) once per batch; every g compares against it.
             var reference = new (Tensor Unit, Tensor Valid)[layers.Count];
             for (int l = 0; l < layers.Count; l++)
             {
                 states[l] ??= LayerState.Create(layers[l], plain[l], transforms.Count);
                 var canonical = states[l].Layout.Canonical(plain[l]);
                 if (states[l].Layout.Kind == LayerKind.Spatial)
-                    reference[l] = Similarity.Normalize(Flatten(canonical.to_type(ScalarType.Float32)), options.Similarity);
+                    reference[l] = Similarity.Normalize(Flatten(canonical.to_type(ScalarType.Float32)), options.Similarity); // a copy: f(X) may share memory with the input
                 else
                     states[l].AppendReference(canonical);
             }
@@ -78,16 +77,17 @@ public static class EquivarianceMeasure
                         state.AppendMoved(t, a);
                         continue;
                     }
-                    var (unitA, validA) = Similarity.Normalize(Flatten(a.to_type(ScalarType.Float32)), options.Similarity);
-                    var (refUnit, refValid) = reference[l];
-                    long h = a.shape[2], w = a.shape[3];
-                    var unitB = g.ApplyToFeature(refUnit.reshape(refUnit.shape[0], refUnit.shape[1], h, w), inputH, inputW)
-                        .reshape(refUnit.shape);
+                    // S(f(gX)_c, g·f(X)_c′) = S(g⁻¹·f(gX)_c, f(X)_c′): g only permutes positions. Moving f(gX) back
+                    // makes the one copy the normalisation needs anyway, and the reference is normalised once per batch.
+                    var back = g.ApplyInverseToFeature(a.to_type(ScalarType.Float32), inputH, inputW);
+                    var (unitA, validA) = Similarity.NormalizeInPlace(Flatten(back), options.Similarity);
+                    var (unitB, refValid) = reference[l];
                     Similarity.Accumulate(unitA, validA, unitB, refValid, state.Scores[t]);
                 }
             }
 
             int done = start + count;
+            NativeAllocator.ReleaseFreeMemory();
             double rate = done / Math.Max(1e-9, total.Elapsed.TotalSeconds);
             progress?.Report(new MeasureProgress(done, images, rate,
                 done < images ? TimeSpan.FromSeconds((images - done) / rate) : TimeSpan.Zero));

@@ -13,23 +13,28 @@ public static class Similarity
     public const double DegenerateTolerance = 1e-6;
 
     /// <summary>Normalises along the last dimension. Returns the unit vectors and a bool mask of valid (non-degenerate) vectors.</summary>
-    public static (Tensor Unit, Tensor Valid) Normalize(Tensor x, SimilarityKind kind)
+    public static (Tensor Unit, Tensor Valid) Normalize(Tensor x, SimilarityKind kind) => NormalizeInPlace(x.clone(), kind);
+
+    /// <summary><see cref="Normalize"/>, overwriting <paramref name="x"/> (which must be a tensor the caller owns).</summary>
+    public static (Tensor Unit, Tensor Valid) NormalizeInPlace(Tensor x, SimilarityKind kind)
     {
-        var raw = x.norm(-1, keepdim: true);
-        Tensor centred, norm;
         if (kind == SimilarityKind.Pearson)
         {
-            centred = x - x.mean([-1L], keepdim: true);
-            norm = centred.norm(-1, keepdim: true);
+            long length = x.shape[^1];
+            var mean = x.mean([-1L], keepdim: true);
+            var norm = x.sub_(mean).norm(-1, keepdim: true);
+            // |x|² = |x − x̄|² + L·x̄², so the raw norm needs no pass of its own.
+            var centredSquared = norm.square();
+            var rawSquared = centredSquared + mean.square().mul_(length);
+            var valid = (rawSquared > 0).logical_and_(centredSquared > rawSquared * (DegenerateTolerance * DegenerateTolerance));
+            return (x.mul_(valid / norm.clamp_min(1e-30)), valid.squeeze(-1));
         }
         else
         {
-            centred = x;
-            norm = raw;
+            var raw = x.norm(-1, keepdim: true);
+            var valid = raw > 0;
+            return (x.mul_(valid / raw.clamp_min(1e-30)), valid.squeeze(-1));
         }
-        var valid = (raw > 0).logical_and(norm > raw * DegenerateTolerance);
-        var unit = (centred / norm.clamp_min(1e-30)).mul_(valid);
-        return (unit, valid.squeeze(-1));
     }
 
     /// <summary>
@@ -51,9 +56,9 @@ public static class Similarity
             var va = validA.narrow(0, start, len);
             var vb = validB.narrow(0, start, len);
 
-            var diag = (ua * ub).sum(-1);                       // [g, C]
             var pairValid = va.logical_and(vb);
             var sims = bmm(ua, ub.transpose(1, 2));             // [g, C, C′]
+            var diag = sims.diagonal(0, 1, 2).clone();          // the invariance pairs, before masking
             sims.masked_fill_(vb.logical_not().unsqueeze(1), double.NegativeInfinity);
             var best = sims.amax([-1L]);                        // [g, C]
             // E ≥ I per pair, exactly: the diagonal is one of the candidates.

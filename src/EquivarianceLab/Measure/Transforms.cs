@@ -18,6 +18,9 @@ public abstract class SpatialTransform
     /// <summary>Acts on a spatial feature map <c>[.., h, w]</c> of a model whose input is <paramref name="inputHeight"/>×<paramref name="inputWidth"/>.</summary>
     public abstract Tensor ApplyToFeature(Tensor f, long inputHeight, long inputWidth);
 
+    /// <summary>The inverse action on a spatial feature map: g⁻¹·f. Always returns a new contiguous tensor.</summary>
+    public abstract Tensor ApplyInverseToFeature(Tensor f, long inputHeight, long inputWidth);
+
     /// <summary>The members of a family, in reporting order.</summary>
     public static IReadOnlyList<SpatialTransform> Family(TransformFamily family, int maxShift) => family switch
     {
@@ -48,12 +51,13 @@ public sealed class Rotation(int quarterTurns) : SpatialTransform
 
     public override Tensor ApplyToInput(Tensor x) => Rotate(x, QuarterTurns);
     public override Tensor ApplyToFeature(Tensor f, long inputHeight, long inputWidth) => Rotate(f, QuarterTurns);
+    public override Tensor ApplyInverseToFeature(Tensor f, long inputHeight, long inputWidth) => Rotate(f, 4 - QuarterTurns);
 
-    /// <summary>numpy: k=1 transposes the flip along W; k=2 flips both; k=3 flips the transpose along W.</summary>
+    /// <summary>numpy: k=1 flips the transpose along H; k=2 flips both; k=3 flips the transpose along W (one copy each).</summary>
     public static Tensor Rotate(Tensor x, int k) => (((k % 4) + 4) % 4) switch
     {
         0 => x.clone(),
-        1 => x.flip(-1).transpose(-2, -1).contiguous(),
+        1 => x.transpose(-2, -1).flip(-2),
         2 => x.flip(-2, -1),
         _ => x.transpose(-2, -1).flip(-1),
     };
@@ -76,6 +80,12 @@ public sealed class DiagonalShift(int shift) : SpatialTransform
         return f.roll([ScaledShift(Shift, h, inputHeight), ScaledShift(Shift, w, inputWidth)], [-2, -1]);
     }
 
+    public override Tensor ApplyInverseToFeature(Tensor f, long inputHeight, long inputWidth)
+    {
+        long h = f.shape[^2], w = f.shape[^1];
+        return f.roll([-ScaledShift(Shift, h, inputHeight), -ScaledShift(Shift, w, inputWidth)], [-2, -1]);
+    }
+
     /// <summary>round(k·size/inputSize), half away from zero, in exact integer arithmetic (all terms are non-negative).</summary>
     public static long ScaledShift(long k, long size, long inputSize) => (2 * k * size + inputSize) / (2 * inputSize);
 }
@@ -86,4 +96,5 @@ public sealed class HorizontalFlip : SpatialTransform
     public override string Key => "flip";
     public override Tensor ApplyToInput(Tensor x) => x.flip(-1);
     public override Tensor ApplyToFeature(Tensor f, long inputHeight, long inputWidth) => f.flip(-1);
+    public override Tensor ApplyInverseToFeature(Tensor f, long inputHeight, long inputWidth) => f.flip(-1);
 }

@@ -43,6 +43,22 @@ public class TransformTests
     public void Feature_shift_rounds_half_away_from_zero(int k, int size, int inputSize, long expected) =>
         Assert.Equal(expected, DiagonalShift.ScaledShift(k, size, inputSize));
 
+    [Theory]
+    [InlineData("rotation")]
+    [InlineData("translation")]
+    [InlineData("flip")]
+    public void The_inverse_action_undoes_the_action_on_feature_maps(string family)
+    {
+        // A 7×7 map of a 28×28 input: shifts 1..5 scale to 0, 1, 1, 1, 1 (rounding half away from zero).
+        using var f = arange(2 * 3 * 7 * 7, dtype: TorchSharp.torch.ScalarType.Float32).reshape(2, 3, 7, 7);
+        foreach (var g in SpatialTransform.Family(SpatialTransform.ParseFamily(family), 5))
+        {
+            using var moved = g.ApplyToFeature(f, 28, 28);
+            using var back = g.ApplyInverseToFeature(moved, 28, 28);
+            Assert.True(back.eq(f).all().item<bool>(), g.Key);
+        }
+    }
+
     [Fact]
     public void Family_members_and_keys()
     {
