@@ -59,7 +59,7 @@ public static class Similarity
             var pairValid = va.logical_and(vb);
             var sims = bmm(ua, ub.transpose(1, 2));             // [g, C, C′]
             var diag = sims.diagonal(0, 1, 2).clone();          // the invariance pairs, before masking
-            sims.masked_fill_(vb.logical_not().unsqueeze(1), double.NegativeInfinity);
+            if (!vb.all().item<bool>()) sims.masked_fill_(vb.logical_not().unsqueeze(1), double.NegativeInfinity);
             var best = sims.amax([-1L]);                        // [g, C]
             // E ≥ I per pair, exactly: the diagonal is one of the candidates.
             best = maximum(best, diag.masked_fill(pairValid.logical_not(), double.NegativeInfinity));
