@@ -4,7 +4,7 @@ using EquivarianceLab.Web.Components;
 using EquivarianceLab.Web.Data;
 using EquivarianceLab.Web.Jobs;
 using Hangfire;
-using Hangfire.Dashboard;
+using EquivarianceLab.Web.Security;
 using MudBlazor.Services;
 
 namespace EquivarianceLab.Web;
@@ -21,6 +21,7 @@ public static class LabExtensions
         services.AddSingleton(options);
         services.AddSingleton(paths);
         services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<SafeText>();
 
         services.AddEquivarianceLabData(builder.Configuration, paths, options);
         // Before the Hangfire server: migrate, register the zoo, recover interrupted runs.
@@ -30,24 +31,35 @@ public static class LabExtensions
 
         services.AddRazorComponents().AddInteractiveServerComponents();
         services.AddMudServices();
-        // Uploads go through the API with their own limit; this only lifts Kestrel's 30 MB default for them.
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 30_000_000);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            // Uploads raise this per request to their own limit; everything else stays small.
+            k.Limits.MaxRequestBodySize = 30_000_000;
+            // No server details in responses.
+            k.AddServerHeader = false;
+        });
         return builder;
     }
 
     public static WebApplication UseEquivarianceLab(this WebApplication app)
     {
+        // The API answers an unexpected failure with {"error": …} and a request id, never a stack trace; pages show /error.
+        app.UseWhen(ctx => ctx.Request.Path.StartsWithSegments("/api"), api => api.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            ExceptionHandler = ApiEndpoints.WriteUnexpectedErrorAsync,
+        }));
         if (!app.Environment.IsDevelopment())
         {
-            app.UseExceptionHandler("/error", createScopeForErrors: true);
+            app.UseWhen(ctx => !ctx.Request.Path.StartsWithSegments("/api"), pages => pages.UseExceptionHandler("/error", createScopeForErrors: true));
         }
         app.UseAntiforgery();
         app.MapStaticAssets();
         app.MapEquivarianceLabApi();
-        // Local requests only (Hangfire's default filter), so job arguments and traces never leave the machine.
+        // Local requests only unless credentials are configured, so job arguments and traces never leave the machine.
+        var access = app.Services.GetRequiredService<LabOptions>().HangfireDashboard;
         app.MapHangfireDashboard("/hangfire", new DashboardOptions
         {
-            Authorization = [new LocalRequestsOnlyAuthorizationFilter()],
+            Authorization = [new DashboardAuthorizationFilter(access)],
             DisplayStorageConnectionString = false,
             AppPath = "/runs",
         });

@@ -26,8 +26,40 @@ public sealed class LabOptions
     /// <summary>Set false to run the web UI without a Hangfire server (a pure front end beside remote workers).</summary>
     public bool RunWorker { get; set; } = true;
 
-    /// <summary>Architectures offered for weight uploads besides those of registered models.</summary>
+    /// <summary>Architectures offered for weight uploads besides the library's own and those of registered models.</summary>
     public string[] Architectures { get; set; } = [];
+
+    /// <summary>Limits on probe archives (uploads and measurements), against zip bombs and oversized images.</summary>
+    public ProbeArchiveLimits ProbeLimits { get; set; } = new();
+
+    /// <summary>Who may open the Hangfire dashboard at /hangfire: local requests only, unless credentials are set.</summary>
+    public DashboardAccess HangfireDashboard { get; set; } = new();
+}
+
+/// <summary>The library's <see cref="EquivarianceLab.Probes.ProbeLimits"/>, configurable (defaults are the library's).</summary>
+public sealed class ProbeArchiveLimits
+{
+    private static readonly EquivarianceLab.Probes.ProbeLimits Defaults = EquivarianceLab.Probes.ProbeLimits.Default;
+    public int MaxEntries { get; set; } = Defaults.MaxEntries;
+    public long MaxUncompressedBytes { get; set; } = Defaults.MaxUncompressedBytes;
+    public double MaxCompressionRatio { get; set; } = Defaults.MaxCompressionRatio;
+    public long MaxImagePixels { get; set; } = Defaults.MaxImagePixels;
+
+    public EquivarianceLab.Probes.ProbeLimits ToLibrary() => new()
+    {
+        MaxEntries = MaxEntries, MaxUncompressedBytes = MaxUncompressedBytes, MaxCompressionRatio = MaxCompressionRatio, MaxImagePixels = MaxImagePixels,
+    };
+}
+
+/// <summary>
+/// Hangfire dashboard access. Without credentials only requests from the loopback address (and not forwarded by a
+/// proxy) get in; with <see cref="User"/> and <see cref="Password"/> set, every request must send them (HTTP Basic).
+/// </summary>
+public sealed class DashboardAccess
+{
+    public string? User { get; set; }
+    public string? Password { get; set; }
+    public bool HasCredentials => !string.IsNullOrEmpty(User) && !string.IsNullOrEmpty(Password);
 }
 
 /// <summary>Resolved absolute folders.</summary>

@@ -145,9 +145,20 @@ public static class ApiEndpoints
             ? v : throw new RequestException($"accuracy must be a number (got '{ModelStore.CleanName(s)}').");
     }
 
+    /// <summary>Largest JSON body the API reads (a run request or an accuracy is a few hundred bytes).</summary>
+    internal const long MaxJsonBytes = 64 * 1024;
+
+    /// <summary>
+    /// Reads a small JSON body. An oversized (by Content-Length) or non-JSON request is refused before the body is read;
+    /// a body without Content-Length is cut off at the same limit while it is read.
+    /// </summary>
     private static async Task<T> ReadJsonAsync<T>(HttpContext http, CancellationToken ct) where T : class
     {
-        if (http.Request.ContentLength is > 1 << 20) throw new RequestException("The request body is too large.");
+        if (http.Request.ContentLength is > MaxJsonBytes) throw new RequestException($"The request body is too large (at most {MaxJsonBytes / 1024} KiB of JSON).");
+        if (!MediaTypeHeaderValue.TryParse(http.Request.ContentType, out var type)
+            || !(type.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) || type.Suffix.Equals("json", StringComparison.OrdinalIgnoreCase)))
+            throw new RequestException("Send the request body as JSON (Content-Type: application/json).");
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeFeature) sizeFeature.MaxRequestBodySize = MaxJsonBytes;
         try
         {
             return await JsonSerializer.DeserializeAsync<T>(http.Request.Body, ApiJson.Options, ct)
@@ -155,8 +166,29 @@ public static class ApiEndpoints
         }
         catch (JsonException e)
         {
-            throw new RequestException($"The request body is not valid JSON: {e.Message}");
+            throw new RequestException($"The request body is not valid JSON: {FirstSentence(e.Message)}");
         }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            throw new RequestException($"The request body is too large (at most {MaxJsonBytes / 1024} KiB of JSON).");
+        }
+    }
+
+    /// <summary>System.Text.Json's messages end in "Path: $ | LineNumber: …"; the first sentence is the useful part.</summary>
+    private static string FirstSentence(string message)
+    {
+        var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        return (cut > 0 ? message[..cut] : message).Trim();
+    }
+
+    /// <summary>An unexpected failure in the API: logged with its stack trace, answered with a request id only.</summary>
+    internal static async Task WriteUnexpectedErrorAsync(HttpContext http)
+    {
+        var feature = http.Features.Get<Microsoft.AspNetCore.Diagnostics.IExceptionHandlerFeature>();
+        var logger = http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("EquivarianceLab.Web.Api");
+        if (feature?.Error is { } error) logger.LogError(error, "Unhandled error in {Path} (request {RequestId}).", http.Request.Path, http.TraceIdentifier);
+        http.Response.StatusCode = StatusCodes.Status500InternalServerError;
+        await http.Response.WriteAsJsonAsync(new ErrorDto($"Internal error; the server log has the details (request {http.TraceIdentifier})."), ApiJson.Options);
     }
 
     internal sealed class MultipartForm

@@ -3,6 +3,7 @@ using EquivarianceLab.Cards;
 using EquivarianceLab.Probes;
 using EquivarianceLab.Web.Data;
 using EquivarianceLab.Web.Jobs;
+using EquivarianceLab.Web.Security;
 using Microsoft.EntityFrameworkCore;
 
 namespace EquivarianceLab.Web.Catalog;
@@ -22,7 +23,8 @@ public sealed record ModelUpload
 }
 
 /// <summary>Uploaded models: streamed to disk, named by content hash, opened with the library before they are kept.</summary>
-public sealed class ModelStore(IDbContextFactory<AppDbContext> dbFactory, IMeasurementRunner runner, LabPaths paths, LabOptions options, TimeProvider time)
+public sealed class ModelStore(IDbContextFactory<AppDbContext> dbFactory, IMeasurementRunner runner, LabPaths paths, LabOptions options, SafeText safeText,
+    TimeProvider time)
 {
     public static readonly IReadOnlyDictionary<string, string> Formats = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
     {
@@ -91,7 +93,8 @@ public sealed class ModelStore(IDbContextFactory<AppDbContext> dbFactory, IMeasu
         catch (Exception e) when (e is not OperationCanceledException)
         {
             UploadWriter.TryDelete(finalPath);
-            throw new RequestException($"Not a usable model: {UploadWriter.AsUserFile(MeasurementJob.ErrorText(e), finalPath, upload.FileName).Replace(id, SafeName(upload.FileName), StringComparison.Ordinal)}");
+            var shown = SafeName(upload.FileName);
+            throw new RequestException($"Not a usable model: {safeText.Clean(MeasurementJob.ErrorText(e).Replace(id, shown, StringComparison.Ordinal), (finalPath, shown))}");
         }
         var shape = inspection.InputShape.ToArray();
         if (shape.Length != 3)

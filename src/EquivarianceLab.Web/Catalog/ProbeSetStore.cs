@@ -1,11 +1,13 @@
 using EquivarianceLab.Web.Data;
 using EquivarianceLab.Web.Jobs;
+using EquivarianceLab.Web.Security;
 using Microsoft.EntityFrameworkCore;
 
 namespace EquivarianceLab.Web.Catalog;
 
 /// <summary>Uploaded probe sets (.npy float32 [N,C,H,W] or .zip of images), validated by opening them with the library.</summary>
-public sealed class ProbeSetStore(IDbContextFactory<AppDbContext> dbFactory, IMeasurementRunner runner, LabPaths paths, LabOptions options, TimeProvider time)
+public sealed class ProbeSetStore(IDbContextFactory<AppDbContext> dbFactory, IMeasurementRunner runner, LabPaths paths, LabOptions options, SafeText safeText,
+    TimeProvider time)
 {
     public const int ThumbnailCount = 24;
 
@@ -53,10 +55,9 @@ public sealed class ProbeSetStore(IDbContextFactory<AppDbContext> dbFactory, IMe
         catch (Exception e) when (e is not OperationCanceledException)
         {
             UploadWriter.TryDelete(finalPath);
-            throw new RequestException($"Not a usable probe set: {UploadWriter.AsUserFile(MeasurementJob.ErrorText(e), finalPath, fileName)}");
+            throw new RequestException($"Not a usable probe set: {safeText.Clean(MeasurementJob.ErrorText(e), (finalPath, ModelStore.SafeName(fileName)))}");
         }
-        var thumbShape = inspection.ImageShape.Count == 3 ? inspection.ImageShape : [3, 64, 64];
-        var thumbs = Thumbnails.Write(Path.Combine(paths.Thumbnails, id), inspection.Samples, thumbShape);
+        var thumbs = Thumbnails.Write(Path.Combine(paths.Thumbnails, id), inspection.Samples, inspection.SampleShape);
         var entry = new ProbeSetEntry
         {
             Id = id, Name = ModelStore.CleanName(name) ?? ModelStore.CleanName(Path.GetFileNameWithoutExtension(fileName)) ?? id,

@@ -43,14 +43,6 @@ public static class UploadWriter
         try { if (File.Exists(path)) File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
-    /// <summary>Error texts name the file the user sent, never where (or under which hash) it was stored.</summary>
-    public static string AsUserFile(string message, string storedPath, string userFileName)
-    {
-        var shown = ModelStore.SafeName(userFileName);
-        return message.Replace(storedPath, shown, StringComparison.Ordinal)
-            .Replace(Path.GetFileName(storedPath), shown, StringComparison.Ordinal);
-    }
-
     public static string Format(long bytes) => bytes switch
     {
         >= 1L << 30 => $"{bytes / (double)(1L << 30):0.##} GiB",

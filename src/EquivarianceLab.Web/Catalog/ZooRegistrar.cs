@@ -1,4 +1,5 @@
 using EquivarianceLab.Cards;
+using EquivarianceLab.FeatureModels;
 using EquivarianceLab.Web.Data;
 using Microsoft.EntityFrameworkCore;
 
@@ -31,8 +32,12 @@ public sealed class ZooRegistrar(IDbContextFactory<AppDbContext> dbFactory, LabP
             ModelCard card;
             try { card = ModelCard.Load(cardPath); }
             catch (Exception e) { logger.LogWarning("Skipping zoo card {Card}: {Message}", cardPath, e.Message); continue; }
-            var file = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(cardPath)!, card.File));
-            if (!File.Exists(file))
+            // A built-in control (format "builtin") has no file: the library builds it from its name.
+            var builtin = card.Format == ModelLoader.BuiltinFormat;
+            var file = builtin
+                ? ModelLoader.BuiltinPrefix + (card.Architecture ?? card.Id)
+                : Path.GetFullPath(Path.Combine(Path.GetDirectoryName(cardPath)!, card.File));
+            if (!builtin && !File.Exists(file))
             {
                 logger.LogWarning("Skipping zoo model {Id}: its file {File} is missing.", card.Id, card.File);
                 continue;
@@ -64,7 +69,7 @@ public sealed class ZooRegistrar(IDbContextFactory<AppDbContext> dbFactory, LabP
             entry.InputShape = CardJson.Shape(card.InputShape);
             entry.AccuracyDataset = card.AccuracyDataset;
             entry.Provenance = card.Provenance;
-            entry.SizeBytes = new FileInfo(file).Length;
+            entry.SizeBytes = builtin ? 0 : new FileInfo(file).Length;
         }
     }
 

@@ -6,8 +6,11 @@ namespace EquivarianceLab.Web.Jobs;
 /// <summary>What opening a model told us: enough to store it and show its card.</summary>
 public sealed record ModelInspection(IReadOnlyList<long> InputShape, int Layers, string? LogitsLayer);
 
-/// <summary>What opening a probe set told us, plus a few images (values in [0, 1], [C, H, W]) for thumbnails.</summary>
-public sealed record ProbeInspection(int Count, IReadOnlyList<long> ImageShape, IReadOnlyList<float[]> Samples);
+/// <summary>
+/// What opening a probe set told us (its image shape [C, H, W]), plus a few images for thumbnails, each of
+/// <paramref name="SampleShape"/> (an image archive's samples are scaled down to a thumbnail size).
+/// </summary>
+public sealed record ProbeInspection(int Count, IReadOnlyList<long> ImageShape, IReadOnlyList<float[]> Samples, IReadOnlyList<long> SampleShape);
 
 /// <summary>Spearman's ρ with n and the two-sided p-value; no ρ when <see cref="Reason"/> says why.</summary>
 public sealed record Correlation(double? Rho, int N, double? PValue, string? Reason);
@@ -21,8 +24,14 @@ public interface IMeasurementRunner
     /// <summary>Opens the model as a measurement would; throws <see cref="EquivarianceLabException"/> with a clear message if it cannot.</summary>
     ModelInspection InspectModel(string path, ModelCard card);
 
-    /// <summary>Opens a probe set (.npy, IDX, .zip of images) and reads up to <paramref name="samples"/> images.</summary>
+    /// <summary>
+    /// Opens a probe set (.npy, IDX, .zip of images) and reads up to <paramref name="samples"/> images. An image archive
+    /// must hold images of one size (and stay within the configured archive limits).
+    /// </summary>
     ProbeInspection InspectProbeSet(string path, int samples);
+
+    /// <summary>The architectures a weight file (.dat, .pt, .pth, .safetensors) can be loaded into.</summary>
+    IReadOnlyList<string> Architectures { get; }
 
     MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions options,
         IProgress<MeasureProgress> progress, CancellationToken cancellationToken);

@@ -4,6 +4,7 @@ using EquivarianceLab.Measure;
 using EquivarianceLab.Web.Data;
 using EquivarianceLab.Web.Catalog;
 using EquivarianceLab.Web.Results;
+using EquivarianceLab.Web.Security;
 using Hangfire;
 using Microsoft.EntityFrameworkCore;
 
@@ -14,7 +15,7 @@ namespace EquivarianceLab.Web.Jobs;
 /// duplicated job is safe: it claims the run (Queued → Running, matching attempt token) or does nothing.
 /// </summary>
 public sealed class MeasurementJob(IDbContextFactory<AppDbContext> dbFactory, IMeasurementRunner runner, RunProgressNotifier notifier,
-    CancellationRegistry cancellations, TimeProvider time, ILogger<MeasurementJob> logger)
+    CancellationRegistry cancellations, SafeText safeText, TimeProvider time, ILogger<MeasurementJob> logger)
 {
     private IDbContextFactory<AppDbContext> DbFactory => dbFactory;
     private RunProgressNotifier Notifier => notifier;
@@ -57,7 +58,10 @@ public sealed class MeasurementJob(IDbContextFactory<AppDbContext> dbFactory, IM
         catch (Exception e)
         {
             logger.LogWarning(e, "Run {RunId} failed.", runId);
-            Finish(runId, r => { r.Status = RunStatus.Failed; r.Error = ErrorText(e); });
+            // Stored files are shown by the names users know them by, never by where they live.
+            var error = safeText.Clean(ErrorText(e),
+                (run.Model!.FilePath, $"'{run.Model.Name}'"), (run.ProbeSet!.FilePath, $"'{run.ProbeSet.Name}'"));
+            Finish(runId, r => { r.Status = RunStatus.Failed; r.Error = error; });
         }
         finally
         {
@@ -66,13 +70,16 @@ public sealed class MeasurementJob(IDbContextFactory<AppDbContext> dbFactory, IM
         }
     }
 
-    /// <summary>What users see for a failure: the library's own message, never a stack trace or a path of ours.</summary>
+    /// <summary>
+    /// What users see for a failure: the library's own message, never a stack trace or an exception type name.
+    /// Callers pass it through <see cref="SafeText"/> to take out paths.
+    /// </summary>
     internal static string ErrorText(Exception e) => e switch
     {
         EquivarianceLabException => e.Message,
         InvalidDataException or FileNotFoundException or DirectoryNotFoundException => e.Message,
-        OutOfMemoryException => "Out of memory: try fewer images.",
-        _ => $"{e.GetType().Name}: {e.Message}",
+        OutOfMemoryException or InsufficientExecutionStackException => "Out of memory: try fewer images.",
+        _ => $"Unexpected error: {e.Message}",
     };
 
     private bool TryClaim(int runId, string token, out Run run)

@@ -1,3 +1,4 @@
+using EquivarianceLab.Architectures;
 using EquivarianceLab.Cards;
 using EquivarianceLab.FeatureModels;
 using EquivarianceLab.Measure;
@@ -6,8 +7,15 @@ using EquivarianceLab.Probes;
 namespace EquivarianceLab.Web.Jobs;
 
 /// <summary>The real adapter: calls the library's loaders, the measure and Spearman.</summary>
-public sealed class MeasurementRunner : IMeasurementRunner
+public sealed class MeasurementRunner(LabOptions options) : IMeasurementRunner
 {
+    /// <summary>Thumbnails of image archives: images are scaled to cover this square and centre-cropped.</summary>
+    private const int ThumbnailSize = 64;
+
+    private ProbeLimits Limits => options.ProbeLimits.ToLibrary();
+
+    public IReadOnlyList<string> Architectures => ArchitectureRegistry.Names;
+
     public ModelInspection InspectModel(string path, ModelCard card)
     {
         using var model = ModelLoader.Load(path, card);
@@ -16,31 +24,47 @@ public sealed class MeasurementRunner : IMeasurementRunner
 
     public ProbeInspection InspectProbeSet(string path, int samples)
     {
-        // Image archives are decoded to a target size; 3×64×64 in [0, 1] is enough to check and show them.
-        ProbeTarget? target = IsImageArchive(path) ? new ProbeTarget(3, 64, 64, new Preprocessing()) : null;
-        using var probe = ProbeSetLoader.Open(path, target);
-        var n = Math.Min(samples, probe.Count);
-        var images = new List<float[]>(n);
-        if (n > 0)
+        if (!IsImageArchive(path))
         {
-            using var batch = probe.ReadBatch(0, n);
-            var per = (int)(batch.numel() / n);
-            var all = batch.contiguous().data<float>().ToArray();
-            for (var i = 0; i < n; i++) images.Add(all.AsSpan(i * per, per).ToArray());
+            using var probe = ProbeSetLoader.Open(path, null, Limits);
+            var shape = probe.ImageShape.ToArray();
+            return new ProbeInspection(probe.Count, shape, ReadSamples(probe, samples), shape);
         }
-        return new ProbeInspection(probe.Count, IsImageArchive(path) ? [] : probe.ImageShape.ToArray(), images);
+        // Opened without a target first: every entry is checked (name, size limits, PNG/JPEG header) and all images
+        // must share one size, which becomes the set's shape. Nothing is decoded at full size.
+        int count;
+        long[] imageShape;
+        using (var plain = ProbeSetLoader.Open(path, null, Limits))
+        {
+            count = plain.Count;
+            imageShape = plain.ImageShape.ToArray();
+        }
+        using var small = ProbeSetLoader.Open(path, new ProbeTarget(3, ThumbnailSize, ThumbnailSize, new Preprocessing()), Limits);
+        return new ProbeInspection(count, imageShape, ReadSamples(small, samples), [3, ThumbnailSize, ThumbnailSize]);
     }
 
-    public MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions options,
+    private static List<float[]> ReadSamples(IProbeSet probe, int samples)
+    {
+        var n = Math.Min(samples, probe.Count);
+        var images = new List<float[]>(n);
+        if (n == 0) return images;
+        using var batch = probe.ReadBatch(0, n);
+        var per = (int)(batch.numel() / n);
+        var all = batch.contiguous().data<float>().ToArray();
+        for (var i = 0; i < n; i++) images.Add(all.AsSpan(i * per, per).ToArray());
+        return images;
+    }
+
+    public MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions measureOptions,
         IProgress<MeasureProgress> progress, CancellationToken cancellationToken)
     {
         using var model = ModelLoader.Load(modelPath, card);
         var target = card.InputShape.Length == 3
             ? new ProbeTarget(card.InputShape[0], card.InputShape[1], card.InputShape[2], card.Preprocessing)
             : null;
-        using var probe = ProbeSetLoader.Open(probePath, target);
+        using var probe = ProbeSetLoader.Open(probePath, target, Limits);
         ProbeSetLoader.CheckFits(probe, model.InputShape);
-        return EquivarianceMeasure.Run(model, probe, options, progress, cancellationToken);
+        return EquivarianceMeasure.Run(model, probe, measureOptions, progress, cancellationToken);
     }
 
     public Correlation Spearman(IReadOnlyList<double> x, IReadOnlyList<double> y)

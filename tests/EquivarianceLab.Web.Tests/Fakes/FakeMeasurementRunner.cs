@@ -23,7 +23,9 @@ public sealed class FakeMeasurementRunner : IMeasurementRunner
     }
 
     public ProbeInspection InspectProbeSet(string path, int samples) =>
-        new(10, [1, 28, 28], Enumerable.Range(0, Math.Min(samples, 10)).Select(i => Enumerable.Range(0, 784).Select(j => (float)((i + j) % 28) / 28f).ToArray()).ToList());
+        new(10, [1, 28, 28], Enumerable.Range(0, Math.Min(samples, 10)).Select(i => Enumerable.Range(0, 784).Select(j => (float)((i + j) % 28) / 28f).ToArray()).ToList(), [1, 28, 28]);
+
+    public IReadOnlyList<string> Architectures { get; } = ["cnn7", "resnet20"];
 
     public MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions options,
         IProgress<MeasureProgress> progress, CancellationToken cancellationToken)

@@ -1,0 +1,48 @@
+using System.Text.RegularExpressions;
+
+namespace EquivarianceLab.Web.Security;
+
+/// <summary>
+/// Makes an error message fit to show to anyone holding a link: known files become the names users know them by,
+/// server folders disappear, any other absolute path shrinks to its last segment, and only the first line is kept
+/// (no stack traces). Messages reach users through the API, the pages and stored run errors, so all pass here.
+/// </summary>
+public sealed partial class SafeText(LabPaths paths)
+{
+    private const int MaxLength = 1000;
+
+    /// <summary>Cleans <paramref name="message"/>; <paramref name="known"/> maps stored paths to what the user calls them.</summary>
+    public string Clean(string message, params (string Path, string Shown)[] known)
+    {
+        var text = FirstLine(message);
+        foreach (var (path, shown) in known.Where(k => !string.IsNullOrEmpty(k.Path)).OrderByDescending(k => k.Path.Length))
+        {
+            text = text.Replace(path, shown, StringComparison.Ordinal);
+            // Stored files are named by content hash; the hash name alone says nothing to the user either.
+            var name = Path.GetFileName(path);
+            if (name.Length >= 8) text = text.Replace(name, shown, StringComparison.Ordinal);
+        }
+        foreach (var root in Roots())
+            text = text.Replace(root, "", StringComparison.Ordinal);
+        text = AbsolutePath().Replace(text, m => m.Groups["last"].Value);
+        return text.Length > MaxLength ? text[..MaxLength] + "…" : text;
+    }
+
+    private IEnumerable<string> Roots() =>
+        new[] { paths.DataFolder, paths.ZooFolder, paths.ContentRoot, AppContext.BaseDirectory, Path.GetTempPath(),
+                Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) }
+            .Where(r => !string.IsNullOrEmpty(r) && r.Length > 1)
+            .Select(r => Path.TrimEndingDirectorySeparator(r) + Path.DirectorySeparatorChar)
+            .Distinct()
+            .OrderByDescending(r => r.Length);
+
+    private static string FirstLine(string message)
+    {
+        var line = message.ReplaceLineEndings("\n").Split('\n', 2)[0].Trim();
+        return line.Length == 0 ? "Unknown error." : line;
+    }
+
+    /// <summary>/a/b/c.ext (two or more segments) → c.ext; Windows drive paths likewise.</summary>
+    [GeneratedRegex(@"(?<![\w.~/:])(?:[A-Za-z]:)?[/\\](?:[^\s/\\'""`:;,()\[\]]+[/\\])+(?<last>[^\s/\\'""`:;,()\[\]]*)")]
+    private static partial Regex AbsolutePath();
+}
