@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using EquivarianceLab.E2E.Infrastructure;
@@ -15,6 +16,9 @@ namespace EquivarianceLab.E2E;
 public sealed partial class DashboardFlowTests(DashboardFixture lab)
 {
     private const int Images = 24;
+    /// <summary>Enough images (5 forward passes each) for the translation run to take a few seconds: progress is visible.</summary>
+    private const int TranslationImages = 1000;
+    private static readonly int ModelCount = DashboardFixture.Models.Length;
     private static readonly TimeSpan RunTimeout = TimeSpan.FromMinutes(2);
 
     [Fact]
@@ -28,10 +32,10 @@ public sealed partial class DashboardFlowTests(DashboardFixture lab)
     private async Task FlowAsync(IPage page)
     {
         // Overview, then the zoo on the Models page; a model's card opens from its row.
-        await page.GotoAsync("");
+        await page.OpenAsync("");
         await Assertions.Expect(page.GetByText("EquivarianceLab").First).ToBeVisibleAsync();
         await page.ShotAsync("01-overview");
-        await page.GotoAsync("models");
+        await page.OpenAsync("models");
         var table = page.Locator("[data-testid=models-table]");
         foreach (var m in DashboardFixture.Models) await Assertions.Expect(table).ToContainTextAsync(m.Name);
         await table.GetByText("Tiny CNN A", new() { Exact = true }).ClickAsync();
@@ -41,31 +45,39 @@ public sealed partial class DashboardFlowTests(DashboardFixture lab)
         await Assertions.Expect(card.Locator("[data-testid=accuracy-input]")).ToHaveValueAsync("71.5");
         await page.ShotAsync("02-models-card");
 
-        // "Measure all" fills the New measurement form with every zoo model: one rotation job per model.
-        await page.GetByText("Measure all").ClickAsync();
-        await page.WaitForURLAsync(u => u.Contains("/measure?models=", StringComparison.Ordinal));
+        // The card's "Measure" opens the New measurement form with this model; the other zoo models are added in the
+        // form's model picker: one rotation job per model.
+        await card.GetByText("Measure", new() { Exact = true }).ClickAsync();
+        await page.WaitForURLAsync(u => u.Contains("/measure?models=tiny-a", StringComparison.Ordinal));
         await page.WaitForInteractiveAsync();
-        await Assertions.Expect(page.Locator("[data-testid=models-select]")).ToHaveValueAsync("Tiny CNN A, Tiny CNN B, Tiny CNN C");
-        await Assertions.Expect(page.Locator("[data-testid=queue-button]")).ToContainTextAsync("Queue 3 runs");
+        await Assertions.Expect(page.Locator("[data-testid=models-select]")).ToHaveValueAsync("Tiny CNN A");
+        await page.Locator("[data-testid=models-select]").ClickAsync();
+        foreach (var m in DashboardFixture.Models.Skip(1))
+            await page.Locator(".mud-popover-open .mud-list-item", new() { HasText = m.Name }).ClickAsync();
+        // Closing the picker: a click outside it, as a person would.
+        await page.Mouse.ClickAsync(5, 500);
+        await Assertions.Expect(page.Locator(".mud-popover-open .mud-list-item")).ToHaveCountAsync(0);
+        await Assertions.Expect(page.Locator("[data-testid=models-select]")).ToHaveValueAsync(string.Join(", ", DashboardFixture.Models.Select(m => m.Name)));
+        await Assertions.Expect(page.Locator("[data-testid=queue-button]")).ToContainTextAsync($"Queue {ModelCount} runs");
         await SetImagesAsync(page, Images);
         await page.ShotAsync("03-measure-rotation");
         await page.Locator("[data-testid=queue-button]").ClickAsync();
         await page.WaitForURLAsync(u => u.Contains("/runs?highlight=", StringComparison.Ordinal));
         var rotationRuns = Highlighted(page.Url);
-        Assert.Equal(3, rotationRuns.Count);
+        Assert.Equal(ModelCount, rotationRuns.Count);
 
         // Progress is pushed to the Runs page until every run is done.
         await page.WaitForInteractiveAsync();
         await page.ShotAsync("04-runs-queued");
         var runsTable = page.Locator("[data-testid=runs-table]");
-        await Assertions.Expect(runsTable.Locator("[data-status=done]")).ToHaveCountAsync(3, new() { Timeout = (float)RunTimeout.TotalMilliseconds });
+        await Assertions.Expect(runsTable.Locator("[data-status=done]")).ToHaveCountAsync(ModelCount, new() { Timeout = (float)RunTimeout.TotalMilliseconds });
         await Assertions.Expect(runsTable.Locator("[data-status=running], [data-status=queued]")).ToHaveCountAsync(0);
         await page.ShotAsync("05-runs-done");
 
-        // A translation run of one model, chosen on the form: the transform from the select, shifts up to 4.
-        await page.GotoAsync("measure?models=tiny-a");
+        // A translation run of the wider model, chosen on the form: the transform from the select, shifts up to 4.
+        await page.OpenAsync("measure?models=wide-d");
         await ChooseAsync(page, "transform-select", "translation");
-        await SetImagesAsync(page, Images);
+        await SetImagesAsync(page, TranslationImages);
         var maxShift = page.GetByLabel("Max shift K");
         await maxShift.FillAsync("4");
         await maxShift.PressAsync("Tab");
@@ -73,19 +85,28 @@ public sealed partial class DashboardFlowTests(DashboardFixture lab)
         await page.WaitForURLAsync(u => u.Contains("/runs?highlight=", StringComparison.Ordinal));
         var translationRun = Assert.Single(Highlighted(page.Url));
         await page.WaitForInteractiveAsync();
-        var row = page.Locator("[data-testid=runs-table] tr", new() { HasText = $"#{translationRun}" });
-        await Assertions.Expect(row.Locator("[data-status=done]")).ToHaveCountAsync(1, new() { Timeout = (float)RunTimeout.TotalMilliseconds });
+        // Its Run page shows live progress (images done of the total, pushed from the job) until the result replaces it.
+        await page.Locator("[data-testid=runs-table]").GetByText($"#{translationRun}", new() { Exact = true }).ClickAsync();
+        await page.WaitForURLAsync(u => u.EndsWith($"runs/{translationRun}", StringComparison.Ordinal));
+        await page.WaitForInteractiveAsync();
+        await Assertions.Expect(page.GetByText(new Regex($@"\d+ / {TranslationImages} images"))).ToBeVisibleAsync(new() { Timeout = 60_000 });
+        await Assertions.Expect(page.Locator("[data-testid=run-progress]")).ToBeVisibleAsync();
+        await page.ShotAsync("07-run-progress");
+        await Assertions.Expect(page.Locator("[data-status=done]")).ToBeVisibleAsync(new() { Timeout = (float)RunTimeout.TotalMilliseconds });
+        await Assertions.Expect(page.Locator("[data-testid=run-progress]")).ToHaveCountAsync(0);
         var translation = await lab.Api.RunAsync(translationRun);
         Assert.Equal("translation", translation.GetProperty("result").GetProperty("transform").GetString());
         Assert.Equal(4, translation.GetProperty("result").GetProperty("maxShift").GetInt32());
 
         // The Run page of the rotation run of Tiny CNN A: part bars (invariance and equivariance per part), the
         // score-against-transform and per-layer charts, and the part table with the stored numbers.
-        var runA = rotationRuns[0];
+        var runA = 0;
+        foreach (var id in rotationRuns)
+            if ((await lab.Api.RunAsync(id)).GetProperty("modelId").GetString() == "tiny-a") runA = id;
         var resultA = (await lab.Api.RunAsync(runA)).GetProperty("result");
         var parts = resultA.GetProperty("parts").EnumerateObject().Select(p => p.Name).ToList();
         Assert.Equal(["Early", "Middle", "Late", "Pool", "Final"], parts);
-        await page.GotoAsync($"runs/{runA}");
+        await page.OpenAsync($"runs/{runA}");
         await ExpectBarsAsync(page, $"run-{runA}-parts", 2 * parts.Count);
         await ExpectChartAsync(page, $"run-{runA}-transforms");
         await ExpectChartAsync(page, $"run-{runA}-layers");
@@ -111,55 +132,61 @@ public sealed partial class DashboardFlowTests(DashboardFixture lab)
         Assert.Equal(new Uri(lab.Server.BaseUri, $"runs/{runA}").ToString(), runLink);
 
         // The translation run: the score-against-transform chart runs over the shifts 1…4.
-        await page.GotoAsync($"runs/{translationRun}");
+        await page.OpenAsync($"runs/{translationRun}");
         await ExpectBarsAsync(page, $"run-{translationRun}-parts", 2 * parts.Count);
         await Assertions.Expect(page.Locator($"[data-chart-id=run-{translationRun}-transforms] .apexcharts-xaxis-label")).ToHaveCountAsync(4);
-        await page.ShotAsync("07-run-translation");
+        await page.ShotAsync("08-run-translation");
 
-        // Compare: the three rotation runs chosen on the Runs page, grouped bars per part with one series per run.
-        await page.GotoAsync("runs?status=done");
+        // Compare: the rotation runs chosen on the Runs page, grouped bars per part with one series per run.
+        await page.OpenAsync("runs?status=done");
         foreach (var id in rotationRuns) await page.GetByLabel($"select run {id}").CheckAsync();
         await page.Locator("[data-testid=compare-selected]").ClickAsync();
         await page.WaitForURLAsync(u => u.Contains("/compare?runs=", StringComparison.Ordinal));
         Assert.EndsWith($"compare?runs={string.Join(',', rotationRuns.Order())}", page.Url);
         await page.WaitForInteractiveAsync();
-        await ExpectBarsAsync(page, "compare-parts-equivariance", 3 * parts.Count);
-        await ExpectBarsAsync(page, "compare-parts-invariance", 3 * parts.Count);
+        await ExpectBarsAsync(page, "compare-parts-equivariance", ModelCount * parts.Count);
+        await ExpectBarsAsync(page, "compare-parts-invariance", ModelCount * parts.Count);
         var compareTable = await page.Locator("[data-testid=compare-table]").InnerTextAsync();
         foreach (var m in DashboardFixture.Models) Assert.Contains(m.Name, compareTable);
-        await page.ShotAsync("08-compare-parts");
+        await page.ShotAsync("09-compare-parts");
         var compareLink = await CopyLinkAsync(page);
         await page.GetByText("Per layer", new() { Exact = true }).ClickAsync();
         await page.WaitForURLAsync(u => u.Contains("view=layers", StringComparison.Ordinal));
         await ExpectChartAsync(page, "compare-layers-equivariance");
-        await Assertions.Expect(page.Locator("[data-chart-id=compare-layers-equivariance] .apexcharts-series")).ToHaveCountAsync(3);
-        await page.ShotAsync("09-compare-layers");
+        await Assertions.Expect(page.Locator("[data-chart-id=compare-layers-equivariance] .apexcharts-series")).ToHaveCountAsync(ModelCount);
+        await page.ShotAsync("10-compare-layers");
 
-        // Correlation: the study of all rotation runs on the built-in probe set; three models with accuracies → ρ per part.
-        await page.GotoAsync("correlation?transform=rotation&probe=fashion-mnist-test&similarity=pearson");
-        await Assertions.Expect(page.Locator("[data-testid=study-description]")).ToContainTextAsync("3 runs");
+        // Correlation: the study of all rotation runs on the built-in probe set; every model has an accuracy → ρ per part, n = 4.
+        await page.OpenAsync("correlation?transform=rotation&probe=fashion-mnist-test&similarity=pearson");
+        // (Another test's upload, measured without an accuracy, may be listed too: it takes no part in ρ.)
+        var studyRuns = (await lab.Api.GetFromJsonAsync<JsonElement>("api/runs")).EnumerateArray()
+            .Where(r => r.GetProperty("status").GetString() == "done" && r.GetProperty("transform").GetString() == "rotation")
+            .Select(r => r.GetProperty("modelId").GetString()).Distinct().Count();
+        await Assertions.Expect(page.Locator("[data-testid=study-description]")).ToContainTextAsync($": {studyRuns} runs.");
         await ExpectBarsAsync(page, "correlation-rho", 2 * parts.Count);
         var rhoTable = await page.Locator("[data-testid=rho-table]").InnerTextAsync();
-        Assert.Equal(parts.Count, rhoTable.Split('\n').Count(l => parts.Any(p => l.StartsWith(p, StringComparison.Ordinal)) && l.Contains('3')));
+        var rhoRows = rhoTable.Split('\n').Where(l => parts.Any(p => l.StartsWith(p + "\t", StringComparison.Ordinal))).ToList();
+        Assert.Equal(parts.Count, rhoRows.Count);
+        Assert.All(rhoRows, r => Assert.Equal(ModelCount.ToString(CultureInfo.InvariantCulture), r.Split('\t')[2]));
         await ExpectChartAsync(page, "correlation-scatter-early");
-        await page.ShotAsync("10-correlation");
+        await page.ShotAsync("11-correlation");
         var correlationLink = await CopyLinkAsync(page);
 
         // Share links opened in a new browser context (no cookies, storage or circuit in common) show the same numbers.
         await using var colleague = await lab.NewContextAsync();
         var other = await colleague.NewPageAsync();
-        await other.GotoAsync(runLink);
+        await other.OpenAsync(runLink);
         await ExpectBarsAsync(other, $"run-{runA}-parts", 2 * parts.Count);
         Assert.Equal(partsTable, await other.Locator("[data-testid=parts-table]").InnerTextAsync());
-        await other.ShotAsync("11-shared-run");
-        await other.GotoAsync(compareLink);
-        await ExpectBarsAsync(other, "compare-parts-equivariance", 3 * parts.Count);
+        await other.ShotAsync("12-shared-run");
+        await other.OpenAsync(compareLink);
+        await ExpectBarsAsync(other, "compare-parts-equivariance", ModelCount * parts.Count);
         Assert.Equal(compareTable, await other.Locator("[data-testid=compare-table]").InnerTextAsync());
-        await other.ShotAsync("12-shared-compare");
-        await other.GotoAsync(correlationLink);
+        await other.ShotAsync("13-shared-compare");
+        await other.OpenAsync(correlationLink);
         await ExpectBarsAsync(other, "correlation-rho", 2 * parts.Count);
         Assert.Equal(rhoTable, await other.Locator("[data-testid=rho-table]").InnerTextAsync());
-        await other.ShotAsync("13-shared-correlation");
+        await other.ShotAsync("14-shared-correlation");
     }
 
     private static async Task SetImagesAsync(IPage page, int images)

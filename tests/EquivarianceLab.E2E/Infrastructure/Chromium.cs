@@ -50,8 +50,11 @@ public static class Chromium
         return context;
     }
 
-    /// <summary>Opens a page and waits until Blazor's circuit is up (the layout renders a marker after its first interactive render).</summary>
-    public static async Task<IPage> GotoAsync(this IPage page, string relative)
+    /// <summary>
+    /// Opens a page and waits until Blazor's circuit is up (the layout renders a marker after its first interactive
+    /// render): input given to the prerendered page would be lost when the interactive render replaces it.
+    /// </summary>
+    public static async Task<IPage> OpenAsync(this IPage page, string relative)
     {
         await page.GotoAsync(relative);
         await page.WaitForInteractiveAsync();

@@ -15,17 +15,18 @@ public sealed class DashboardFixture : IAsyncLifetime
     public IBrowser Browser { get; private set; } = null!;
     public HttpClient Api { get; private set; } = null!;
 
-    /// <summary>The zoo: id → (display name, accuracy).</summary>
-    public static readonly (string Id, string Name, double Accuracy, int Seed)[] Models =
+    /// <summary>The zoo: three tiny CNNs (4 channels, milliseconds per run) and a wider one (64 channels, seconds for 1000 images).</summary>
+    public static readonly (string Id, string Name, double Accuracy, int Seed, int Channels)[] Models =
     [
-        ("tiny-a", "Tiny CNN A", 71.5, 1),
-        ("tiny-b", "Tiny CNN B", 83.0, 2),
-        ("tiny-c", "Tiny CNN C", 90.2, 3),
+        ("tiny-a", "Tiny CNN A", 71.5, 1, 4),
+        ("tiny-b", "Tiny CNN B", 83.0, 2, 4),
+        ("tiny-c", "Tiny CNN C", 90.2, 3, 4),
+        ("wide-d", "Wide CNN D", 77.7, 4, 64),
     ];
 
     public async Task InitializeAsync()
     {
-        foreach (var m in Models) Zoo.AddTinyCnn(m.Id, m.Name, m.Accuracy, m.Seed);
+        foreach (var m in Models) Zoo.AddTinyCnn(m.Id, m.Name, m.Accuracy, m.Seed, m.Channels);
         Server = await LabServer.StartAsync("dashboard", DataFolder, Zoo.Folder);
         Api = Server.CreateClient();
         (Playwright, Browser) = await Chromium.LaunchAsync();
