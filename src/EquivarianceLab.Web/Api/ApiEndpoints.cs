@@ -166,19 +166,14 @@ public static class ApiEndpoints
         }
         catch (JsonException e)
         {
-            throw new RequestException($"The request body is not valid JSON: {FirstSentence(e.Message)}");
+            // Our own words: System.Text.Json's messages name .NET types and parser internals.
+            var where = e.Path is { Length: > 1 } path ? $" (the value of {path[2..]} is wrong)" : e.LineNumber is { } line ? $" (line {line + 1}, byte {e.BytePositionInLine + 1})" : "";
+            throw new RequestException($"The request body is not valid JSON for this request{where}.");
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             throw new RequestException($"The request body is too large (at most {MaxJsonBytes / 1024} KiB of JSON).");
         }
-    }
-
-    /// <summary>System.Text.Json's messages end in "Path: $ | LineNumber: …"; the first sentence is the useful part.</summary>
-    private static string FirstSentence(string message)
-    {
-        var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
-        return (cut > 0 ? message[..cut] : message).Trim();
     }
 
     /// <summary>An unexpected failure in the API: logged with its stack trace, answered with a request id only.</summary>

@@ -23,7 +23,7 @@ public static class UploadWriter
                 while ((read = await source.ReadAsync(buffer, ct)) > 0)
                 {
                     total += read;
-                    if (total > maxBytes) throw new RequestException($"The file is larger than the upload limit of {Format(maxBytes)}.");
+                    if (total > maxBytes) throw new RequestException($"The upload is larger than the limit of {Format(maxBytes)}.");
                     sha.AppendData(buffer, 0, read);
                     await file.WriteAsync(buffer.AsMemory(0, read), ct);
                 }

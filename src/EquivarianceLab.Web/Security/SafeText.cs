@@ -42,7 +42,10 @@ public sealed partial class SafeText(LabPaths paths)
         return line.Length == 0 ? "Unknown error." : line;
     }
 
-    /// <summary>/a/b/c.ext (two or more segments) → c.ext; Windows drive paths likewise.</summary>
-    [GeneratedRegex(@"(?<![\w.~/:])(?:[A-Za-z]:)?[/\\](?:[^\s/\\'""`:;,()\[\]]+[/\\])+(?<last>[^\s/\\'""`:;,()\[\]]*)")]
+    /// <summary>
+    /// /a/b/c.ext (two or more segments) → c.ext; Windows drive paths likewise. A path in single quotes is a name the
+    /// user gave (e.g. a zip entry '/etc/x.png' being refused) and stays.
+    /// </summary>
+    [GeneratedRegex(@"(?<![\w.~/:'])(?:[A-Za-z]:)?[/\\](?:[^\s/\\'""`:;,()\[\]]+[/\\])+(?<last>[^\s/\\'""`:;,()\[\]]*)")]
     private static partial Regex AbsolutePath();
 }

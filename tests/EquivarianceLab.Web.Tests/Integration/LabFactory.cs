@@ -10,7 +10,8 @@ namespace EquivarianceLab.Web.Tests.Integration;
 /// The real app (real SQLite files, real Hangfire server on its SQLite storage) in a fresh temp data folder.
 /// With a <see cref="IMeasurementRunner"/> given, the library is replaced by it; otherwise the real adapter runs.
 /// </summary>
-public sealed class LabFactory(string dataFolder, string zooFolder, IMeasurementRunner? runner = null, int maxRestarts = 1) : WebApplicationFactory<Program>
+public sealed class LabFactory(string dataFolder, string zooFolder, IMeasurementRunner? runner = null, int maxRestarts = 1,
+    IReadOnlyDictionary<string, string>? settings = null, Action<IServiceCollection>? services = null) : WebApplicationFactory<Program>
 {
     public string DataFolder { get; } = dataFolder;
 
@@ -21,7 +22,9 @@ public sealed class LabFactory(string dataFolder, string zooFolder, IMeasurement
         builder.UseSetting("EquivarianceLab:ZooFolder", zooFolder);
         builder.UseSetting("EquivarianceLab:MaxRestarts", maxRestarts.ToString(System.Globalization.CultureInfo.InvariantCulture));
         builder.UseSetting("EquivarianceLab:MaxUploadBytes", (4 << 20).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>()) builder.UseSetting(key, value);
         if (runner is not null) builder.ConfigureTestServices(s => s.AddSingleton(runner));
+        if (services is not null) builder.ConfigureTestServices(services);
     }
 
     public static string NewFolder(string prefix)

@@ -58,6 +58,46 @@ public sealed class RealMeasurementTests
         }
     }
 
+    [Fact]
+    public async Task Registers_and_measures_a_built_in_control_from_the_zoo()
+    {
+        var data = LabFactory.NewFolder("builtin");
+        var zoo = LabFactory.ZooWithFashionMnist();
+        try
+        {
+            // A built-in control has no file: its card names it (format "builtin"), the library builds it.
+            var dir = Directory.CreateDirectory(Path.Combine(zoo, "control-rotation-invariant")).FullName;
+            File.WriteAllText(Path.Combine(dir, "card.json"), """
+                {"id":"control-rotation-invariant","displayName":"Rotation-invariant control","family":"Control","format":"builtin","file":"",
+                 "architecture":"control-rotation-invariant","inputShape":[1,28,28],
+                 "preprocessing":{"channelOrder":"L","scale":0.00392156862745098,"mean":[0],"std":[1]}}
+                """);
+            await using var factory = new LabFactory(data, zoo);
+            using var client = factory.CreateClient();
+            var model = Assert.Single((await client.GetFromJsonAsync<JsonElement>("/api/models")).EnumerateArray());
+            Assert.Equal("control-rotation-invariant", model.GetProperty("id").GetString());
+            Assert.Equal("builtin", model.GetProperty("format").GetString());
+
+            var created = await client.PostAsJsonAsync("/api/runs", new { modelId = "control-rotation-invariant", transform = "rotation", images = 8 });
+            var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt32();
+            JsonElement run;
+            var until = DateTime.UtcNow.AddMinutes(2);
+            do
+            {
+                await Task.Delay(200);
+                run = await client.GetFromJsonAsync<JsonElement>($"/api/runs/{id}");
+            } while (run.GetProperty("status").GetString() is "queued" or "running" && DateTime.UtcNow < until);
+            Assert.True(run.GetProperty("status").GetString() == "done", run.ToString());
+            // The paper's invariant control: invariance 1 in every part.
+            foreach (var part in run.GetProperty("result").GetProperty("parts").EnumerateObject())
+                Assert.Equal(1.0, part.Value.GetProperty("invariance").GetDouble(), 4);
+        }
+        finally
+        {
+            LabFactory.TryDelete(data, zoo);
+        }
+    }
+
     /// <summary>Conv-ReLU ×3, global pooling and a linear head on [N, 1, 28, 28].</summary>
     private static byte[] TinyCnn()
     {
