@@ -41,8 +41,9 @@ public sealed class RunRecovery(IDbContextFactory<AppDbContext> dbFactory, RunQu
             {
                 run.Status = RunStatus.Failed;
                 run.FinishedUtc = time.GetUtcNow().UtcDateTime;
-                run.Error = $"Interrupted by a server restart while running (after {run.Restarts + 1} attempts); use Re-run to queue it again.";
-                logger.LogWarning("Run {RunId} was interrupted again; marked failed.", run.Id);
+                var attempts = run.Restarts + 1;
+                run.Error = $"Interrupted by a server restart while running ({attempts} attempt{(attempts == 1 ? "" : "s")}); use Re-run to queue it again.";
+                logger.LogWarning("Run {RunId} was interrupted and has no restarts left; marked failed.", run.Id);
             }
         }
         await db.SaveChangesAsync(ct);

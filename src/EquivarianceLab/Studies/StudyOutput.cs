@@ -106,10 +106,10 @@ public static class StudyOutput
                 $"{study.Name} ({study.Section}) · {m.Describe()} · {rows[0].Result.Similarity} · {images} images of {probes}\n");
 
             int idWidth = Math.Max(5, rows.Max(e => e.ModelId.Length));
-            int labelWidth = Math.Max(5, rows.Max(e => e.Label.Length));
+            int labelWidth = Math.Max(7, rows.Max(e => e.Label.Length));
             const int cell = 6, group = 2 * cell + 1, gap = 3;
             var head1 = new StringBuilder().Append(' ', idWidth + 2 + labelWidth + 2 + 6);
-            var head2 = new StringBuilder().Append("model".PadRight(idWidth)).Append("  ").Append("row".PadRight(labelWidth)).Append("  ").Append("acc %".PadLeft(6));
+            var head2 = new StringBuilder().Append("model".PadRight(idWidth)).Append("  ").Append("setting".PadRight(labelWidth)).Append("  ").Append("acc %".PadLeft(6));
             foreach (var part in Parts.All)
             {
                 head1.Append(' ', gap).Append(part.PadLeft((group + part.Length) / 2).PadRight(group));

@@ -90,6 +90,18 @@ public class StudyDefinitionTests
     }
 
     [Fact]
+    public void Control_cards_in_the_zoo_are_used_and_load_as_the_built_in_models()
+    {
+        using var zoo = new FakeZoo();
+        zoo.AddBuiltin("my-invariant-control", "control-rotation-invariant");
+        var resolved = StudyCatalog.Resolve(StudyCatalog.Get("controls"), zoo.Scan());
+        Assert.Equal(["my-invariant-control", "control-rotation-equivariant"], resolved.Members.Select(m => m.Entry.Id));
+        Assert.Equal(Path.Combine(zoo.Folder, "my-invariant-control"), resolved.Members[0].Entry.Source);
+        using var model = ModelLoader.Load(resolved.Members[0].Entry.Source, resolved.Members[0].Entry.Card);
+        Assert.Equal(["layer1", "layer2", "layer3", "pool", "logits"], model.Layers);
+    }
+
+    [Fact]
     public void The_augmentation_comes_from_the_training_command_or_the_notes()
     {
         using var zoo = new FakeZoo();

@@ -61,6 +61,16 @@ public sealed class FakeZoo : IDisposable
         return card;
     }
 
+    /// <summary>A zoo card for a built-in control (format <c>builtin</c>, no file), as the dashboard lists them.</summary>
+    public void AddBuiltin(string id, string name)
+    {
+        var dir = Directory.CreateDirectory(Path.Combine(Folder, id)).FullName;
+        new ModelCard
+        {
+            Id = id, DisplayName = id, Family = "Control", Format = "builtin", File = "", Architecture = name, InputShape = [1, -1, -1],
+        }.Save(Path.Combine(dir, "card.json"));
+    }
+
     /// <summary>Links the shipped Fashion-MNIST test images into <c>FOLDER/data/fashion-mnist</c>, where the cards' defaultProbe points.</summary>
     public void AddFashionMnist()
     {
