@@ -10,7 +10,7 @@ function withFormatters(options) {
         const f = fmt(hints.decimals);
         options.tooltip = options.tooltip || {};
         options.tooltip.y = Object.assign({ formatter: f }, options.tooltip.y || {});
-        if (options.dataLabels && options.dataLabels.enabled) options.dataLabels.formatter = f;
+        if (options.dataLabels && options.dataLabels.enabled) options.dataLabels.formatter = fmt(Math.min(hints.decimals, 2));
         for (const axis of [].concat(options.yaxis || [])) axis.labels = Object.assign({ formatter: fmt(Math.min(hints.decimals, 2)) }, axis.labels || {});
     }
     if (hints.xDecimals !== undefined) {

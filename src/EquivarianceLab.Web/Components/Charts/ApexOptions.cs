@@ -57,9 +57,10 @@ public static class ApexOptions
         xaxis = new { categories },
         yaxis = new[] { YAxis(yTitle, yMin, yMax) },
         colors = colors ?? series.Select((_, i) => Color(i)).ToArray(),
-        // Labels sit above the bars (below for negative values) so short bars stay readable.
-        plotOptions = new { bar = new { horizontal = false, columnWidth = series.Count > 4 ? "85%" : "60%", dataLabels = new { position = "top" } } },
-        dataLabels = new { enabled = dataLabels, offsetY = -16, style = new { fontSize = "10px", colors = new[] { "#333" } } },
+        // Labels sit above the bars (below for negative values) so short bars stay readable; upright, so that
+        // neighbouring bars' labels do not run into each other.
+        plotOptions = new { bar = new { horizontal = false, columnWidth = series.Count > 4 ? "85%" : "60%", dataLabels = new { position = "top", orientation = "vertical" } } },
+        dataLabels = new { enabled = dataLabels, offsetY = -8, style = new { fontSize = "10px", colors = new[] { "#333" } } },
         legend = new { position = "top" },
         noData = new { text = "No data" },
         eqlab = new { decimals = 3 },
