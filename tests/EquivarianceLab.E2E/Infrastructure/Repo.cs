@@ -15,6 +15,9 @@ public static class Repo
     /// <summary>src/EquivarianceLab.Web/bin/&lt;Configuration&gt;/net10.0/EquivarianceLab.Web.dll, built with this project.</summary>
     public static string WebAppDll { get; } = Metadata("WebAppDll");
 
+    /// <summary>src/EquivarianceLab.Cli/bin/&lt;Configuration&gt;/net10.0/eqlab.dll, built with this project.</summary>
+    public static string EqlabDll { get; } = Metadata("EqlabDll");
+
     /// <summary>tests/EquivarianceLab.E2E/TestResults: screenshots/ and logs/ of the last run (ignored by git).</summary>
     public static string Results { get; } = Path.Combine(Root, "tests", "EquivarianceLab.E2E", "TestResults");
 
