@@ -8,24 +8,9 @@ namespace EquivarianceLab.E2E;
 /// A script's view of the dashboard (issue 4, "Checked by"): list the models, queue a run through the HTTP API, poll it
 /// to done, and get the same numbers <c>eqlab measure</c> gives for the same model, probe set and settings.
 /// </summary>
-public sealed class ApiAgreesWithCommandLineTests : IAsyncLifetime
+public sealed class ApiAgreesWithCommandLineTests() : ServerTest("api-cli")
 {
-    private readonly TestZoo _zoo = new();
-    private readonly string _data = Repo.NewTempFolder("api-cli");
-    private LabServer _server = null!;
-
-    public async Task InitializeAsync()
-    {
-        _zoo.AddTinyCnn("tiny-c", "Tiny CNN C", 80.0, seed: 3, channels: 6);
-        _server = await LabServer.StartAsync("api-cli", _data, _zoo.Folder);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        Repo.TryDelete(_data);
-        _zoo.Dispose();
-    }
+    protected override void AddModels(TestZoo zoo) => zoo.AddTinyCnn("tiny-c", "Tiny CNN C", 80.0, seed: 3, channels: 6);
 
     [Theory]
     [InlineData("rotation", "pearson", 40, 16)]
@@ -33,7 +18,7 @@ public sealed class ApiAgreesWithCommandLineTests : IAsyncLifetime
     [InlineData("flip", "pearson", 33, 16)]
     public async Task A_run_queued_through_the_api_has_the_numbers_of_eqlab_measure(string transform, string similarity, int images, int maxShift)
     {
-        using var api = _server.CreateClient();
+        using var api = Server.CreateClient();
         var models = JsonDocument.Parse(await api.GetStringAsync("api/models")).RootElement;
         Assert.Contains("tiny-c", models.EnumerateArray().Select(m => m.GetProperty("id").GetString()));
         using var queued = await api.PostAsync("api/runs", new StringContent(
@@ -44,8 +29,8 @@ public sealed class ApiAgreesWithCommandLineTests : IAsyncLifetime
         Assert.True(run.GetProperty("status").GetString() == "done", run.ToString());
         var fromApi = run.GetProperty("result");
 
-        var output = Path.Combine(_data, $"cli-{transform}.json");
-        var cli = RunEqlab("measure", "--model", Path.Combine(_zoo.Folder, "tiny-c"), "--probe", Repo.FashionMnistTest,
+        var output = Path.Combine(DataFolder, $"cli-{transform}.json");
+        var cli = RunEqlab("measure", "--model", Path.Combine(Zoo.Folder, "tiny-c"), "--probe", Repo.FashionMnistTest,
             "--transform", transform, "--similarity", similarity, "--images", $"{images}", "--max-shift", $"{maxShift}", "--out", output);
         Assert.True(cli.ExitCode == 0, cli.Output);
         var fromCli = JsonDocument.Parse(File.ReadAllText(output)).RootElement;

@@ -4,31 +4,19 @@ using EquivarianceLab.E2E.Infrastructure;
 namespace EquivarianceLab.E2E;
 
 /// <summary>Two scripts queueing runs at the same moment against the real process (issue 5 item 3): each gets its own results.</summary>
-public sealed class ConcurrentClientsTests : IAsyncLifetime
+public sealed class ConcurrentClientsTests() : ServerTest("concurrent")
 {
-    private readonly TestZoo _zoo = new();
-    private readonly string _data = Repo.NewTempFolder("concurrent");
-    private LabServer _server = null!;
-
-    public async Task InitializeAsync()
+    protected override void AddModels(TestZoo zoo)
     {
-        _zoo.AddTinyCnn("tiny-a", "Tiny CNN A", 71.5, seed: 1);
-        _zoo.AddTinyCnn("tiny-b", "Tiny CNN B", 64.0, seed: 2);
-        _server = await LabServer.StartAsync("concurrent", _data, _zoo.Folder);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        Repo.TryDelete(_data);
-        _zoo.Dispose();
+        zoo.AddTinyCnn("tiny-a", "Tiny CNN A", 71.5, seed: 1);
+        zoo.AddTinyCnn("tiny-b", "Tiny CNN B", 64.0, seed: 2);
     }
 
     [Fact]
     public async Task Two_clients_queueing_at_once_both_get_their_results()
     {
-        using var alice = _server.CreateClient();
-        using var bob = _server.CreateClient();
+        using var alice = Server.CreateClient();
+        using var bob = Server.CreateClient();
         var go = new TaskCompletionSource();
         // Each client queues four runs as fast as it can, both released at once; the last two of each are the same settings.
         async Task<int[]> Queue(HttpClient client, string model, string transform)

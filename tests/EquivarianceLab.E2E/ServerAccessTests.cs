@@ -14,26 +14,14 @@ namespace EquivarianceLab.E2E;
 /// grow with it) and a refused one leaves nothing behind; the Hangfire dashboard is local-only, or behind configured
 /// credentials; responses carry no Server header and no paths or exception details.
 /// </summary>
-public sealed class ServerAccessTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class ServerAccessTests(ITestOutputHelper output) : ServerTest("access")
 {
     private const long UploadLimit = 256L << 20;
-    private readonly TestZoo _zoo = new();
-    private readonly string _data = Repo.NewTempFolder("access");
-    private LabServer _server = null!;
 
-    public async Task InitializeAsync()
-    {
-        _zoo.AddTinyCnn("tiny-a", "Tiny CNN A", 71.5, seed: 1);
-        _server = await LabServer.StartAsync("access", _data, _zoo.Folder,
-            new Dictionary<string, string> { ["EquivarianceLab:MaxUploadBytes"] = UploadLimit.ToString(CultureInfo.InvariantCulture) });
-    }
+    protected override void AddModels(TestZoo zoo) => zoo.AddTinyCnn("tiny-a", "Tiny CNN A", 71.5, seed: 1);
 
-    public async Task DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        Repo.TryDelete(_data);
-        _zoo.Dispose();
-    }
+    protected override IReadOnlyDictionary<string, string> Settings =>
+        new Dictionary<string, string> { ["EquivarianceLab:MaxUploadBytes"] = UploadLimit.ToString(CultureInfo.InvariantCulture) };
 
     [Fact]
     public async Task Oversized_or_invalid_requests_are_refused_from_their_headers_before_the_body_is_sent()
@@ -57,13 +45,13 @@ public sealed class ServerAccessTests(ITestOutputHelper output) : IAsyncLifetime
             Assert.Equal(error, JsonDocument.Parse(body).RootElement.GetProperty("error").GetString());
             Assert.DoesNotContain("Server:", headers, StringComparison.OrdinalIgnoreCase);
         }
-        Assert.Empty(Directory.GetFiles(Path.Combine(_data, "incoming")));
+        Assert.Empty(Directory.GetFiles(Path.Combine(DataFolder, "incoming")));
     }
 
     [Fact]
     public async Task A_large_upload_streams_to_disk_and_a_refused_one_leaves_nothing()
     {
-        var baseline = _server.Memory().Rss;
+        var baseline = Server.Memory().Rss;
 
         // 200 MiB (within the 256 MiB limit), sent chunked, of something that is not a probe set: streamed to disk and
         // hashed as it arrives, then opened by the library and refused. Memory stays flat while it streams.
@@ -81,8 +69,8 @@ public sealed class ServerAccessTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.True(peak - baseline < 96L << 20, $"the server's memory grew by {(peak - baseline) >> 20} MiB during a 300 MiB upload");
 
         foreach (var folder in new[] { "incoming", "models", "probesets" })
-            Assert.Empty(Directory.GetFiles(Path.Combine(_data, folder)));
-        using var client = _server.CreateClient();
+            Assert.Empty(Directory.GetFiles(Path.Combine(DataFolder, folder)));
+        using var client = Server.CreateClient();
         var models = JsonDocument.Parse(await client.GetStringAsync("api/models")).RootElement;
         Assert.Equal(["tiny-a"], models.EnumerateArray().Select(m => m.GetProperty("id").GetString()));
     }
@@ -90,7 +78,7 @@ public sealed class ServerAccessTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task The_hangfire_dashboard_answers_local_requests_only()
     {
-        using var client = _server.CreateClient();
+        using var client = Server.CreateClient();
         using var local = await client.GetAsync("hangfire");
         Assert.Equal(HttpStatusCode.OK, local.StatusCode);
         Assert.Contains("Hangfire", await local.Content.ReadAsStringAsync());
@@ -106,7 +94,7 @@ public sealed class ServerAccessTests(ITestOutputHelper output) : IAsyncLifetime
         var data = Repo.NewTempFolder("access-auth");
         try
         {
-            await using var server = await LabServer.StartAsync("access-auth", data, _zoo.Folder, new Dictionary<string, string>
+            await using var server = await LabServer.StartAsync("access-auth", data, Zoo.Folder, new Dictionary<string, string>
             {
                 ["EquivarianceLab:HangfireDashboard:User"] = "ops",
                 ["EquivarianceLab:HangfireDashboard:Password"] = "correct horse",
@@ -131,7 +119,7 @@ public sealed class ServerAccessTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task Responses_name_no_server_and_errors_hold_no_paths_or_exception_details()
     {
-        using var client = _server.CreateClient();
+        using var client = Server.CreateClient();
         foreach (var url in new[] { "", "models", "api/models", "api/runs/424242", "no/such/page", "thumbnails/x/0.png", "hangfire" })
         {
             using var r = await client.GetAsync(url);
@@ -167,7 +155,7 @@ public sealed class ServerAccessTests(ITestOutputHelper output) : IAsyncLifetime
     /// <summary>Sends request headers announcing <paramref name="length"/> body bytes, sends none, and reads the answer.</summary>
     private async Task<(int Status, string Headers, string Body)> HeadersOnlyAsync(string method, string path, string contentType, long length)
     {
-        var answer = await RawHttp.SendAsync(_server.BaseUri.Port, method, path,
+        var answer = await RawHttp.SendAsync(Server.BaseUri.Port, method, path,
             $"Content-Type: {contentType}\r\nContent-Length: {length.ToString(CultureInfo.InvariantCulture)}\r\n", writeBody: null, TimeSpan.FromSeconds(15));
         return (answer.Status, answer.Headers, answer.Body);
     }
@@ -181,14 +169,14 @@ public sealed class ServerAccessTests(ITestOutputHelper output) : IAsyncLifetime
         {
             while (!stop.IsCancellationRequested)
             {
-                peak = Math.Max(peak, _server.Memory().Rss);
+                peak = Math.Max(peak, Server.Memory().Rss);
                 try { await Task.Delay(20, stop.Token); } catch (OperationCanceledException) { }
             }
         });
         RawHttp.Answer answer;
         try
         {
-            answer = await RawHttp.UploadChunkedAsync(_server.BaseUri.Port, "/" + url, fileName, bytes, TimeSpan.FromMinutes(3));
+            answer = await RawHttp.UploadChunkedAsync(Server.BaseUri.Port, "/" + url, fileName, bytes, TimeSpan.FromMinutes(3));
         }
         finally
         {
