@@ -51,7 +51,7 @@ public static class EquivarianceMeasure
             var reference = new (Tensor Unit, Tensor Valid)[layers.Count];
             for (int l = 0; l < layers.Count; l++)
             {
-                states[l] ??= LayerState.Create(layers[l], plain[l], transforms.Count);
+                states[l] ??= LayerState.Create(layers[l], plain[l], transforms.Count, images);
                 var canonical = states[l].Layout.Canonical(plain[l]);
                 if (states[l].Layout.Kind == LayerKind.Spatial)
                     reference[l] = Similarity.Normalize(Flatten(canonical.to_type(ScalarType.Float32)), options.Similarity); // a copy: f(X) may share memory with the input
@@ -189,11 +189,13 @@ public static class EquivarianceMeasure
         public required long[] Shape { get; init; }
         public required FeatureLayout Layout { get; init; }
         public required ScoreAccumulator[] Scores { get; init; }
-        private List<float>? _reference;
-        private List<float>[]? _moved;
-        private long _channels;
+        // Vector layers: f(X) and each f(gX) as [images, C] row-major, filled batch by batch (sized once, never regrown).
+        private float[]? _reference;
+        private float[][]? _moved;
+        private long _channels, _referenceRows;
+        private long[]? _movedRows;
 
-        public static LayerState Create(string name, Tensor raw, int transformCount)
+        public static LayerState Create(string name, Tensor raw, int transformCount, int images)
         {
             var layout = FeatureLayout.Of(name, raw.shape);
             var state = new LayerState
@@ -205,34 +207,39 @@ public static class EquivarianceMeasure
             };
             if (layout.Kind == LayerKind.Vector)
             {
-                state._reference = [];
-                state._moved = Enumerable.Range(0, transformCount).Select(_ => new List<float>()).ToArray();
                 state._channels = raw.shape[1];
+                var length = checked((int)(images * state._channels));
+                state._reference = new float[length];
+                state._moved = Enumerable.Range(0, transformCount).Select(_ => new float[length]).ToArray();
+                state._movedRows = new long[transformCount];
             }
             return state;
         }
 
-        public void AppendReference(Tensor vectors) => Append(_reference!, vectors);
-        public void AppendMoved(int transform, Tensor vectors) => Append(_moved![transform], vectors);
+        public void AppendReference(Tensor vectors) => _referenceRows = Append(_reference!, _referenceRows, vectors);
+        public void AppendMoved(int transform, Tensor vectors) => _movedRows![transform] = Append(_moved![transform], _movedRows[transform], vectors);
 
-        private void Append(List<float> into, Tensor vectors)
+        private long Append(float[] into, long rows, Tensor vectors)
         {
             if (vectors.shape[1] != _channels)
                 throw new EquivarianceLabException($"Layer '{Name}' changed its channel count between batches.");
-            into.AddRange(vectors.to_type(ScalarType.Float32).contiguous().data<float>());
+            using var values = vectors.to_type(ScalarType.Float32).contiguous();
+            values.data<float>().CopyTo(into, checked((int)(rows * _channels)));
+            return rows + vectors.shape[0];
         }
 
         /// <summary>Vector layer: channel c's vector runs over the N images; B = f(X) for every g (g acts as the identity).</summary>
         public void ScoreVectors(SimilarityKind kind)
         {
             using var scope = NewDisposeScope();
-            long n = _reference!.Count / _channels;
-            var b = tensor(_reference.ToArray(), [n, _channels]).t().unsqueeze(0); // [1, C, N]
+            long n = _referenceRows;
+            var b = tensor(_reference!, [n, _channels]).t().unsqueeze(0); // [1, C, N]
             var (unitB, validB) = Similarity.Normalize(b, kind);
             for (int t = 0; t < Scores.Length; t++)
             {
-                var a = tensor(_moved![t].ToArray(), [n, _channels]).t().unsqueeze(0);
-                var (unitA, validA) = Similarity.Normalize(a, kind);
+                using var inner = NewDisposeScope();
+                var a = tensor(_moved![t], [n, _channels]).t().unsqueeze(0);
+                var (unitA, validA) = Similarity.NormalizeInPlace(a.contiguous(), kind);
                 Similarity.Accumulate(unitA, validA, unitB, validB, Scores[t]);
             }
         }

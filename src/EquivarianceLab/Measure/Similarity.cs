@@ -44,31 +44,55 @@ public static class Similarity
     /// </summary>
     public static void Accumulate(Tensor a, Tensor validA, Tensor b, Tensor validB, ScoreAccumulator into)
     {
+        using var scope = NewDisposeScope();
         long groups = a.shape[0], channels = a.shape[1];
-        // Keep each [g, C, C] similarity block near 32 M floats.
-        long chunk = Math.Max(1, Math.Min(groups, (32L << 20) / Math.Max(1, channels * channels)));
-        for (long start = 0; start < groups; start += chunk)
+        var pairValid = validA.logical_and(validB);
+        var eqValid = validA.logical_and(validB.any(-1, keepdim: true));
+        var bt = ExcludeInvalid(b, validB).transpose(1, 2);
+        // Chunks of about 2 M similarities (8 MiB): the max reads what the product has just written from cache, and
+        // there are few enough chunks that per-call overhead stays small.
+        long chunk = Math.Max(1, Math.Min(groups, SimilarityBlock / Math.Max(1, channels * channels)));
+        Tensor diag, best;
+        if (chunk == groups)
         {
-            long len = Math.Min(chunk, groups - start);
-            using var scope = NewDisposeScope();
-            var ua = a.narrow(0, start, len);
-            var ub = b.narrow(0, start, len);
-            var va = validA.narrow(0, start, len);
-            var vb = validB.narrow(0, start, len);
-
-            var pairValid = va.logical_and(vb);
-            var sims = bmm(ua, ub.transpose(1, 2));             // [g, C, C′]
-            var diag = sims.diagonal(0, 1, 2).clone();          // the invariance pairs, before masking
-            if (!vb.all().item<bool>()) sims.masked_fill_(vb.logical_not().unsqueeze(1), double.NegativeInfinity);
-            var best = sims.amax([-1L]);                        // [g, C]
-            // E ≥ I per pair, exactly: the diagonal is one of the candidates.
-            best = maximum(best, diag.masked_fill(pairValid.logical_not(), double.NegativeInfinity));
-            var eqValid = va.logical_and(vb.any(-1, keepdim: true));
-
-            into.Add(
-                diag.masked_select(pairValid).sum(ScalarType.Float64).item<double>(), pairValid.sum().item<long>(),
-                best.masked_select(eqValid).sum(ScalarType.Float64).item<double>(), eqValid.sum().item<long>());
+            var sims = bmm(a, bt);                 // [g, C, C′]
+            diag = sims.diagonal(0, 1, 2);        // the invariance pairs (the valid ones are counted)
+            best = sims.amax([-1L]);              // [g, C]
         }
+        else
+        {
+            diag = empty(groups, channels);
+            best = empty(groups, channels);
+            for (long start = 0; start < groups; start += chunk)
+            {
+                long len = Math.Min(chunk, groups - start);
+                using var inner = NewDisposeScope();
+                var sims = bmm(a.narrow(0, start, len), bt.narrow(0, start, len));
+                diag.narrow(0, start, len).copy_(sims.diagonal(0, 1, 2));
+                best.narrow(0, start, len).copy_(sims.amax([-1L]));
+            }
+        }
+        // E ≥ I per pair, exactly: the diagonal is one of the candidates.
+        best = maximum(best, diag.masked_fill(pairValid.logical_not(), double.NegativeInfinity));
+        into.Add(
+            diag.masked_select(pairValid).sum(ScalarType.Float64).item<double>(), pairValid.sum().item<long>(),
+            best.masked_select(eqValid).sum(ScalarType.Float64).item<double>(), eqValid.sum().item<long>());
+    }
+
+    /// <summary>Similarities per chunk of groups in <see cref="Accumulate"/>.</summary>
+    private const long SimilarityBlock = 2L << 20;
+
+    /// <summary>
+    /// Replaces each degenerate vector of <paramref name="b"/> [G, C, L] by a copy of its group's first valid one: a
+    /// duplicate cannot change the max over c′, so the max over all columns is the max over the valid ones, without a
+    /// masking pass over the [G, C, C] similarities. (A group with no valid vector counts for nothing either way.)
+    /// </summary>
+    private static Tensor ExcludeInvalid(Tensor b, Tensor valid)
+    {
+        if (valid.all().item<bool>()) return b;
+        var first = valid.to_type(ScalarType.Int32).argmax(-1);                        // [G]: first valid index (0 if none)
+        var substitute = b.gather(1, first.view(-1, 1, 1).expand(-1, 1, b.shape[2])); // [G, 1, L]
+        return where(valid.unsqueeze(-1), b, substitute);
     }
 }
 

@@ -109,6 +109,64 @@ public class TransformTests
         Assert.Null(score.Equivariance);
     }
 
+    [Theory]
+    [InlineData(SimilarityKind.Pearson)]
+    [InlineData(SimilarityKind.Cosine)]
+    public void Many_channels_split_into_chunks_give_the_pairwise_answer_with_degenerate_partners_skipped(SimilarityKind kind)
+    {
+        // 5 images × 700 channels × 3 positions: 490 000 similarities per image, so the products run in chunks of
+        // images. Every 7th channel of B is constant (degenerate for pearson) or zero (for cosine). Every valid pair is
+        // negatively similar (A falls where B rises; for cosine A < 0 < B), so a skipped partner that counted as a
+        // similarity of 0 would win every maximum.
+        const int n = 5, c = 700, l = 3;
+        var random = new Random(11);
+        var av = new float[n * c * l];
+        var bv = new float[n * c * l];
+        for (var i = 0; i < av.Length; i++)
+        {
+            var p = i % l;
+            var (noiseA, noiseB) = ((float)random.NextDouble() * 0.5f, (float)random.NextDouble() * 0.5f);
+            (av[i], bv[i]) = kind == SimilarityKind.Pearson ? (2 - p + noiseA, p + noiseB) : (-0.1f - noiseA, 0.1f + noiseB);
+        }
+        for (var img = 0; img < n; img++)
+            for (var ch = 0; ch < c; ch += 7)
+                for (var p = 0; p < l; p++) bv[(img * c + ch) * l + p] = kind == SimilarityKind.Pearson ? 2f : 0f;
+        using var a = tensor(av, [n, c, l]);
+        using var b = tensor(bv, [n, c, l]);
+        var score = Score(a, b, kind);
+
+        double S(float[] x, int xi, float[] y, int yi)
+        {
+            double mx = 0, my = 0;
+            if (kind == SimilarityKind.Pearson)
+            {
+                for (var p = 0; p < l; p++) { mx += x[xi + p]; my += y[yi + p]; }
+                mx /= l; my /= l;
+            }
+            double dot = 0, nx = 0, ny = 0;
+            for (var p = 0; p < l; p++)
+            {
+                double u = x[xi + p] - mx, v = y[yi + p] - my;
+                dot += u * v; nx += u * u; ny += v * v;
+            }
+            return dot / Math.Sqrt(nx * ny);
+        }
+        double invSum = 0, eqSum = 0;
+        long invCount = 0, eqCount = 0;
+        for (var img = 0; img < n; img++)
+            for (var ch = 0; ch < c; ch++)
+            {
+                var best = double.NegativeInfinity;
+                for (var other = 0; other < c; other++)
+                    if (other % 7 != 0) best = Math.Max(best, S(av, (img * c + ch) * l, bv, (img * c + other) * l));
+                eqSum += best; eqCount++;
+                if (ch % 7 != 0) { invSum += S(av, (img * c + ch) * l, bv, (img * c + ch) * l); invCount++; }
+            }
+        Assert.True(eqSum / eqCount < -0.1, $"the maxima should be negative here: {eqSum / eqCount}");
+        Assert.Equal(invSum / invCount, score.Invariance!.Value, 5);
+        Assert.Equal(eqSum / eqCount, score.Equivariance!.Value, 5);
+    }
+
     private static Score Pair(float[] a, float[] b, SimilarityKind kind)
     {
         using var ta = tensor(a, [1, 1, a.Length]);
