@@ -48,7 +48,11 @@ public static class Similarity
         long groups = a.shape[0], channels = a.shape[1];
         var pairValid = validA.logical_and(validB);
         var eqValid = validA.logical_and(validB.any(-1, keepdim: true));
-        var bt = ExcludeInvalid(b, validB).transpose(1, 2);
+        // Degenerate partners must not take part in the max over c′. When the vectors are shorter than the channel
+        // count, copying a valid partner over them (L values each) is cheaper than masking the C × C similarities.
+        bool allValid = validB.all().item<bool>(), maskColumns = !allValid && b.shape[2] >= channels;
+        var bt = (allValid || maskColumns ? b : ExcludeInvalid(b, validB)).transpose(1, 2);
+        var invalidColumns = maskColumns ? validB.logical_not().unsqueeze(1) : null; // [g, 1, C′]
         // Chunks of about 2 M similarities (8 MiB): the max reads what the product has just written from cache, and
         // there are few enough chunks that per-call overhead stays small.
         long chunk = Math.Max(1, Math.Min(groups, SimilarityBlock / Math.Max(1, channels * channels)));
@@ -56,7 +60,8 @@ public static class Similarity
         if (chunk == groups)
         {
             var sims = bmm(a, bt);                 // [g, C, C′]
-            diag = sims.diagonal(0, 1, 2);        // the invariance pairs (the valid ones are counted)
+            diag = sims.diagonal(0, 1, 2).clone(); // the invariance pairs (the valid ones are counted)
+            if (invalidColumns is not null) sims.masked_fill_(invalidColumns, double.NegativeInfinity);
             best = sims.amax([-1L]);              // [g, C]
         }
         else
@@ -69,6 +74,7 @@ public static class Similarity
                 using var inner = NewDisposeScope();
                 var sims = bmm(a.narrow(0, start, len), bt.narrow(0, start, len));
                 diag.narrow(0, start, len).copy_(sims.diagonal(0, 1, 2));
+                if (invalidColumns is not null) sims.masked_fill_(invalidColumns.narrow(0, start, len), double.NegativeInfinity);
                 best.narrow(0, start, len).copy_(sims.amax([-1L]));
             }
         }
@@ -89,7 +95,6 @@ public static class Similarity
     /// </summary>
     private static Tensor ExcludeInvalid(Tensor b, Tensor valid)
     {
-        if (valid.all().item<bool>()) return b;
         var first = valid.to_type(ScalarType.Int32).argmax(-1);                        // [G]: first valid index (0 if none)
         var substitute = b.gather(1, first.view(-1, 1, 1).expand(-1, 1, b.shape[2])); // [G, 1, L]
         return where(valid.unsqueeze(-1), b, substitute);
