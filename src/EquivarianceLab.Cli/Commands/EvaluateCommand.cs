@@ -38,8 +38,7 @@ public static class EvaluateCommand
     private static int Run(string[] models, double tolerance, string? zooFolder)
     {
         if (!(tolerance >= 0)) throw new EquivarianceLabException($"--tolerance must be zero or more (got {tolerance}).");
-        if (zooFolder is not null && !Directory.Exists(zooFolder)) throw new EquivarianceLabException($"--zoo {zooFolder}: no such folder.");
-        var zoo = zooFolder is null ? Zoo.Load() : Zoo.Scan(Path.GetFullPath(zooFolder));
+        var zoo = StudyCommand.OpenZoo(zooFolder);
         var targets = models.Length == 0
             ? zoo.Entries.Where(e => e.Card is { Accuracy: not null, AccuracyDataset.Length: > 0 } c && c.Format != ModelLoader.BuiltinFormat && e.Folder is not null)
                 .Select(e => (Id: e.Id, Card: e.Card!, Folder: e.Folder!)).ToList()
@@ -67,19 +66,16 @@ public static class EvaluateCommand
 
     private static (string Id, ModelCard Card, string Folder) Resolve(string model, Zoo zoo)
     {
+        // An id of the --zoo folder first; then what eqlab measure accepts: a folder with card.json, a repository zoo
+        // id, or a weight file with its card beside it.
         if (zoo.Entries.FirstOrDefault(e => e.Id == model) is { Card: { } zooCard, Folder: { } zooFolder })
             return Checked(model, zooCard, zooFolder);
-        if (Directory.Exists(model) && File.Exists(Path.Combine(model, "card.json")))
-        {
-            var card = ModelCard.Load(Path.Combine(model, "card.json"));
-            return Checked(card.Id, card, model);
-        }
-        if (File.Exists(model) && File.Exists(model + ".card.json"))
-        {
-            var card = ModelCard.Load(model + ".card.json");
-            return Checked(card.Id, card with { File = Path.GetFileName(model) }, Path.GetDirectoryName(Path.GetFullPath(model))!);
-        }
-        throw new EquivarianceLabException($"--model {model}: not a zoo id, a folder with card.json, or a weight file with {Path.GetFileName(model)}.card.json beside it.");
+        ModelCard? card = null;
+        var file = ModelLoader.Resolve(model, ref card);
+        card ??= File.Exists(file) ? ModelCard.FindFor(file) : null;
+        if (card is null)
+            throw new EquivarianceLabException($"--model {model}: not a zoo id, a folder with card.json, or a weight file with {Path.GetFileName(model)}.card.json beside it.");
+        return Checked(card.Id, card with { File = Path.GetFileName(file) }, Path.GetDirectoryName(Path.GetFullPath(file))!);
     }
 
     private static (string, ModelCard, string) Checked(string id, ModelCard card, string folder)

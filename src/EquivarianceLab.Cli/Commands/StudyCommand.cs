@@ -45,8 +45,7 @@ public static class StudyCommand
         var study = StudyCatalog.Get(name);
         if (images < 1) throw new EquivarianceLabException($"--images must be at least 1 (got {images}).");
         if (batch < 1) throw new EquivarianceLabException($"--batch must be at least 1 (got {batch}).");
-        if (zooFolder is not null && !Directory.Exists(zooFolder)) throw new EquivarianceLabException($"--zoo {zooFolder}: no such folder.");
-        var zoo = zooFolder is null ? Zoo.Load() : Zoo.Scan(Path.GetFullPath(zooFolder));
+        var zoo = OpenZoo(zooFolder);
         foreach (var problem in zoo.Problems) Console.Error.WriteLine($"eqlab: skipping a zoo card: {problem}");
         var resolved = StudyCatalog.Resolve(study, zoo);
         var missing = resolved.DescribeMissing().ToList();
@@ -105,6 +104,13 @@ public static class StudyCommand
         }
         Console.Error.WriteLine($"wrote {string.Join(", ", written)}");
         return run.Failures.Count > 0 ? CliErrors.InternalError : 0;
+    }
+
+    /// <summary>The zoo of a <c>--zoo</c> option: the repository's <c>models/</c> when none is given.</summary>
+    internal static Zoo OpenZoo(string? folder)
+    {
+        if (folder is not null && !Directory.Exists(folder)) throw new EquivarianceLabException($"--zoo {folder}: no such folder.");
+        return folder is null ? Zoo.Load() : Zoo.Scan(Path.GetFullPath(folder));
     }
 
     /// <summary>Writes through a temporary file so a reader never sees half a file.</summary>

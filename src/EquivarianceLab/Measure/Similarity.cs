@@ -56,27 +56,16 @@ public static class Similarity
         // Chunks of about 2 M similarities (8 MiB): the max reads what the product has just written from cache, and
         // there are few enough chunks that per-call overhead stays small.
         long chunk = Math.Max(1, Math.Min(groups, SimilarityBlock / Math.Max(1, channels * channels)));
-        Tensor diag, best;
-        if (chunk == groups)
+        var diag = empty(groups, channels);
+        var best = empty(groups, channels);
+        for (long start = 0; start < groups; start += chunk)
         {
-            var sims = bmm(a, bt);                 // [g, C, C′]
-            diag = sims.diagonal(0, 1, 2).clone(); // the invariance pairs (the valid ones are counted)
-            if (invalidColumns is not null) sims.masked_fill_(invalidColumns, double.NegativeInfinity);
-            best = sims.amax([-1L]);              // [g, C]
-        }
-        else
-        {
-            diag = empty(groups, channels);
-            best = empty(groups, channels);
-            for (long start = 0; start < groups; start += chunk)
-            {
-                long len = Math.Min(chunk, groups - start);
-                using var inner = NewDisposeScope();
-                var sims = bmm(a.narrow(0, start, len), bt.narrow(0, start, len));
-                diag.narrow(0, start, len).copy_(sims.diagonal(0, 1, 2));
-                if (invalidColumns is not null) sims.masked_fill_(invalidColumns.narrow(0, start, len), double.NegativeInfinity);
-                best.narrow(0, start, len).copy_(sims.amax([-1L]));
-            }
+            long len = Math.Min(chunk, groups - start);
+            using var inner = NewDisposeScope();
+            var sims = bmm(a.narrow(0, start, len), bt.narrow(0, start, len)); // [g, C, C′]
+            diag.narrow(0, start, len).copy_(sims.diagonal(0, 1, 2));          // the invariance pairs (the valid ones are counted)
+            if (invalidColumns is not null) sims.masked_fill_(invalidColumns.narrow(0, start, len), double.NegativeInfinity);
+            best.narrow(0, start, len).copy_(sims.amax([-1L]));
         }
         // E ≥ I per pair, exactly: the diagonal is one of the candidates.
         best = maximum(best, diag.masked_fill(pairValid.logical_not(), double.NegativeInfinity));
