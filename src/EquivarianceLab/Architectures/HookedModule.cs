@@ -15,7 +15,7 @@ public abstract class HookedModule : nn.Module<Tensor, Tensor>, IHookedModule
     public const string PoolHook = "pool";
     public const string LogitsHook = "logits";
 
-    protected HookedModule(string name) : base(name) { }
+    protected HookedModule(string name) : base(name) => NativeRuntime.EnsureExactConvolutions();
 
     /// <summary>All hook point names, in forward order; the last two are <c>pool</c> and <c>logits</c>.</summary>
     public abstract IReadOnlyList<string> HookPoints { get; }
