@@ -17,7 +17,9 @@ namespace EquivarianceLab;
 /// others, depending on what the heap held before (seen on this project's machines: a 24-channel 3×3 convolution gave
 /// NaN in 298 of 300 identical calls, a 20-channel one in 14 of 100). Features, scores and accuracies of such models
 /// were neither repeatable nor right (docs/measure.md, "Exact convolutions"). PyTorch's own path has no padded
-/// layouts, gives the same bits every call, and was as fast or faster on these small maps.</item>
+/// layouts, gives the same bits every call, and was as fast or faster on these small maps. NNPACK, PyTorch's next
+/// choice for batches of 16 or more, is switched off too: it refuses this machine's processor with a warning on every
+/// call, and where it does run it would be a third code path whose numbers differ from the other machines'.</item>
 /// </list>
 /// </summary>
 public static class NativeRuntime
@@ -56,8 +58,8 @@ public static class NativeRuntime
     }
 
     /// <summary>
-    /// <c>at::globalContext().setUserEnabledMkldnn(false)</c> — what <c>torch.backends.mkldnn.enabled = False</c> does in
-    /// Python. TorchSharp 0.107 has no binding for it, so libtorch's exported C++ functions are called directly (Itanium
+    /// <c>at::globalContext().setUserEnabledMkldnn(false)</c> and <c>…NNPACK(false)</c> — what
+    /// <c>torch.backends.mkldnn.enabled = False</c> and <c>torch.backends.nnpack.set_flags(False)</c> do in Python. TorchSharp 0.107 has no binding for it, so libtorch's exported C++ functions are called directly (Itanium
     /// ABI: the member function takes the context as its first argument). Returns null on success, else why not.
     /// </summary>
     private static string? DisableOneDnn()
@@ -68,6 +70,7 @@ public static class NativeRuntime
         {
             var context = at_globalContext();
             at_Context_setUserEnabledMkldnn(context, false);
+            at_Context_setUserEnabledNNPACK(context, false);
             return at_Context_userEnabledMkldnn(context) ? "the setting did not take" : null;
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException)
@@ -84,6 +87,9 @@ public static class NativeRuntime
 
     [DllImport("libtorch_cpu", EntryPoint = "_ZN2at7Context20setUserEnabledMkldnnEb")]
     private static extern void at_Context_setUserEnabledMkldnn(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled);
+
+    [DllImport("libtorch_cpu", EntryPoint = "_ZN2at7Context20setUserEnabledNNPACKEb")]
+    private static extern void at_Context_setUserEnabledNNPACK(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled);
 
     [DllImport("libtorch_cpu", EntryPoint = "_ZNK2at7Context17userEnabledMkldnnEv")]
     [return: MarshalAs(UnmanagedType.U1)]
