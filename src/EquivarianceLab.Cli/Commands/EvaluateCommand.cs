@@ -24,7 +24,7 @@ public static class EvaluateCommand
         var tolerance = new Option<double>("--tolerance")
         {
             Description = "Largest accepted difference from the card, in percentage points.",
-            DefaultValueFactory = _ => 0.5,
+            DefaultValueFactory = _ => 0.1,
         };
         var zoo = new Option<string?>("--zoo") { Description = "The models folder (default: the repository's models/)." };
         var command = new Command("evaluate", "Re-measure the test accuracy on each model card and compare it with the card.")

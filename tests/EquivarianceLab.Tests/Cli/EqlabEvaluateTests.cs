@@ -41,7 +41,7 @@ public sealed class EqlabEvaluateTests : IDisposable
         Assert.True(off.ExitCode == 1, off.ToString());
         Assert.Contains("-1.00", off.Stdout);
         Assert.Contains("differs", off.Stdout);
-        Assert.Contains("1 of 1 model(s) differ from their card by more than 0.5 points", off.Stderr);
+        Assert.Contains("1 of 1 model(s) differ from their card by more than 0.1 points", off.Stderr);
 
         var lenient = Eqlab.Run(_zoo.Path, "evaluate", "--model", _model, "--tolerance", "1.5");
         Assert.True(lenient.ExitCode == 0, lenient.ToString());

@@ -18,6 +18,19 @@ public class ZooCardTests
         return data;
     }
 
+    /// <summary>
+    /// The trained models whose whole test set is re-measured in every test run: the three 7-layer CNNs (where issue 9
+    /// was seen), the ViT, the Mixer and the two narrowest Wide ResNets — each a few seconds. The ResNet-20s and the wider
+    /// WRNs take one to three minutes each; <c>eqlab evaluate</c> checks the whole zoo (docs/training.md).
+    /// </summary>
+    public static TheoryData<string> SmallTrainedModels()
+    {
+        string[] small = ["cnn7-fmnist6", "cnn7-fmnist6-rotinv", "cnn7-fmnist6-roteq", "vit-small-fmnist", "mixer-small-fmnist", "wrn16-1-fmnist", "wrn16-2-fmnist"];
+        var data = new TheoryData<string>();
+        foreach (var id in small) data.Add(id);
+        return data;
+    }
+
     private static ZooEntry Entry(string id) => Zoo.Load().Entries.Single(e => e.Id == id);
 
     [Fact]
@@ -29,12 +42,12 @@ public class ZooCardTests
     }
 
     [Theory]
-    [MemberData(nameof(TrainedModels))]
-    public void The_card_accuracy_is_measured_again_on_its_test_set_within_half_a_point(string id)
+    [MemberData(nameof(SmallTrainedModels))]
+    public void The_card_accuracy_is_measured_again_on_its_test_set_within_a_tenth_of_a_point(string id)
     {
         var entry = Entry(id);
         var measured = CardAccuracy.Measure(entry.Card!, entry.Folder!);
-        Assert.True(Math.Abs(measured - entry.Card!.Accuracy!.Value) <= 0.5,
+        Assert.True(Math.Abs(measured - entry.Card!.Accuracy!.Value) <= 0.1,
             $"{id}: the card says {entry.Card.Accuracy:F2}% on {entry.Card.AccuracyDataset}, the test set gives {measured:F2}%");
     }
 
