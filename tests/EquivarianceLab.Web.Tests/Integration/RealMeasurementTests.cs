@@ -98,6 +98,72 @@ public sealed class RealMeasurementTests
         }
     }
 
+    /// <summary>
+    /// Issue 9, as a researcher checking numbers would: the shipped 7-layer CNNs (20 channels, where libtorch's oneDNN
+    /// convolutions gave NaN or other values in some runs) queued three times each in one server give the same bits
+    /// every time, and the numbers the library gives in this process on the same inputs.
+    /// </summary>
+    [Fact]
+    public async Task The_same_run_queued_three_times_gives_the_same_numbers_every_time()
+    {
+        var data = LabFactory.NewFolder("repeat");
+        var zoo = LabFactory.ZooWithFashionMnist();
+        try
+        {
+            string[] ids = ["cnn7-fmnist6", "cnn7-fmnist6-rotinv", "cnn7-fmnist6-roteq"];
+            foreach (var id in ids)
+            {
+                var dir = Directory.CreateDirectory(Path.Combine(zoo, id)).FullName;
+                foreach (var f in Directory.GetFiles(Path.Combine(LabFactory.RepositoryRoot(), "models", id)))
+                    File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+            }
+            await using var factory = new LabFactory(data, zoo);
+            using var client = factory.CreateClient();
+
+            foreach (var id in ids)
+            {
+                var results = new List<EquivarianceLab.Measure.MeasurementResult>();
+                for (var i = 0; i < 3; i++)
+                {
+                    var created = await client.PostAsJsonAsync("/api/runs", new { modelId = id, probeSetId = "fashion-mnist-test", transform = "rotation", similarity = "pearson", images = 64, maxShift = 4 });
+                    Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+                    var run = await WaitForAsync(client, (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt32());
+                    Assert.True(run.GetProperty("status").GetString() == "done", run.ToString());
+                    results.Add(EquivarianceLab.Measure.MeasurementResult.FromJson(run.GetProperty("result").GetRawText()));
+                }
+                var probe = Path.Combine(zoo, "data", "fashion-mnist", "t10k-images-idx3-ubyte.gz");
+                var (model, probeSet) = EquivarianceLab.FeatureModels.MeasurementInputs.Open(Path.Combine(zoo, id), probe);
+                EquivarianceLab.Measure.MeasurementResult here;
+                using (model)
+                using (probeSet)
+                    here = EquivarianceLab.Measure.EquivarianceMeasure.Run(model, probeSet, new EquivarianceLab.Measure.MeasureOptions { Images = 64, MaxShift = 4 });
+
+                foreach (var result in results.Append(here))
+                {
+                    var difference = EquivarianceLab.Tests.Determinism.ScoreComparison.LargestDifference(results[0], result);
+                    Assert.True(difference.Value == 0, $"{id}: {difference}");
+                }
+                Assert.All(results[0].Layers, l => Assert.NotNull(l.Equivariance));
+            }
+        }
+        finally
+        {
+            LabFactory.TryDelete(data, zoo);
+        }
+    }
+
+    private static async Task<JsonElement> WaitForAsync(HttpClient client, int id)
+    {
+        JsonElement run;
+        var until = DateTime.UtcNow.AddMinutes(3);
+        do
+        {
+            await Task.Delay(200);
+            run = await client.GetFromJsonAsync<JsonElement>($"/api/runs/{id}");
+        } while (run.GetProperty("status").GetString() is "queued" or "running" && DateTime.UtcNow < until);
+        return run;
+    }
+
     /// <summary>Conv-ReLU ×3, global pooling and a linear head on [N, 1, 28, 28].</summary>
     private static byte[] TinyCnn()
     {
