@@ -1,10 +1,16 @@
 using EquivarianceLab.Web.Api;
-using EquivarianceLab.Web.Catalog;
+using EquivarianceLab.Web.Compare;
 using EquivarianceLab.Web.Components;
 using EquivarianceLab.Web.Data;
+using EquivarianceLab.Web.Health;
 using EquivarianceLab.Web.Jobs;
+using EquivarianceLab.Web.Models;
+using EquivarianceLab.Web.ProbeSets;
+using EquivarianceLab.Web.Runs;
 using Hangfire;
 using EquivarianceLab.Web.Security;
+using EquivarianceLab.Web.Startup;
+using Microsoft.Extensions.Options;
 using MudBlazor.Services;
 
 namespace EquivarianceLab.Web;
@@ -15,6 +21,11 @@ public static class LabExtensions
     public static WebApplicationBuilder AddEquivarianceLab(this WebApplicationBuilder builder)
     {
         var options = builder.Configuration.GetSection(LabOptions.Section).Get<LabOptions>() ?? new LabOptions();
+        // The folders are made now, so a wrong setting must stop the app before that: one line naming the key.
+        if (LabOptionsValidator.Problems(options).ToList() is { Count: > 0 } problems)
+            throw new OptionsValidationException(LabOptions.Section, typeof(LabOptions), problems);
+        builder.Services.AddOptions<LabOptions>().Bind(builder.Configuration.GetSection(LabOptions.Section)).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<LabOptions>, LabOptionsValidator>();
         var paths = new LabPaths(builder.Environment.ContentRootPath, options);
         paths.EnsureCreated();
         var services = builder.Services;
@@ -28,6 +39,9 @@ public static class LabExtensions
         services.AddHostedService<LabInitializer>();
         services.AddEquivarianceLabCatalog();
         services.AddEquivarianceLabJobs(builder.Configuration, paths, options);
+        services.AddSingleton<CompareService>();
+        services.AddEquivarianceLabApi();
+        services.AddEquivarianceLabHealth();
 
         services.AddRazorComponents().AddInteractiveServerComponents();
         services.AddMudServices();
@@ -43,10 +57,10 @@ public static class LabExtensions
 
     public static WebApplication UseEquivarianceLab(this WebApplication app)
     {
-        // The API answers an unexpected failure with {"error": …} and a request id, never a stack trace; pages show /error.
+        // The API answers an unexpected failure as a problem with a request id, never a stack trace; pages show /error.
         app.UseWhen(ctx => ctx.Request.Path.StartsWithSegments("/api"), api => api.UseExceptionHandler(new ExceptionHandlerOptions
         {
-            ExceptionHandler = ApiEndpoints.WriteUnexpectedErrorAsync,
+            ExceptionHandler = ApiProblems.WriteUnexpectedErrorAsync,
         }));
         if (!app.Environment.IsDevelopment())
         {
@@ -55,6 +69,7 @@ public static class LabExtensions
         app.UseAntiforgery();
         app.MapStaticAssets();
         app.MapEquivarianceLabApi();
+        app.MapEquivarianceLabHealth();
         // Local requests only unless credentials are configured, so job arguments and traces never leave the machine.
         var access = app.Services.GetRequiredService<LabOptions>().HangfireDashboard;
         app.MapHangfireDashboard("/hangfire", new DashboardOptions

@@ -20,7 +20,7 @@ public sealed class LabOptions
     /// <summary>Runs a worker machine finds "running" after a crash are re-queued this many times, then marked failed.</summary>
     public int MaxRestarts { get; set; } = 1;
 
-    /// <summary>Hangfire workers for the gpu queue (DESIGN §4: one heavy job at a time).</summary>
+    /// <summary>Hangfire workers for the gpu queue (default one: a measurement uses every core, so one heavy job at a time).</summary>
     public int GpuWorkers { get; set; } = 1;
 
     /// <summary>Set false to run the web UI without a Hangfire server (a pure front end beside remote workers).</summary>

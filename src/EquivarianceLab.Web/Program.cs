@@ -1,13 +1,25 @@
 using EquivarianceLab.Web;
 
-var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = ContentRoot.Find(args) });
-// Serves MudBlazor's and the top-level wwwroot's files from a plain build in any environment (a publish has them in place).
-builder.WebHost.UseStaticWebAssets();
-builder.AddEquivarianceLab();
+using Microsoft.Extensions.Options;
 
-var app = builder.Build();
-app.UseEquivarianceLab();
-await app.RunAsync();
+try
+{
+    var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = ContentRoot.Find(args) });
+    // Serves MudBlazor's and the top-level wwwroot's files from a plain build in any environment (a publish has them in place).
+    builder.WebHost.UseStaticWebAssets();
+    builder.AddEquivarianceLab();
+
+    var app = builder.Build();
+    app.UseEquivarianceLab();
+    await app.RunAsync();
+}
+catch (OptionsValidationException e)
+{
+    // A wrong setting: one line per problem, naming its key, and no stack trace.
+    foreach (var failure in e.Failures) Console.Error.WriteLine($"equivariancelab: {failure}");
+    return 2;
+}
+return 0;
 
 /// <summary>Visible to the integration tests' WebApplicationFactory.</summary>
 public partial class Program;

@@ -27,22 +27,22 @@ public sealed class ServerAccessTests(ITestOutputHelper output) : ServerTest("ac
     public async Task Oversized_or_invalid_requests_are_refused_from_their_headers_before_the_body_is_sent()
     {
         // Each request sends its headers only and then waits: a server that read the body would never answer.
-        var cases = new (string Path, string ContentType, long Length, string Error)[]
+        var cases = new (string Path, string ContentType, long Length, int Status, string Error)[]
         {
-            ("/api/models", "multipart/form-data; boundary=x", 5L << 30, "The upload is larger than the limit of 256 MiB."),
-            ("/api/probesets", "multipart/form-data; boundary=x", UploadLimit + (2 << 20), "The upload is larger than the limit of 256 MiB."),
-            ("/api/models", "text/plain", 1000, "Send the file as multipart/form-data with a field named 'file'."),
-            ("/api/models", "multipart/form-data", 1000, "The multipart request has no boundary."),
-            ("/api/runs", "application/json", 10 << 20, "The request body is too large (at most 64 KiB of JSON)."),
-            ("/api/runs", "text/plain", 100, "Send the request body as JSON (Content-Type: application/json)."),
-            ("/api/models/tiny-a", "application/json", 1 << 20, "The request body is too large (at most 64 KiB of JSON)."),
+            ("/api/models", "multipart/form-data; boundary=x", 5L << 30, 413, "The upload is larger than the limit of 256 MiB."),
+            ("/api/probesets", "multipart/form-data; boundary=x", UploadLimit + (2 << 20), 413, "The upload is larger than the limit of 256 MiB."),
+            ("/api/models", "text/plain", 1000, 415, "Send the file as multipart/form-data with a field named 'file'."),
+            ("/api/models", "multipart/form-data", 1000, 400, "The multipart request has no boundary."),
+            ("/api/runs", "application/json", 10 << 20, 413, "The request body is too large (at most 64 KiB of JSON)."),
+            ("/api/runs", "text/plain", 100, 415, "Send the request body as JSON (Content-Type: application/json)."),
+            ("/api/models/tiny-a", "application/json", 1 << 20, 413, "The request body is too large (at most 64 KiB of JSON)."),
         };
-        foreach (var (path, type, length, error) in cases)
+        foreach (var (path, type, length, expected, error) in cases)
         {
             var method = path == "/api/models/tiny-a" ? "PATCH" : "POST";
             var (status, headers, body) = await HeadersOnlyAsync(method, path, type, length);
-            Assert.True(status == 400, $"{method} {path} ({type}, {length} bytes announced): {status} {body}");
-            Assert.Equal(error, JsonDocument.Parse(body).RootElement.GetProperty("error").GetString());
+            Assert.True(status == expected, $"{method} {path} ({type}, {length} bytes announced): {status} {body}");
+            Assert.Equal(error, JsonDocument.Parse(body).RootElement.GetProperty("detail").GetString());
             Assert.DoesNotContain("Server:", headers, StringComparison.OrdinalIgnoreCase);
         }
         Assert.Empty(Directory.GetFiles(Path.Combine(DataFolder, "incoming")));
@@ -57,14 +57,14 @@ public sealed class ServerAccessTests(ITestOutputHelper output) : ServerTest("ac
         // hashed as it arrives, then opened by the library and refused. Memory stays flat while it streams.
         var (status, error, peak) = await UploadWatchingMemoryAsync("api/probesets", "huge.npy", 200L << 20);
         output.WriteLine($"200 MiB upload: RSS {baseline >> 20} MiB before, peak {peak >> 20} MiB");
-        Assert.Equal(400, status);
+        Assert.Equal(422, status);
         Assert.StartsWith("Not a usable probe set: huge.npy is not a .npy file", error);
         Assert.True(peak - baseline < 96L << 20, $"the server's memory grew by {(peak - baseline) >> 20} MiB during a 200 MiB upload");
 
         // Over the limit without a Content-Length: cut off at 256 MiB as it streams, the partial file removed.
         (status, error, peak) = await UploadWatchingMemoryAsync("api/models", "huge.onnx", 300L << 20);
         output.WriteLine($"300 MiB upload: peak {peak >> 20} MiB");
-        Assert.Equal(400, status);
+        Assert.Equal(413, status);
         Assert.Equal("The upload is larger than the limit of 256 MiB.", error);
         Assert.True(peak - baseline < 96L << 20, $"the server's memory grew by {(peak - baseline) >> 20} MiB during a 300 MiB upload");
 
@@ -138,8 +138,9 @@ public sealed class ServerAccessTests(ITestOutputHelper output) : ServerTest("ac
         foreach (var r in answers)
         {
             var body = await r.Content.ReadAsStringAsync();
-            Assert.True(r.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.NotFound, $"{r.RequestMessage!.RequestUri}: {r.StatusCode} {body}");
-            Assert.True(JsonDocument.Parse(body).RootElement.TryGetProperty("error", out _), body);
+            Assert.True((int)r.StatusCode is >= 400 and < 500, $"{r.RequestMessage!.RequestUri}: {r.StatusCode} {body}");
+            Assert.Equal("application/problem+json", r.Content.Headers.ContentType?.MediaType);
+            Assert.True(JsonDocument.Parse(body).RootElement.TryGetProperty("detail", out _), body);
             LabApi.AssertNoLeak(body, $"the answer to {r.RequestMessage!.Method} {r.RequestMessage.RequestUri}");
             r.Dispose();
         }
@@ -183,6 +184,6 @@ public sealed class ServerAccessTests(ITestOutputHelper output) : ServerTest("ac
             await stop.CancelAsync();
             await sampler;
         }
-        return (answer.Status, JsonDocument.Parse(answer.Body).RootElement.GetProperty("error").GetString()!, peak);
+        return (answer.Status, JsonDocument.Parse(answer.Body).RootElement.GetProperty("detail").GetString()!, peak);
     }
 }

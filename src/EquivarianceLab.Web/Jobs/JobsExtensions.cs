@@ -1,4 +1,5 @@
 using EquivarianceLab.Web.Data;
+using EquivarianceLab.Web.Runs;
 using Hangfire;
 using Hangfire.PostgreSql;
 using Hangfire.Storage.SQLite;
@@ -13,7 +14,7 @@ public static class JobsExtensions
         services.AddSingleton<RunProgressNotifier>();
         services.AddSingleton<CancellationRegistry>();
         services.AddSingleton<IMeasurementRunner, MeasurementRunner>();
-        services.AddSingleton<RunQueue>();
+        services.AddSingleton<RunService>();
         services.AddSingleton<RunRecovery>();
         services.AddTransient<MeasurementJob>();
 
@@ -47,7 +48,7 @@ public static class JobsExtensions
             services.AddHangfireServer(o =>
             {
                 o.ServerName = $"{Environment.MachineName}:gpu";
-                o.Queues = [RunQueue.GpuQueue];
+                o.Queues = [RunService.GpuQueue];
                 o.WorkerCount = Math.Max(1, options.GpuWorkers);
             });
         }

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using EquivarianceLab.Measure;
-using EquivarianceLab.Web.Catalog;
 using EquivarianceLab.Web.Data;
 
 namespace EquivarianceLab.Web.Results;

@@ -5,8 +5,8 @@ using EquivarianceLab.Probes;
 namespace EquivarianceLab.Cards;
 
 /// <summary>
-/// The JSON card beside each model (DESIGN §2): <c>models/&lt;id&gt;/card.json</c> for the zoo, or
-/// <c>&lt;file&gt;.card.json</c> beside an uploaded or command-line model.
+/// The JSON card beside each model (docs/models-and-probes.md, "Model cards"): <c>models/&lt;id&gt;/card.json</c>
+/// for the zoo, or <c>&lt;file&gt;.card.json</c> beside an uploaded or command-line model.
 /// </summary>
 public sealed record ModelCard
 {

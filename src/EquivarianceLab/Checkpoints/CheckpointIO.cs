@@ -20,10 +20,10 @@ public enum CheckpointFormat
 }
 
 /// <summary>
-/// Weight files of the project's architectures (DESIGN §2): TorchSharp <c>.dat</c>, PyTorch <c>.pt</c>/<c>.pth</c> and
-/// <c>.safetensors</c> state_dicts. Loading builds the card's architecture, reads the file's state_dict, compares its
-/// keys and shapes with the module's before loading (a mismatch lists the first missing/unexpected keys and shape
-/// differences) and returns the module in eval mode.
+/// Weight files of the project's architectures (docs/training.md, "Checkpoints"): TorchSharp <c>.dat</c>, PyTorch
+/// <c>.pt</c>/<c>.pth</c> and <c>.safetensors</c> state_dicts. Loading builds the card's architecture, reads the
+/// file's state_dict, compares its keys and shapes with the module's before loading (a mismatch lists the first
+/// missing/unexpected keys and shape differences) and returns the module in eval mode.
 /// </summary>
 public static class CheckpointIO
 {

@@ -3,7 +3,7 @@ using TorchSharp;
 namespace EquivarianceLab.FeatureModels;
 
 /// <summary>
-/// Turns a probe batch into an ordered list of named feature tensors (DESIGN §2).
+/// Turns a probe batch into an ordered list of named feature tensors (docs/models-and-probes.md, "Feature models").
 /// </summary>
 public interface IFeatureModel : IDisposable
 {

@@ -7,9 +7,10 @@ using EquivarianceLab.FeatureModels.Onnx;
 namespace EquivarianceLab.FeatureModels;
 
 /// <summary>
-/// Opens any model source of DESIGN §2 as a feature model: an <c>.onnx</c> graph, a TorchSharp <c>.dat</c> or PyTorch
-/// <c>.pt/.pth/.safetensors</c> weight file of an architecture the project implements (named by its card), a folder
-/// holding a <c>card.json</c>, a zoo id (<c>models/&lt;id&gt;</c>), or a built-in control (<c>builtin:control-rotation-invariant</c>).
+/// Opens any model source (docs/models-and-probes.md, "Model sources") as a feature model: an <c>.onnx</c> graph, a
+/// TorchSharp <c>.dat</c> or PyTorch <c>.pt/.pth/.safetensors</c> weight file of an architecture the project
+/// implements (named by its card), a folder holding a <c>card.json</c>, a zoo id (<c>models/&lt;id&gt;</c>), or a
+/// built-in control (<c>builtin:control-rotation-invariant</c>).
 /// </summary>
 public static class ModelLoader
 {

@@ -7,9 +7,9 @@ using static TorchSharp.torch;
 namespace EquivarianceLab.Measure;
 
 /// <summary>
-/// The layer-wise invariance and equivariance measure of DESIGN §1. It streams over the probe set batch by
-/// batch: spatial layers keep only running sums; vector layers keep their N×C values (one score per channel
-/// needs every image). Runs without gradients and disposes each batch's native tensors before the next.
+/// The paper's layer-wise invariance and equivariance measure, as docs/measure.md defines it. It streams over the
+/// probe set batch by batch: spatial layers keep only running sums; vector layers keep their N×C values (one score
+/// per channel needs every image). Runs without gradients and disposes each batch's native tensors before the next.
 /// </summary>
 public static class EquivarianceMeasure
 {
@@ -137,8 +137,9 @@ public static class EquivarianceMeasure
     }
 
     /// <summary>
-    /// DESIGN §1.5: spatial layer i of K goes to ⌊3i/K⌋ → Early/Middle/Late; the logits layer (when vector) is
-    /// Final; the first other vector layer is Pool; remaining vector layers belong to no part.
+    /// The paper's parts (docs/measure.md, "Parts"): spatial layer i of K goes to ⌊3i/K⌋ → Early/Middle/Late; the
+    /// logits layer (when vector) is Final; the first other vector layer is Pool; remaining vector layers belong to
+    /// no part.
     /// </summary>
     public static string?[] AssignParts(IFeatureModel model, IReadOnlyList<(string Name, LayerKind Kind)> layers)
     {

@@ -6,7 +6,8 @@ namespace EquivarianceLab.Measure;
 public enum LayerKind { Spatial, Vector }
 
 /// <summary>
-/// How a layer's raw tensor becomes a spatial map <c>[N, C, h, w]</c> or a vector <c>[N, C]</c> (DESIGN §1.1).
+/// How a layer's raw tensor becomes a spatial map <c>[N, C, h, w]</c> or a vector <c>[N, C]</c>
+/// (docs/measure.md, "Feature tensors").
 /// </summary>
 public sealed record FeatureLayout(LayerKind Kind, int PrefixTokens)
 {

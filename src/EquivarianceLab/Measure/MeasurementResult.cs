@@ -6,7 +6,7 @@ namespace EquivarianceLab.Measure;
 /// <summary>One invariance/equivariance pair; null where no non-degenerate pair existed.</summary>
 public sealed record Score(double? Invariance, double? Equivariance);
 
-/// <summary>A part's score: the mean over its layers (DESIGN §1.5).</summary>
+/// <summary>A part's score: the mean over its layers (docs/measure.md, "Parts").</summary>
 public sealed record PartScore(double? Invariance, double? Equivariance, int Layers);
 
 public sealed record LayerResult

@@ -1,6 +1,6 @@
 namespace EquivarianceLab.Measure;
 
-/// <summary>The paper's depth-wise parts (DESIGN §1.5).</summary>
+/// <summary>The paper's depth-wise parts (docs/measure.md, "Parts").</summary>
 public static class Parts
 {
     public const string Early = "Early", Middle = "Middle", Late = "Late", Pool = "Pool", Final = "Final";

@@ -4,8 +4,8 @@ using static TorchSharp.torch;
 namespace EquivarianceLab.Measure;
 
 /// <summary>
-/// Unit-length channel vectors for the similarity S (DESIGN §1.3): centred first for pearson. A vector is
-/// degenerate when its (centred) norm is ≤ 1e-6 × its raw norm, or its raw norm is 0; degenerate vectors
+/// Unit-length channel vectors for the similarity S (docs/measure.md, "Similarity"): centred first for pearson. A
+/// vector is degenerate when its (centred) norm is ≤ 1e-6 × its raw norm, or its raw norm is 0; degenerate vectors
 /// become zero and are flagged invalid so they take part in no similarity.
 /// </summary>
 public static class Similarity

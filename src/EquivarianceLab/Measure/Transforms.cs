@@ -4,8 +4,8 @@ using static TorchSharp.torch;
 namespace EquivarianceLab.Measure;
 
 /// <summary>
-/// One group element <c>g</c> (DESIGN §1.2): how it acts on the input batch and on a spatial feature map.
-/// Every action is a permutation of positions, so it preserves each channel's mean and norm.
+/// One group element <c>g</c> (docs/measure.md, "Transforms"): how it acts on the input batch and on a spatial
+/// feature map. Every action is a permutation of positions, so it preserves each channel's mean and norm.
 /// </summary>
 public abstract class SpatialTransform
 {

@@ -3,7 +3,8 @@ using TorchSharp;
 namespace EquivarianceLab.Probes;
 
 /// <summary>
-/// A set of probe images already in the form the model receives (after preprocessing), DESIGN §3.
+/// A set of probe images already in the form the model receives, after preprocessing
+/// (docs/models-and-probes.md, "Preprocessing").
 /// </summary>
 public interface IProbeSet : IDisposable
 {

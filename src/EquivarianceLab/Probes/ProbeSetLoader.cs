@@ -1,6 +1,8 @@
 namespace EquivarianceLab.Probes;
 
-/// <summary>Opens any supported probe set (DESIGN §3) and checks it against a model's input.</summary>
+/// <summary>
+/// Opens any supported probe set (docs/models-and-probes.md, "Probe sets") and checks it against a model's input.
+/// </summary>
 public static class ProbeSetLoader
 {
     private const string Formats =

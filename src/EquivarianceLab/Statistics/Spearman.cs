@@ -12,7 +12,7 @@ public sealed record SpearmanResult(double? Rho, int N, double? PValue, string? 
     public bool IsExact => Rho is not null && N <= Spearman.ExactMaxN;
 }
 
-/// <summary>Spearman's ρ with a two-sided p-value (DESIGN §1.6).</summary>
+/// <summary>Spearman's ρ with a two-sided p-value (docs/measure.md, "Accuracy correlation (Spearman)").</summary>
 public static class Spearman
 {
     /// <summary>Up to this many pairs the p-value is exact (all n! permutations); above it, Student's t.</summary>

@@ -29,7 +29,10 @@ public sealed record AccuracyCorrelationRow
     public required IReadOnlyList<string> Models { get; init; }
 }
 
-/// <summary>Paper §4.2 / DESIGN §1.6: Spearman's ρ between each part's score and the models' accuracy.</summary>
+/// <summary>
+/// Paper §4.2 (docs/measure.md, "Accuracy correlation (Spearman)"): Spearman's ρ between each part's score and the
+/// models' accuracy.
+/// </summary>
 public static class AccuracyCorrelation
 {
     public const string AllGroup = "all";

@@ -2,7 +2,7 @@ using Microsoft.Playwright;
 
 namespace EquivarianceLab.E2E.Infrastructure;
 
-/// <summary>Debian's Chromium driven by Playwright (DESIGN §5): never a downloaded browser.</summary>
+/// <summary>Debian's Chromium driven by Playwright: never a downloaded browser (no internet here, nor in many labs).</summary>
 public static class Chromium
 {
     public const string ExecutablePath = "/usr/bin/chromium";

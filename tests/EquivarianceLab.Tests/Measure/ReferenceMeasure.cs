@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace EquivarianceLab.Tests.Measure;
 
 /// <summary>
-/// An independent, deliberately naive implementation of DESIGN §1 for tests: features copied into double arrays,
+/// An independent, deliberately naive implementation of the measure (docs/measure.md) for tests: features copied into double arrays,
 /// transforms by index arithmetic, similarities by explicit loops over every channel pair. Shares no code with the
 /// measure except the model's forward pass.
 /// </summary>

@@ -1,8 +1,11 @@
 using EquivarianceLab.Measure;
-using EquivarianceLab.Web.Catalog;
+using EquivarianceLab.Web.Compare;
+using EquivarianceLab.Web.Models;
+using EquivarianceLab.Web.ProbeSets;
+using EquivarianceLab.Web.Runs;
+using EquivarianceLab.Web.Results;
 using EquivarianceLab.Web.Data;
 using EquivarianceLab.Web.Jobs;
-using EquivarianceLab.Web.Results;
 using EquivarianceLab.Web.Tests.Fakes;
 using Hangfire;
 using Microsoft.EntityFrameworkCore;
@@ -43,9 +46,10 @@ public abstract class MudTestBase : BunitContext, IAsyncLifetime
         Services.AddSingleton<IBackgroundJobClient>(Jobs);
         Services.AddSingleton<RunProgressNotifier>();
         Services.AddSingleton<CancellationRegistry>();
-        Services.AddSingleton<RunQueue>();
-        Services.AddSingleton<ModelStore>();
-        Services.AddSingleton<ProbeSetStore>();
+        Services.AddSingleton<RunService>();
+        Services.AddSingleton<ModelService>();
+        Services.AddSingleton<ProbeSetService>();
+        Services.AddSingleton<CompareService>();
         DbFactory = Services.GetRequiredService<IDbContextFactory<AppDbContext>>();
         using var db = DbFactory.CreateDbContext();
         db.Database.Migrate();

@@ -1,11 +1,10 @@
 using System.Text.Json;
 using EquivarianceLab.Web.Components.Charts;
-using EquivarianceLab.Web.Components.Pages.Compare;
-using EquivarianceLab.Web.Components.Pages.Correlation;
-using EquivarianceLab.Web.Components.Pages.Measure;
-using EquivarianceLab.Web.Components.Pages.Models;
-using EquivarianceLab.Web.Components.Pages.ProbeSets;
-using EquivarianceLab.Web.Components.Pages.Runs;
+using EquivarianceLab.Web.Compare.Pages;
+using EquivarianceLab.Web.Models.Pages;
+using EquivarianceLab.Web.ProbeSets.Pages;
+using EquivarianceLab.Web.Runs;
+using EquivarianceLab.Web.Runs.Pages;
 using EquivarianceLab.Web.Data;
 using EquivarianceLab.Web.Jobs;
 using Microsoft.Extensions.DependencyInjection;
@@ -26,7 +25,7 @@ public sealed class PageTests : MudTestBase
         AddModel("cnn-a", "CNN A", 91.5);
         AddModel("mlp-b", "MLP B", null, family: "MLP");
 
-        var cut = RenderAt<Models>("models?id=cnn-a");
+        var cut = RenderAt<ModelsPage>("models?id=cnn-a");
 
         var rows = cut.FindAll("[data-testid=models-table] tbody tr");
         Assert.Equal(2, rows.Count);
@@ -38,7 +37,7 @@ public sealed class PageTests : MudTestBase
     public async Task Models_saves_an_edited_accuracy()
     {
         AddModel("cnn-a", "CNN A", 91.5);
-        var cut = RenderAt<Models>("models?id=cnn-a");
+        var cut = RenderAt<ModelsPage>("models?id=cnn-a");
 
         cut.Find("input[data-testid=accuracy-input], [data-testid=accuracy-input] input").Change("88.25");
         await cut.Find("[data-testid=accuracy-save]").ClickAsync(new());
@@ -51,7 +50,7 @@ public sealed class PageTests : MudTestBase
     public void Probe_sets_show_a_thumbnail_grid()
     {
         AddProbeSet();
-        var cut = Render<ProbeSets>();
+        var cut = Render<ProbeSetsPage>();
         Assert.Equal(4, cut.FindAll("[data-testid=thumbnails] img").Count);
         Assert.Equal("thumbnails/fashion-mnist-test/0.png", cut.Find("[data-testid=thumbnails] img").GetAttribute("src"));
     }
@@ -82,7 +81,7 @@ public sealed class PageTests : MudTestBase
         AddModel("cnn-a", "CNN A", 90);
         var running = AddRun("cnn-a", RunStatus.Running);
         AddRun("cnn-a", RunStatus.Failed, "cnn-a.onnx is not an ONNX model.");
-        var cut = Render<Runs>();
+        var cut = Render<RunsPage>();
         Assert.Contains("cnn-a.onnx is not an ONNX model.", cut.Find("[data-testid=run-error]").TextContent);
 
         Services.GetRequiredService<RunProgressNotifier>().Publish(new RunUpdate(running.Id, RunStatus.Running, 32, 64, 12, null));
@@ -130,14 +129,14 @@ public sealed class PageTests : MudTestBase
         var a = AddDoneRun("cnn-a");
         var b = AddDoneRun("cnn-b", seed: 3);
 
-        var cut = RenderAt<Compare>($"compare?runs={b.Id},{a.Id}");
+        var cut = RenderAt<ComparePage>($"compare?runs={b.Id},{a.Id}");
 
         var charts = cut.FindComponents<ApexChart>();
         Assert.Equal(2, charts.Count);
         Assert.Equal(["CNN B", "CNN A"], SeriesNames(charts[0]));
         Assert.Equal(2, cut.FindAll("[data-testid=compare-table] tbody tr").Count);
 
-        var layers = RenderAt<Compare>($"compare?runs={a.Id},{b.Id}&view=layers");
+        var layers = RenderAt<ComparePage>($"compare?runs={a.Id},{b.Id}&view=layers");
         using var doc = JsonDocument.Parse(layers.FindComponents<ApexChart>()[0].Instance.OptionsJson);
         Assert.Equal("numeric", doc.RootElement.GetProperty("xaxis").GetProperty("type").GetString());
     }

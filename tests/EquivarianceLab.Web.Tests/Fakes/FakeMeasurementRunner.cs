@@ -1,6 +1,7 @@
 using EquivarianceLab.Cards;
 using EquivarianceLab.Measure;
 using EquivarianceLab.Web.Jobs;
+using EquivarianceLab.Web.Runs;
 
 namespace EquivarianceLab.Web.Tests.Fakes;
 

@@ -147,9 +147,10 @@ public sealed class AccessTests
         };
         foreach (var r in errors)
         {
-            Assert.True(r.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.NotFound, $"{r.RequestMessage!.RequestUri}: {r.StatusCode}");
+            Assert.True((int)r.StatusCode is >= 400 and < 500, $"{r.RequestMessage!.RequestUri}: {r.StatusCode}");
+            Assert.Equal("application/problem+json", r.Content.Headers.ContentType?.MediaType);
             var body = await r.Content.ReadAsStringAsync();
-            Assert.True(JsonDocument.Parse(body).RootElement.TryGetProperty("error", out var _), body);
+            Assert.True(JsonDocument.Parse(body).RootElement.TryGetProperty("detail", out var _), body);
             Leaks.AssertNone(body.Replace("/tmp/x.npy", "", StringComparison.Ordinal), $"the error answer of {r.RequestMessage.RequestUri}");
         }
     });
@@ -160,7 +161,8 @@ public sealed class AccessTests
         var r = await client.PostAsJsonAsync("/api/runs", new { modelId = "control-a", images = 32 });
         Assert.Equal(HttpStatusCode.InternalServerError, r.StatusCode);
         var body = await r.Content.ReadAsStringAsync();
-        var error = JsonDocument.Parse(body).RootElement.GetProperty("error").GetString()!;
+        Assert.Equal("application/problem+json", r.Content.Headers.ContentType?.MediaType);
+        var error = JsonDocument.Parse(body).RootElement.GetProperty("detail").GetString()!;
         Assert.StartsWith("Internal error; the server log has the details (request ", error);
         Leaks.AssertNone(body, "the 500 answer");
         Assert.DoesNotContain("secret", body);

@@ -103,21 +103,38 @@ public sealed class ApiTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Bad_requests_get_400_with_an_error()
+    public async Task Bad_requests_get_problem_details_with_the_status_that_says_what_is_wrong()
     {
-        async Task<string> ErrorOf(HttpResponseMessage r)
+        async Task<JsonElement> ProblemOf(HttpResponseMessage r, HttpStatusCode status)
         {
-            Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
-            return (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString()!;
+            Assert.Equal(status, r.StatusCode);
+            Assert.Equal("application/problem+json", r.Content.Headers.ContentType?.MediaType);
+            var problem = await r.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
+            return problem;
         }
-        Assert.Contains("No model", await ErrorOf(await _client.PostAsJsonAsync("/api/runs", new { modelId = "nope" })));
-        Assert.Contains("Unknown transform", await ErrorOf(await _client.PostAsJsonAsync("/api/runs", new { modelId = "control-a", transform = "scale" })));
-        Assert.Contains("not valid JSON", await ErrorOf(await _client.PostAsync("/api/runs", new StringContent("{", System.Text.Encoding.UTF8, "application/json"))));
-        Assert.Contains("multipart", await ErrorOf(await _client.PostAsync("/api/models", new StringContent("x"))));
+        async Task<string> DetailOf(HttpResponseMessage r, HttpStatusCode status) => (await ProblemOf(r, status)).GetProperty("detail").GetString()!;
+
+        var unknownModel = await ProblemOf(await _client.PostAsJsonAsync("/api/runs", new { modelId = "nope" }), HttpStatusCode.NotFound);
+        Assert.Equal("No model with id 'nope'.", unknownModel.GetProperty("detail").GetString());
+        Assert.True(unknownModel.GetProperty("errors").TryGetProperty("modelId", out _));
+        // A wrong field is a validation problem that names the field.
+        var transform = await ProblemOf(await _client.PostAsJsonAsync("/api/runs", new { modelId = "control-a", transform = "scale" }), HttpStatusCode.BadRequest);
+        Assert.Contains("Unknown transform", transform.GetProperty("detail").GetString());
+        Assert.Contains("Unknown transform", transform.GetProperty("errors").GetProperty("transform")[0].GetString());
+        var images = await ProblemOf(await _client.PostAsJsonAsync("/api/runs", new { modelId = "control-a", images = 0 }), HttpStatusCode.BadRequest);
+        Assert.True(images.GetProperty("errors").TryGetProperty("images", out _));
+        Assert.Contains("not valid JSON", await DetailOf(await _client.PostAsync("/api/runs", new StringContent("{", System.Text.Encoding.UTF8, "application/json")), HttpStatusCode.BadRequest));
+        Assert.Contains("as JSON", await DetailOf(await _client.PostAsync("/api/runs", new StringContent("<run/>", System.Text.Encoding.UTF8, "application/xml")), HttpStatusCode.UnsupportedMediaType));
+        Assert.Contains("multipart", await DetailOf(await _client.PostAsync("/api/models", new StringContent("x")), HttpStatusCode.UnsupportedMediaType));
         using var noArch = new MultipartFormDataContent { { new ByteArrayContent(FakeOnnx), "file", "weights.pt" } };
-        Assert.Contains("architecture", await ErrorOf(await _client.PostAsync("/api/models", noArch)));
+        Assert.Contains("architecture", await DetailOf(await _client.PostAsync("/api/models", noArch), HttpStatusCode.BadRequest));
         using var wrongExt = new MultipartFormDataContent { { new ByteArrayContent(FakeOnnx), "file", "model.exe" } };
-        Assert.Contains("Unsupported", await ErrorOf(await _client.PostAsync("/api/models", wrongExt)));
+        Assert.Contains("Unsupported", await DetailOf(await _client.PostAsync("/api/models", wrongExt), HttpStatusCode.BadRequest));
+        Assert.Equal("No run 987654.", await DetailOf(await _client.GetAsync("/api/runs/987654"), HttpStatusCode.NotFound));
+        Assert.Equal("No run 987654.", await DetailOf(await _client.PostAsync("/api/runs/987654/cancel", null), HttpStatusCode.NotFound));
+        Assert.Equal("No model with id 'nope'.", await DetailOf(await _client.GetAsync("/api/models/nope"), HttpStatusCode.NotFound));
+        Assert.Contains("pageSize", await DetailOf(await _client.GetAsync("/api/runs?pageSize=0"), HttpStatusCode.BadRequest));
     }
 
     [Fact]
@@ -142,8 +159,8 @@ public sealed class ApiTests : IAsyncLifetime
 
         using var corrupt = new MultipartFormDataContent { { new ByteArrayContent("this is not a model"u8.ToArray()), "file", "broken.onnx" } };
         var refused = await _client.PostAsync("/api/models", corrupt);
-        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
-        var error = (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString();
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, refused.StatusCode);
+        var error = (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString();
         Assert.Equal("Not a usable model: broken.onnx is not an ONNX model (no ModelProto header).", error);
         Assert.Single(Directory.GetFiles(Path.Combine(_data, "models"), "*.onnx"));
         Assert.Empty(Directory.GetFiles(Path.Combine(_data, "incoming")));
@@ -155,8 +172,8 @@ public sealed class ApiTests : IAsyncLifetime
     {
         using var big = new MultipartFormDataContent { { new ByteArrayContent(new byte[5 << 20]), "file", "big.onnx" } };
         var r = await _client.PostAsync("/api/models", big);
-        Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
-        Assert.Contains("limit", (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString());
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, r.StatusCode);
+        Assert.Contains("limit", (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString());
         Assert.Empty(Directory.GetFiles(Path.Combine(_data, "incoming")));
     }
 

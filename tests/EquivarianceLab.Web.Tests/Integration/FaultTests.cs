@@ -4,6 +4,7 @@ using System.Text.Json;
 using EquivarianceLab.Cards;
 using EquivarianceLab.Measure;
 using EquivarianceLab.Web.Jobs;
+using EquivarianceLab.Web.Runs;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace EquivarianceLab.Web.Tests.Integration;

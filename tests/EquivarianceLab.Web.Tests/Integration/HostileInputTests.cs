@@ -117,8 +117,8 @@ public sealed class HostileInputTests(HostileFixture lab) : IClassFixture<Hostil
         using var content = new MultipartFormDataContent { { new StreamContent(new ChunkedZeros(6 << 20)), "file", "big.onnx" } };
         content.Headers.ContentLength = null;
         var r = await Client.PostAsync("api/models", content);
-        Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
-        var error = (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString()!;
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, r.StatusCode);
+        var error = (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString()!;
         Assert.Equal("The upload is larger than the limit of 4 MiB.", error);
         Assert.Equal(before, Stored());
     }
@@ -215,7 +215,10 @@ public sealed class HostileInputTests(HostileFixture lab) : IClassFixture<Hostil
 
     // ---- helpers ----
 
-    /// <summary>Uploads, expects 400 with a message starting with <paramref name="expected"/>, and checks nothing was stored.</summary>
+    /// <summary>
+    /// Uploads, expects a problem whose detail starts with <paramref name="expected"/> — 422 for a file that arrived but
+    /// cannot be used, 400 for a request that is wrong in itself — and checks nothing was stored.
+    /// </summary>
     private async Task<string> RefusedAsync(string url, string fileName, byte[] content, string expected, params (string Name, string Value)[] fields)
     {
         var before = Stored();
@@ -224,8 +227,10 @@ public sealed class HostileInputTests(HostileFixture lab) : IClassFixture<Hostil
         using var form = Form(fileName, content, fields);
         var r = await Client.PostAsync(url, form);
         var body = await r.Content.ReadAsStringAsync();
-        Assert.True(r.StatusCode == HttpStatusCode.BadRequest, $"{fileName}: {(int)r.StatusCode} {body}");
-        var error = JsonDocument.Parse(body).RootElement.GetProperty("error").GetString()!;
+        var status = expected.StartsWith("Not a usable", StringComparison.Ordinal) ? HttpStatusCode.UnprocessableEntity : HttpStatusCode.BadRequest;
+        Assert.True(r.StatusCode == status, $"{fileName}: {(int)r.StatusCode} {body}");
+        Assert.Equal("application/problem+json", r.Content.Headers.ContentType?.MediaType);
+        var error = JsonDocument.Parse(body).RootElement.GetProperty("detail").GetString()!;
         Assert.StartsWith(expected, error);
         Leaks.AssertNone(body, $"the refusal of {fileName}");
         Assert.Equal(before, Stored());

@@ -1,4 +1,5 @@
 using EquivarianceLab.Web.Jobs;
+using EquivarianceLab.Web.Runs;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;

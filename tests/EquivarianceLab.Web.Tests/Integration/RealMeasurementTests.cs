@@ -49,8 +49,8 @@ public sealed class RealMeasurementTests
             Assert.Equal("1×28×28", (await ok.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("inputShape").GetString());
             using var truncated = new MultipartFormDataContent { { new ByteArrayContent(onnx[..(onnx.Length / 2)]), "file", "cut.onnx" } };
             var refused = await client.PostAsync("/api/models", truncated);
-            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
-            Assert.Contains("Not a usable model", (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString());
+            Assert.Equal(HttpStatusCode.UnprocessableEntity, refused.StatusCode);
+            Assert.Contains("Not a usable model", (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString());
         }
         finally
         {

@@ -115,4 +115,11 @@ public static class ApexOptions
         noData = new { text = "No data" },
         eqlab = new { decimals = 3, xDecimals = 1, pointNames = true, xTitle },
     };
+
+    /// <summary>Scores are similarities in [−1, 1]; start the axis at 0 unless something is negative.</summary>
+    public static double ScoreAxisMin(IEnumerable<double?> values)
+    {
+        var min = values.OfType<double>().DefaultIfEmpty(0).Min();
+        return min >= 0 ? 0 : Math.Max(-1, Math.Floor(min * 10) / 10);
+    }
 }

@@ -2,7 +2,7 @@
 export function upload(input, url, fields, dotnet) {
     const file = input.files && input.files[0];
     if (!file) {
-        dotnet.invokeMethodAsync('OnDone', 400, JSON.stringify({ error: 'Choose a file first.' }));
+        dotnet.invokeMethodAsync('OnDone', 400, JSON.stringify({ detail: 'Choose a file first.' }));
         return;
     }
     const form = new FormData();
@@ -16,6 +16,6 @@ export function upload(input, url, fields, dotnet) {
         input.value = '';
         dotnet.invokeMethodAsync('OnDone', xhr.status, xhr.responseText || '');
     };
-    xhr.onerror = () => dotnet.invokeMethodAsync('OnDone', 0, JSON.stringify({ error: 'The upload failed (connection lost or request refused).' }));
+    xhr.onerror = () => dotnet.invokeMethodAsync('OnDone', 0, JSON.stringify({ detail: 'The upload failed (connection lost or request refused).' }));
     xhr.send(form);
 }

@@ -6,9 +6,10 @@ using TorchSharp;
 namespace EquivarianceLab.FeatureModels.Onnx;
 
 /// <summary>
-/// An ONNX graph run by ONNX Runtime as a feature model (DESIGN §2). Any float tensor of the graph that has the
-/// batch as its first dim can be a measured layer: the wanted tensors become graph outputs of an in-memory copy
-/// of the model. Without explicit layers, the default selection of <see cref="OnnxLayerSelection"/> applies.
+/// An ONNX graph run by ONNX Runtime as a feature model (docs/models-and-probes.md, "ONNX graphs"). Any float tensor
+/// of the graph that has the batch as its first dim can be a measured layer: the wanted tensors become graph outputs
+/// of an in-memory copy of the model. Without explicit layers, the default selection of
+/// <see cref="OnnxLayerSelection"/> applies.
 /// Graphs with a fixed batch size of 1 get a free batch dim when that provably gives the same results, and
 /// otherwise run image by image (<see cref="BatchMode"/>).
 /// </summary>

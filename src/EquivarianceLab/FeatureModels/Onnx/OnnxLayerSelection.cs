@@ -1,8 +1,8 @@
 namespace EquivarianceLab.FeatureModels.Onnx;
 
 /// <summary>
-/// The default measured layers of an ONNX graph (DESIGN §2), decided from the graph's structure and the
-/// runtime shapes of one probe run. In node (forward) order:
+/// The default measured layers of an ONNX graph (docs/models-and-probes.md, "ONNX graphs"), decided from the graph's
+/// structure and the runtime shapes of one probe run. In node (forward) order:
 /// <list type="number">
 /// <item><b>Spatial layers</b>: outputs of activation nodes (<see cref="ActivationOps"/>) and of residual
 /// <c>Add</c> nodes — both inputs computed from the image, so not a bias, an initializer or a Constant — whose
@@ -69,7 +69,10 @@ internal static class OnnxLayerSelection
 
     public static bool IsVector(long[] shape) => shape.Length == 2 || (shape.Length == 4 && shape[2] == 1 && shape[3] == 1);
 
-    /// <summary>[N, T, D] with T − p a square s² (s &gt; 1) for a prefix p of 0, 1 or 2 tokens (DESIGN §1.1).</summary>
+    /// <summary>
+    /// [N, T, D] with T − p a square s² (s &gt; 1) for a prefix p of 0, 1 or 2 tokens
+    /// (docs/measure.md, "Feature tensors").
+    /// </summary>
     public static bool IsTokens(long[] shape)
     {
         if (shape.Length != 3) return false;

@@ -1,0 +1,34 @@
+using Microsoft.Extensions.Options;
+
+namespace EquivarianceLab.Web;
+
+/// <summary>
+/// Checks the <c>EquivarianceLab</c> settings when the app starts, so a wrong one stops it with one line that names the
+/// key, instead of failing on first use.
+/// </summary>
+public sealed class LabOptionsValidator : IValidateOptions<LabOptions>
+{
+    public ValidateOptionsResult Validate(string? name, LabOptions o)
+    {
+        var problems = Problems(o).ToList();
+        return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+    }
+
+    public static IEnumerable<string> Problems(LabOptions o)
+    {
+        const string s = LabOptions.Section;
+        if (string.IsNullOrWhiteSpace(o.DataFolder)) yield return $"{s}:DataFolder must name a folder.";
+        if (string.IsNullOrWhiteSpace(o.ZooFolder)) yield return $"{s}:ZooFolder must name a folder.";
+        if (!(o.Database.Equals("Sqlite", StringComparison.OrdinalIgnoreCase) || Data.DataExtensions.IsPostgres(o)))
+            yield return $"{s}:Database must be Sqlite or PostgreSql (got '{o.Database}').";
+        if (o.MaxUploadBytes < 1) yield return $"{s}:MaxUploadBytes must be a positive number of bytes (got {o.MaxUploadBytes}).";
+        if (o.MaxRestarts < 0) yield return $"{s}:MaxRestarts must be 0 or more (got {o.MaxRestarts}).";
+        if (o.GpuWorkers is < 1 or > 64) yield return $"{s}:GpuWorkers must be between 1 and 64 (got {o.GpuWorkers}).";
+        if (o.ProbeLimits.MaxEntries < 1) yield return $"{s}:ProbeLimits:MaxEntries must be positive (got {o.ProbeLimits.MaxEntries}).";
+        if (o.ProbeLimits.MaxUncompressedBytes < 1) yield return $"{s}:ProbeLimits:MaxUncompressedBytes must be positive (got {o.ProbeLimits.MaxUncompressedBytes}).";
+        if (!(o.ProbeLimits.MaxCompressionRatio > 1)) yield return $"{s}:ProbeLimits:MaxCompressionRatio must be above 1 (got {o.ProbeLimits.MaxCompressionRatio}).";
+        if (o.ProbeLimits.MaxImagePixels < 1) yield return $"{s}:ProbeLimits:MaxImagePixels must be positive (got {o.ProbeLimits.MaxImagePixels}).";
+        if (string.IsNullOrEmpty(o.HangfireDashboard.User) != string.IsNullOrEmpty(o.HangfireDashboard.Password))
+            yield return $"{s}:HangfireDashboard:User and {s}:HangfireDashboard:Password must be set together.";
+    }
+}

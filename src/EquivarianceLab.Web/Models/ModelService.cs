@@ -1,0 +1,180 @@
+using System.Globalization;
+using EquivarianceLab.Cards;
+using EquivarianceLab.Probes;
+using EquivarianceLab.Web.Data;
+using EquivarianceLab.Web.Api;
+using EquivarianceLab.Web.Jobs;
+using EquivarianceLab.Web.Uploads;
+using EquivarianceLab.Web.Security;
+using Microsoft.EntityFrameworkCore;
+
+namespace EquivarianceLab.Web.Models;
+
+/// <summary>The fields that come with an uploaded model file.</summary>
+public sealed record ModelUpload
+{
+    public required string FileName { get; init; }
+    public string? Architecture { get; init; }
+    public string? Name { get; init; }
+    public double? Accuracy { get; init; }
+    /// <summary>"C,H,W" — needed only when the file does not fix its input size.</summary>
+    public string? InputShape { get; init; }
+    /// <summary>unit (pixels / 255, default) or imagenet (torchvision mean/std).</summary>
+    public string? Preprocessing { get; init; }
+    public string? Family { get; init; }
+}
+
+/// <summary>Uploaded models: streamed to disk, named by content hash, opened with the library before they are kept.</summary>
+public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMeasurementRunner runner, LabPaths paths, LabOptions options, SafeText safeText,
+    TimeProvider time)
+{
+    public static readonly IReadOnlyDictionary<string, string> Formats = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
+    {
+        [".onnx"] = "onnx", [".dat"] = "torchsharp", [".pt"] = "pytorch", [".pth"] = "pytorch", [".safetensors"] = "pytorch",
+    };
+
+    /// <summary>Checks what can be checked before reading the body (extension, fields), so a bad request costs nothing.</summary>
+    public static string CheckFields(ModelUpload upload)
+    {
+        var ext = Path.GetExtension(upload.FileName);
+        if (!Formats.TryGetValue(ext, out var format))
+            throw new RequestException($"Unsupported model file '{UploadNames.SafeName(upload.FileName)}': use .onnx, .dat, .pt, .pth or .safetensors.");
+        if (format != "onnx" && string.IsNullOrWhiteSpace(upload.Architecture))
+            throw RequestException.Invalid("architecture", $"A {ext} weight file needs an architecture.");
+        if (upload.Accuracy is < 0 or > 100 || upload.Accuracy is double.NaN) throw RequestException.Invalid("accuracy", "accuracy must be a percentage between 0 and 100.");
+        if (upload.Preprocessing is not (null or "" or "unit" or "imagenet")) throw RequestException.Invalid("preprocessing", "preprocessing must be unit or imagenet.");
+        ParseShape(upload.InputShape);
+        return format;
+    }
+
+    public async Task<ModelEntry> UploadAsync(Stream content, ModelUpload upload, CancellationToken ct = default)
+    {
+        CheckFields(upload);
+        var incoming = await UploadWriter.SaveAsync(content, paths.Incoming, options.MaxUploadBytes, ct);
+        return await AddAsync(incoming, upload, ct);
+    }
+
+    /// <summary>Keeps a file already streamed to the incoming folder (the multipart API reads the fields after the file).</summary>
+    public async Task<ModelEntry> AddAsync(UploadWriter.Incoming incoming, ModelUpload upload, CancellationToken ct = default)
+    {
+        string format;
+        try { format = CheckFields(upload); }
+        catch { UploadWriter.TryDelete(incoming.TempPath); throw; }
+        var ext = Path.GetExtension(upload.FileName).ToLowerInvariant();
+        var id = "upload-" + incoming.Sha256[..12];
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var existing = await db.Models.FirstOrDefaultAsync(m => m.Id == id, ct);
+        if (existing is not null)
+        {
+            UploadWriter.TryDelete(incoming.TempPath);
+            return existing;
+        }
+        Directory.CreateDirectory(paths.ModelFiles);
+        var fileName = incoming.Sha256 + ext;
+        var finalPath = Path.Combine(paths.ModelFiles, fileName);
+        File.Move(incoming.TempPath, finalPath, overwrite: true);
+        var given = ParseShape(upload.InputShape);
+        var card = new ModelCard
+        {
+            Id = id,
+            DisplayName = UploadNames.CleanName(upload.Name) ?? UploadNames.CleanName(Path.GetFileNameWithoutExtension(upload.FileName)) ?? id,
+            Family = UploadNames.CleanName(upload.Family) ?? "Uploaded",
+            Format = format,
+            File = fileName,
+            Architecture = string.IsNullOrWhiteSpace(upload.Architecture) ? null : upload.Architecture.Trim(),
+            InputShape = given ?? [],
+            Preprocessing = PreprocessingFor(upload.Preprocessing, given?[0] ?? 3),
+            Accuracy = upload.Accuracy,
+            Provenance = $"Uploaded as '{UploadNames.SafeName(upload.FileName)}'",
+        };
+        ModelInspection inspection;
+        try
+        {
+            inspection = runner.InspectModel(finalPath, card);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            UploadWriter.TryDelete(finalPath);
+            var shown = UploadNames.SafeName(upload.FileName);
+            throw RequestException.Unusable($"Not a usable model: {safeText.Clean(LibraryErrors.Describe(e).Replace(id, shown, StringComparison.Ordinal), (finalPath, shown))}");
+        }
+        var shape = inspection.InputShape.ToArray();
+        if (shape.Length != 3)
+        {
+            UploadWriter.TryDelete(finalPath);
+            throw RequestException.Unusable($"Not a usable model: its input must be one image [C, H, W] per batch entry (got rank {shape.Length + 1}).");
+        }
+        if (shape.Any(d => d <= 0))
+        {
+            if (given is null)
+            {
+                UploadWriter.TryDelete(finalPath);
+                throw RequestException.Invalid("inputShape", $"The model's input size is not fixed ({string.Join("×", shape.Select(d => d <= 0 ? "?" : d.ToString(CultureInfo.InvariantCulture)))}); give inputShape as C,H,W.");
+            }
+            shape = given.Select(d => (long)d).ToArray();
+        }
+        card = card with
+        {
+            InputShape = shape.Select(d => (int)d).ToArray(),
+            Preprocessing = PreprocessingFor(upload.Preprocessing, (int)shape[0]),
+        };
+        // The card beside the file lets the command line measure the very same upload.
+        card.Save(finalPath + ".card.json");
+        var entry = new ModelEntry
+        {
+            Id = id, Name = card.DisplayName, Family = card.Family, Format = format, Architecture = card.Architecture, Source = Sources.Upload,
+            FilePath = finalPath, CardJson = CardJson.Write(card), InputShape = CardJson.Shape(card.InputShape), Accuracy = upload.Accuracy,
+            Provenance = card.Provenance, ContentHash = incoming.Sha256, SizeBytes = incoming.Length, AddedUtc = time.GetUtcNow().UtcDateTime,
+        };
+        db.Models.Add(entry);
+        await db.SaveChangesAsync(ct);
+        return entry;
+    }
+
+    /// <summary>Every model, the zoo's first, by name.</summary>
+    public async Task<List<ModelEntry>> ListAsync(CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return await db.Models.AsNoTracking().OrderBy(m => m.Source).ThenBy(m => m.Name).ToListAsync(ct);
+    }
+
+    public async Task<ModelEntry?> FindAsync(string id, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return await db.Models.AsNoTracking().FirstOrDefaultAsync(m => m.Id == id, ct);
+    }
+
+    public async Task<int> CountAsync(CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return await db.Models.CountAsync(ct);
+    }
+
+    public async Task<bool> SetAccuracyAsync(string id, double? accuracy, CancellationToken ct = default)
+    {
+        if (accuracy is < 0 or > 100 || accuracy is double.NaN) throw RequestException.Invalid("accuracy", "accuracy must be a percentage between 0 and 100.");
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return await db.Models.Where(m => m.Id == id).ExecuteUpdateAsync(s => s.SetProperty(m => m.Accuracy, accuracy), ct) > 0;
+    }
+
+    internal static int[]? ParseShape(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return null;
+        var parts = text.Split([',', 'x', '×', ' '], StringSplitOptions.RemoveEmptyEntries);
+        var dims = new List<int>();
+        foreach (var p in parts)
+            if (int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var d) && d is > 0 and <= 8192) dims.Add(d);
+            else throw RequestException.Invalid("inputShape", $"inputShape must be C,H,W with positive integers (got '{UploadNames.SafeName(text)}').");
+        if (dims.Count != 3) throw RequestException.Invalid("inputShape", $"inputShape must be C,H,W (got '{UploadNames.SafeName(text)}').");
+        return dims.ToArray();
+    }
+
+    private static Preprocessing PreprocessingFor(string? kind, int channels) => (kind, channels) switch
+    {
+        ("imagenet", 3) => Preprocessing.ImageNet,
+        (_, 1) => new Preprocessing { ChannelOrder = "L", Mean = [0], Std = [1] },
+        _ => new Preprocessing(),
+    };
+
+    /// <summary>A user-given name is display text only: trimmed, no control characters, bounded.</summary>
+}

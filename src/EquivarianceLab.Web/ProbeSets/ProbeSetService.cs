@@ -1,0 +1,97 @@
+using EquivarianceLab.Web.Api;
+using EquivarianceLab.Web.Data;
+using EquivarianceLab.Web.Jobs;
+using EquivarianceLab.Web.Security;
+using EquivarianceLab.Web.Uploads;
+using Microsoft.EntityFrameworkCore;
+
+namespace EquivarianceLab.Web.ProbeSets;
+
+/// <summary>Uploaded probe sets (.npy float32 [N,C,H,W] or .zip of images), validated by opening them with the library.</summary>
+public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, IMeasurementRunner runner, LabPaths paths, LabOptions options, SafeText safeText,
+    TimeProvider time)
+{
+    public const int ThumbnailCount = 24;
+
+    public static string CheckFields(string fileName)
+    {
+        var ext = Path.GetExtension(fileName).ToLowerInvariant();
+        return ext switch
+        {
+            ".npy" => "npy",
+            ".zip" => "images",
+            _ => throw RequestException.Invalid("file", $"Unsupported probe set '{UploadNames.SafeName(fileName)}': use .npy (float32 [N,C,H,W]) or .zip of PNG/JPEG images."),
+        };
+    }
+
+    public async Task<ProbeSetEntry> UploadAsync(Stream content, string fileName, string? name, CancellationToken ct = default)
+    {
+        CheckFields(fileName);
+        var incoming = await UploadWriter.SaveAsync(content, paths.Incoming, options.MaxUploadBytes, ct);
+        return await AddAsync(incoming, fileName, name, ct);
+    }
+
+    public async Task<ProbeSetEntry> AddAsync(UploadWriter.Incoming incoming, string fileName, string? name, CancellationToken ct = default)
+    {
+        string kind;
+        try { kind = CheckFields(fileName); }
+        catch { UploadWriter.TryDelete(incoming.TempPath); throw; }
+        var ext = Path.GetExtension(fileName).ToLowerInvariant();
+        var id = "upload-" + incoming.Sha256[..12];
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var existing = await db.ProbeSets.FirstOrDefaultAsync(p => p.Id == id, ct);
+        if (existing is not null)
+        {
+            UploadWriter.TryDelete(incoming.TempPath);
+            return existing;
+        }
+        Directory.CreateDirectory(paths.ProbeFiles);
+        var finalPath = Path.Combine(paths.ProbeFiles, incoming.Sha256 + ext);
+        File.Move(incoming.TempPath, finalPath, overwrite: true);
+        ProbeInspection inspection;
+        try
+        {
+            inspection = runner.InspectProbeSet(finalPath, ThumbnailCount);
+            if (inspection.Count == 0) throw new EquivarianceLabException("it holds no images.");
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            UploadWriter.TryDelete(finalPath);
+            throw RequestException.Unusable($"Not a usable probe set: {safeText.Clean(LibraryErrors.Describe(e), (finalPath, UploadNames.SafeName(fileName)))}");
+        }
+        var thumbs = Thumbnails.Write(Path.Combine(paths.Thumbnails, id), inspection.Samples, inspection.SampleShape);
+        var entry = new ProbeSetEntry
+        {
+            Id = id, Name = UploadNames.CleanName(name) ?? UploadNames.CleanName(Path.GetFileNameWithoutExtension(fileName)) ?? id,
+            Kind = kind, Source = Sources.Upload, FilePath = finalPath, Count = inspection.Count,
+            ImageShape = inspection.ImageShape.Count == 3 ? CardJson.Shape(inspection.ImageShape) : "",
+            ContentHash = incoming.Sha256, SizeBytes = incoming.Length, Thumbnails = thumbs, AddedUtc = time.GetUtcNow().UtcDateTime,
+        };
+        db.ProbeSets.Add(entry);
+        await db.SaveChangesAsync(ct);
+        return entry;
+    }
+
+    /// <summary>The PNG for thumbnail <paramref name="index"/>, resolved from the database id only (never a user path).</summary>
+    /// <summary>Every probe set, the default first, by name.</summary>
+    public async Task<List<ProbeSetEntry>> ListAsync(CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return await db.ProbeSets.AsNoTracking().OrderByDescending(p => p.IsDefault).ThenBy(p => p.Name).ToListAsync(ct);
+    }
+
+    public async Task<int> CountAsync(CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return await db.ProbeSets.CountAsync(ct);
+    }
+
+    public async Task<string?> ThumbnailPathAsync(string id, int index, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var entry = await db.ProbeSets.AsNoTracking().FirstOrDefaultAsync(p => p.Id == id, ct);
+        if (entry is null || index < 0 || index >= entry.Thumbnails) return null;
+        var path = Path.Combine(paths.Thumbnails, entry.Id, $"{index}.png");
+        return File.Exists(path) ? path : null;
+    }
+}

@@ -1,0 +1,33 @@
+using SkiaSharp;
+
+namespace EquivarianceLab.Web.ProbeSets;
+
+/// <summary>Small PNGs of a probe set's first images, stored under the data folder by probe set id.</summary>
+public static class Thumbnails
+{
+    /// <summary>Writes one PNG per image ([C, H, W] floats, any range: each image is stretched to its own min..max).</summary>
+    public static int Write(string folder, IReadOnlyList<float[]> images, IReadOnlyList<long> shape)
+    {
+        Directory.CreateDirectory(folder);
+        int c = (int)shape[0], h = (int)shape[1], w = (int)shape[2];
+        for (var i = 0; i < images.Count; i++)
+        {
+            var px = images[i];
+            float min = float.MaxValue, max = float.MinValue;
+            foreach (var v in px) { if (v < min) min = v; if (v > max) max = v; }
+            var scale = max > min ? 255f / (max - min) : 0f;
+            using var bmp = new SKBitmap(w, h, SKColorType.Rgba8888, SKAlphaType.Opaque);
+            for (var y = 0; y < h; y++)
+            for (var x = 0; x < w; x++)
+            {
+                byte At(int ch) => (byte)Math.Clamp((px[(ch * h + y) * w + x] - min) * scale, 0, 255);
+                var r = At(0);
+                bmp.SetPixel(x, y, c >= 3 ? new SKColor(r, At(1), At(2)) : new SKColor(r, r, r));
+            }
+            using var data = bmp.Encode(SKEncodedImageFormat.Png, 100);
+            using var f = File.Create(Path.Combine(folder, $"{i}.png"));
+            data.SaveTo(f);
+        }
+        return images.Count;
+    }
+}

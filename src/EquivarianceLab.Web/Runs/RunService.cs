@@ -1,0 +1,138 @@
+using EquivarianceLab.Web.Api;
+using EquivarianceLab.Web.Data;
+using EquivarianceLab.Web.Jobs;
+using Hangfire;
+using Hangfire.States;
+using Microsoft.EntityFrameworkCore;
+
+namespace EquivarianceLab.Web.Runs;
+
+/// <summary>Which runs a list shows; null or empty means any.</summary>
+public sealed record RunFilter(string? ModelId = null, string? ProbeSetId = null, string? Transform = null, RunStatus? Status = null)
+{
+    public const int DefaultPageSize = 100, MaxPageSize = 1000;
+}
+
+/// <summary>Creates runs and hands them to Hangfire (one job per model, queue "gpu"), cancels and re-runs them.</summary>
+public sealed class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackgroundJobClient jobs, CancellationRegistry cancellations,
+    RunProgressNotifier notifier, TimeProvider time)
+{
+    public const string GpuQueue = "gpu";
+
+    public async Task<Run> QueueAsync(RunRequest request, CancellationToken ct = default)
+    {
+        var (transform, similarity) = request.Validate();
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        if (string.IsNullOrWhiteSpace(request.ModelId)) throw RequestException.Invalid("modelId", "modelId is required.");
+        if (!await db.Models.AnyAsync(m => m.Id == request.ModelId, ct)) throw RequestException.NotFound($"No model with id '{request.ModelId}'.", "modelId");
+        var probeId = request.ProbeSetId;
+        if (string.IsNullOrWhiteSpace(probeId))
+            probeId = await db.ProbeSets.Where(p => p.IsDefault).Select(p => p.Id).FirstOrDefaultAsync(ct)
+                      ?? throw RequestException.Invalid("probeSetId", "probeSetId is required (no default probe set is registered).");
+        else if (!await db.ProbeSets.AnyAsync(p => p.Id == probeId, ct)) throw RequestException.NotFound($"No probe set with id '{probeId}'.", "probeSetId");
+
+        var run = new Run
+        {
+            ModelId = request.ModelId!,
+            ProbeSetId = probeId,
+            Transform = transform,
+            Similarity = similarity,
+            Images = request.Images,
+            MaxShift = request.MaxShift ?? 16,
+            Status = RunStatus.Queued,
+            CreatedUtc = time.GetUtcNow().UtcDateTime,
+        };
+        db.Runs.Add(run);
+        await db.SaveChangesAsync(ct);
+        await EnqueueAsync(db, run, ct);
+        return run;
+    }
+
+    /// <summary>Runs newest first, with their model and probe set, filtered and paged; and how many match in all.</summary>
+    public async Task<(List<Run> Runs, int Total)> ListAsync(RunFilter filter, int page = 1, int pageSize = RunFilter.DefaultPageSize, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var q = db.Runs.AsNoTracking().Include(r => r.Model).Include(r => r.ProbeSet).AsQueryable();
+        if (filter.Status is { } status) q = q.Where(r => r.Status == status);
+        if (!string.IsNullOrEmpty(filter.ModelId)) q = q.Where(r => r.ModelId == filter.ModelId);
+        if (!string.IsNullOrEmpty(filter.ProbeSetId)) q = q.Where(r => r.ProbeSetId == filter.ProbeSetId);
+        if (!string.IsNullOrEmpty(filter.Transform)) q = q.Where(r => r.Transform == filter.Transform);
+        var total = await q.CountAsync(ct);
+        var runs = await q.OrderByDescending(r => r.Id).Skip((page - 1) * pageSize).Take(pageSize).ToListAsync(ct);
+        return (runs, total);
+    }
+
+    /// <summary>One run with its model and probe set.</summary>
+    public async Task<Run?> FindAsync(int id, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return await db.Runs.AsNoTracking().Include(r => r.Model).Include(r => r.ProbeSet).FirstOrDefaultAsync(r => r.Id == id, ct);
+    }
+
+    /// <summary>A run that has a result, or null.</summary>
+    public async Task<Run?> FindDoneAsync(int id, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return await db.Runs.AsNoTracking().FirstOrDefaultAsync(r => r.Id == id && r.ResultJson != null, ct);
+    }
+
+    /// <summary>How many runs are done and how many are queued or running (the home page).</summary>
+    public async Task<(int Done, int Active)> CountsAsync(CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return (await db.Runs.CountAsync(r => r.Status == RunStatus.Done, ct),
+            await db.Runs.CountAsync(r => r.Status == RunStatus.Queued || r.Status == RunStatus.Running, ct));
+    }
+
+    public async Task<int> CountForModelAsync(string modelId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return await db.Runs.CountAsync(r => r.ModelId == modelId, ct);
+    }
+
+    /// <summary>Queues the same settings again as a new run (the old one stays as history).</summary>
+    public async Task<Run> RerunAsync(int runId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var old = await db.Runs.AsNoTracking().FirstOrDefaultAsync(r => r.Id == runId, ct) ?? throw RequestException.NotFound($"No run {runId}.");
+        return await QueueAsync(new RunRequest
+        {
+            ModelId = old.ModelId, ProbeSetId = old.ProbeSetId, Transform = old.Transform, Similarity = old.Similarity,
+            Images = old.Images, MaxShift = old.MaxShift,
+        }, ct);
+    }
+
+    /// <summary>A queued run is cancelled at once; a running one is signalled and ends as cancelled at its next batch.</summary>
+    public async Task<bool> CancelAsync(int runId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var run = await db.Runs.FirstOrDefaultAsync(r => r.Id == runId, ct);
+        if (run is null) throw RequestException.NotFound($"No run {runId}.");
+        if (!run.IsActive) return false;
+        run.CancelRequested = true;
+        if (run.Status == RunStatus.Queued)
+        {
+            run.Status = RunStatus.Cancelled;
+            run.FinishedUtc = time.GetUtcNow().UtcDateTime;
+            if (run.HangfireJobId is { } jobId) jobs.Delete(jobId);
+        }
+        await db.SaveChangesAsync(ct);
+        // Another worker machine sees CancelRequested at its next progress write.
+        cancellations.Cancel(runId);
+        notifier.Publish(RunUpdate.From(run));
+        return true;
+    }
+
+    /// <summary>Gives the run a fresh attempt token and a Hangfire job; an older job for it becomes a no-op.</summary>
+    internal async Task EnqueueAsync(AppDbContext db, Run run, CancellationToken ct)
+    {
+        run.AttemptToken = Guid.NewGuid().ToString("N");
+        run.Status = RunStatus.Queued;
+        await db.SaveChangesAsync(ct);
+        var token = run.AttemptToken;
+        var id = run.Id;
+        run.HangfireJobId = jobs.Create<MeasurementJob>(j => j.Execute(id, token, CancellationToken.None), new EnqueuedState(GpuQueue));
+        await db.SaveChangesAsync(ct);
+        notifier.Publish(RunUpdate.From(run));
+    }
+}

@@ -1,0 +1,28 @@
+using EquivarianceLab.Web.Data;
+using EquivarianceLab.Web.Models;
+using EquivarianceLab.Web.Runs;
+using Microsoft.EntityFrameworkCore;
+
+namespace EquivarianceLab.Web.Startup;
+
+/// <summary>
+/// Runs once at start, before the job server (hosted services start in registration order): applies the
+/// committed migrations, registers the zoo and the built-in probe set, and recovers runs a crash left behind.
+/// </summary>
+public sealed class LabInitializer(IServiceProvider services, LabPaths paths, ILogger<LabInitializer> logger) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        paths.EnsureCreated();
+        var dbf = services.GetRequiredService<IDbContextFactory<AppDbContext>>();
+        await using (var db = await dbf.CreateDbContextAsync(cancellationToken))
+        {
+            await db.Database.MigrateAsync(cancellationToken);
+        }
+        await services.GetRequiredService<ZooRegistrar>().RegisterAsync(cancellationToken);
+        await services.GetRequiredService<RunRecovery>().RecoverAsync(cancellationToken);
+        logger.LogInformation("EquivarianceLab data folder: {Folder}", paths.DataFolder);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
