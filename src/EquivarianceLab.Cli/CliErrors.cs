@@ -33,7 +33,7 @@ public static class CliErrors
                 Console.Error.WriteLine($"eqlab: {e.Message}");
                 return UserError;
             case var other:
-                Console.Error.WriteLine($"eqlab: {other.GetType().Name}: {FirstLine(other.Message)}");
+                Console.Error.WriteLine($"eqlab: {other.GetType().Name}: {Messages.FirstLine(other.Message)}");
                 if (Environment.GetEnvironmentVariable("EQLAB_DEBUG") == "1") Console.Error.WriteLine(other);
                 return InternalError;
         }
@@ -43,6 +43,4 @@ public static class CliErrors
         e is AggregateException { InnerExceptions.Count: 1 } a ? Unwrap(a.InnerExceptions[0])
         : e is System.Reflection.TargetInvocationException { InnerException: { } inner } ? Unwrap(inner)
         : e;
-
-    private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
 }

@@ -96,9 +96,8 @@ public static class ContentRoot
             || Environment.GetEnvironmentVariable("ASPNETCORE_CONTENTROOT") is not null
             || Environment.GetEnvironmentVariable("DOTNET_CONTENTROOT") is not null)
             return null;
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "EquivarianceLab.sln")) && File.Exists(Path.Combine(dir.FullName, "appsettings.json")))
-                return dir.FullName;
+        // The library finds the checkout (or the publish folder) the same way for the zoo.
+        if (EquivarianceLab.FeatureModels.RepositoryPaths.Root is { } root && File.Exists(Path.Combine(root, "appsettings.json"))) return root;
         return File.Exists(Path.Combine(AppContext.BaseDirectory, "appsettings.json")) ? AppContext.BaseDirectory : null;
     }
 }

@@ -37,7 +37,7 @@ public static class MeasureCommand
             using var disposeModel = model;
             using var disposeProbe = probe;
             using var cancel = CancelOnCtrlC();
-            var result = EquivarianceMeasure.Run(model, probe, options, new ProgressReporter("measure"), cancel.Token);
+            var result = EquivarianceMeasure.Run(model, probe, options, ConsoleProgress.OnStandardError().ForMeasure("measure"), cancel.Token);
             if (r.GetValue(json) is { } jsonPath) File.WriteAllText(jsonPath, result.ToJson());
             if (r.GetValue(csv) is { } csvPath) File.WriteAllText(csvPath, ResultCsv.Write(result));
             Console.Out.Write(PartTable.Format(result));

@@ -79,10 +79,5 @@ public sealed class MeasureOptionsBinder
         return MeasurementInputs.Open(r.GetValue(Model)!, probe, layers: LayerList(r));
     }
 
-    public static SimilarityKind ParseSimilarity(string name) => name.Trim().ToLowerInvariant() switch
-    {
-        "pearson" => SimilarityKind.Pearson,
-        "cosine" => SimilarityKind.Cosine,
-        _ => throw new EquivarianceLabException($"Unknown similarity '{name}'. Use pearson or cosine."),
-    };
+    public static SimilarityKind ParseSimilarity(string name) => MeasureNames.ParseSimilarity(name);
 }

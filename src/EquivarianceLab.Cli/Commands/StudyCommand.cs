@@ -131,7 +131,7 @@ public static class StudyCommand
             var label = string.Create(CultureInfo.InvariantCulture, $"[{step.Index + 1}/{step.Count}] {step.Member.Entry.Id} · {step.Measurement.TransformName}");
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{label} ({step.Member.Slot.Label}) on {Path.GetFileName(step.Probe)}"));
-            return new ProgressReporter(label);
+            return ConsoleProgress.OnStandardError().ForMeasure(label);
         }
 
         public void Finished(StudyStep step, StudyEntry entry)
@@ -144,6 +144,6 @@ public static class StudyCommand
         }
 
         public void Failed(StudyStep step, Exception error) =>
-            Console.Error.WriteLine($"eqlab: {step.Member.Entry.Id} · {step.Measurement.TransformName}: {error.Message.Split('\n', 2)[0].Trim()} (skipped)");
+            Console.Error.WriteLine($"eqlab: {step.Member.Entry.Id} · {step.Measurement.TransformName}: {Messages.FirstLine(error.Message)} (skipped)");
     }
 }

@@ -85,7 +85,7 @@ public static class TrainCommand
                     DisplayName = parseResult.GetValue(name),
                     CommandLine = CommandLineOf(parseResult),
                 };
-                var bar = new ConsoleProgressBar(stderr, ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected);
+                var bar = new ConsoleProgress(stderr, ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected).ForTraining();
                 var outcome = TrainingRun.Run(request, bar, stderr, cancellationToken);
                 stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{outcome.Card.Id}: test accuracy {outcome.Accuracy:F2}% on {outcome.Card.AccuracyDataset} ({outcome.Elapsed.TotalMinutes:F1} min)"));

@@ -15,7 +15,6 @@ public static class JobsExtensions
         services.AddSingleton<CancellationRegistry>();
         services.AddSingleton<IMeasurementRunner, MeasurementRunner>();
         services.AddSingleton<RunService>();
-        services.AddSingleton<RunRecovery>();
         services.AddTransient<MeasurementJob>();
 
         services.AddHangfire(cfg =>
@@ -30,7 +29,7 @@ public static class JobsExtensions
                 cfg.UsePostgreSqlStorage(o => o.UseNpgsqlConnection(cs), new PostgreSqlStorageOptions
                 {
                     QueuePollInterval = TimeSpan.FromSeconds(2),
-                    // A measurement can take hours; RunRecovery, not the invisibility timeout, handles dead workers.
+                    // A measurement can take hours; RunService.RecoverAsync at start, not the invisibility timeout, handles dead workers.
                     InvisibilityTimeout = TimeSpan.FromDays(1),
                 });
             }

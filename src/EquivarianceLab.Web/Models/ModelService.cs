@@ -1,3 +1,4 @@
+using EquivarianceLab.FeatureModels;
 using System.Globalization;
 using EquivarianceLab.Cards;
 using EquivarianceLab.Probes;
@@ -26,7 +27,7 @@ public sealed record ModelUpload
 
 /// <summary>Uploaded models: streamed to disk, named by content hash, opened with the library before they are kept.</summary>
 public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMeasurementRunner runner, LabPaths paths, LabOptions options, SafeText safeText,
-    TimeProvider time)
+    TimeProvider time, ILogger<ModelService> zooLogger)
 {
     public static readonly IReadOnlyDictionary<string, string> Formats = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
     {
@@ -176,5 +177,64 @@ public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMea
         _ => new Preprocessing(),
     };
 
-    /// <summary>A user-given name is display text only: trimmed, no control characters, bounded.</summary>
+    /// <summary>At start: upserts every zoo model (zoo folder */card.json) by id; an accuracy a user edited is kept.</summary>
+    public async Task RegisterZooAsync(CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        if (!Directory.Exists(paths.ZooFolder))
+        {
+            zooLogger.LogWarning("Zoo folder {Folder} not found; no zoo models registered.", paths.ZooFolder);
+            return;
+        }
+        foreach (var cardPath in Directory.EnumerateFiles(paths.ZooFolder, "card.json", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        {
+            ModelCard card;
+            try { card = ModelCard.Load(cardPath); }
+            catch (Exception e) { zooLogger.LogWarning("Skipping zoo card {Card}: {Message}", cardPath, e.Message); continue; }
+            // A built-in control (format "builtin") has no file: the library builds it from its name.
+            var builtin = card.Format == ModelLoader.BuiltinFormat;
+            var file = builtin
+                ? ModelLoader.BuiltinPrefix + (card.Architecture ?? card.Id)
+                : Path.GetFullPath(Path.Combine(Path.GetDirectoryName(cardPath)!, card.File));
+            if (!builtin && !File.Exists(file))
+            {
+                zooLogger.LogWarning("Skipping zoo model {Id}: its file {File} is missing.", card.Id, card.File);
+                continue;
+            }
+            var entry = await db.Models.FirstOrDefaultAsync(m => m.Id == card.Id, ct);
+            if (entry is null)
+            {
+                entry = new ModelEntry
+                {
+                    Id = card.Id, Name = card.DisplayName, Format = card.Format, Source = Sources.Zoo, FilePath = file,
+                    CardJson = CardJson.Write(card), InputShape = CardJson.Shape(card.InputShape), Accuracy = card.Accuracy,
+                    AddedUtc = time.GetUtcNow().UtcDateTime,
+                };
+                db.Models.Add(entry);
+            }
+            else
+            {
+                // Keep an accuracy the user edited; follow the card when the stored value is still the card's.
+                var previous = TryParse(entry.CardJson)?.Accuracy;
+                if (entry.Accuracy == previous) entry.Accuracy = card.Accuracy;
+            }
+            entry.Name = card.DisplayName;
+            entry.Family = card.Family;
+            entry.Format = card.Format;
+            entry.Architecture = card.Architecture;
+            entry.Source = Sources.Zoo;
+            entry.FilePath = file;
+            entry.CardJson = CardJson.Write(card);
+            entry.InputShape = CardJson.Shape(card.InputShape);
+            entry.AccuracyDataset = card.AccuracyDataset;
+            entry.Provenance = card.Provenance;
+            entry.SizeBytes = builtin ? 0 : new FileInfo(file).Length;
+        }
+        await db.SaveChangesAsync(ct);
+    }
+
+    private static ModelCard? TryParse(string json)
+    {
+        try { return CardJson.Parse(json); } catch (EquivarianceLabException) { return null; }
+    }
 }

@@ -9,7 +9,7 @@ namespace EquivarianceLab.Web.ProbeSets;
 
 /// <summary>Uploaded probe sets (.npy float32 [N,C,H,W] or .zip of images), validated by opening them with the library.</summary>
 public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, IMeasurementRunner runner, LabPaths paths, LabOptions options, SafeText safeText,
-    TimeProvider time)
+    TimeProvider time, ILogger<ProbeSetService> builtInLogger)
 {
     public const int ThumbnailCount = 24;
 
@@ -93,5 +93,45 @@ public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, I
         if (entry is null || index < 0 || index >= entry.Thumbnails) return null;
         var path = Path.Combine(paths.Thumbnails, entry.Id, $"{index}.png");
         return File.Exists(path) ? path : null;
+    }
+
+    public const string FashionMnistId = "fashion-mnist-test";
+    public const string FashionMnistName = "Fashion-MNIST test (10k)";
+    public static string FashionMnistRelative { get; } = Path.Combine("data", "fashion-mnist", "t10k-images-idx3-ubyte.gz");
+
+    /// <summary>At start: registers the shipped Fashion-MNIST test images (the default probe set unless another is) and their thumbnails.</summary>
+    public async Task RegisterBuiltInAsync(CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var path = Path.Combine(paths.ZooFolder, FashionMnistRelative);
+        if (!File.Exists(path))
+        {
+            builtInLogger.LogWarning("Built-in probe set {Path} not found.", path);
+            return;
+        }
+        var entry = await db.ProbeSets.FirstOrDefaultAsync(p => p.Id == FashionMnistId, ct);
+        var thumbs = Path.Combine(paths.Thumbnails, FashionMnistId);
+        // The library's IDX reader: the same one a measurement of this probe set uses.
+        var images = EquivarianceLab.Probes.FashionMnist.LoadImages(path);
+        int count = images.Count, h = images.Height, w = images.Width, size = h * w;
+        var samples = Enumerable.Range(0, Math.Min(ThumbnailCount, count))
+            .Select(i => images.Pixels.AsSpan(i * size, size).ToArray().Select(b => b / 255f).ToArray()).ToList();
+        if (entry is null)
+        {
+            entry = new ProbeSetEntry
+            {
+                Id = FashionMnistId, Name = FashionMnistName, Kind = "idx", Source = Sources.BuiltIn, FilePath = path,
+                AddedUtc = time.GetUtcNow().UtcDateTime,
+            };
+            db.ProbeSets.Add(entry);
+        }
+        entry.FilePath = path;
+        entry.Count = count;
+        entry.ImageShape = $"1×{h}×{w}";
+        entry.SizeBytes = new FileInfo(path).Length;
+        if (!await db.ProbeSets.AnyAsync(p => p.IsDefault && p.Id != FashionMnistId, ct)) entry.IsDefault = true;
+        if (!File.Exists(Path.Combine(thumbs, "0.png")) || entry.Thumbnails == 0)
+            entry.Thumbnails = Thumbnails.Write(thumbs, samples, [1, h, w]);
+        await db.SaveChangesAsync(ct);
     }
 }

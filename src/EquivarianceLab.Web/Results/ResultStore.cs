@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using EquivarianceLab.Measure;
+using EquivarianceLab.Reports;
 using EquivarianceLab.Web.Data;
 
 namespace EquivarianceLab.Web.Results;
@@ -45,27 +46,21 @@ public static class ResultStore
     /// </summary>
     public static string ToCsv(Run run, MeasurementResult result)
     {
-        var sb = new StringBuilder();
-        sb.AppendLine("run,model,probe,transform_family,similarity,images,kind,index,layer,part,shape,transform,invariance,equivariance");
-        var prefix = string.Join(',', run.Id.ToString(CultureInfo.InvariantCulture), Csv(result.Model), Csv(result.Probe), Csv(result.Transform),
-            Csv(result.Similarity), result.Images.ToString(CultureInfo.InvariantCulture));
+        var csv = new CsvWriter("run,model,probe,transform_family,similarity,images,kind,index,layer,part,shape,transform,invariance,equivariance");
+        string[] run6 = [CsvWriter.Int(run.Id), CsvWriter.Text(result.Model), CsvWriter.Text(result.Probe), CsvWriter.Text(result.Transform),
+            CsvWriter.Text(result.Similarity), CsvWriter.Int(result.Images)];
         foreach (var part in Parts.All)
         {
             if (!result.Parts.TryGetValue(part, out var s)) continue;
-            sb.AppendLine($"{prefix},part,,{part},{part},,mean,{Num(s.Invariance)},{Num(s.Equivariance)}");
+            csv.Row([.. run6, "part", "", part, part, "", "mean", CsvWriter.Number(s.Invariance), CsvWriter.Number(s.Equivariance)]);
         }
         foreach (var layer in result.Layers)
         {
-            var head = $"{prefix},layer,{layer.Index.ToString(CultureInfo.InvariantCulture)},{Csv(layer.Name)},{Csv(layer.Part ?? "")},{Csv(CardJson.Shape(layer.Shape))}";
-            sb.AppendLine($"{head},mean,{Num(layer.Invariance)},{Num(layer.Equivariance)}");
+            string[] head = [.. run6, "layer", CsvWriter.Int(layer.Index), CsvWriter.Text(layer.Name), CsvWriter.Text(layer.Part), CsvWriter.Text(CardJson.Shape(layer.Shape))];
+            csv.Row([.. head, "mean", CsvWriter.Number(layer.Invariance), CsvWriter.Number(layer.Equivariance)]);
             foreach (var (key, score) in OrderedTransforms(layer.PerTransform))
-                sb.AppendLine($"{head},{Csv(key)},{Num(score.Invariance)},{Num(score.Equivariance)}");
+                csv.Row([.. head, CsvWriter.Text(key), CsvWriter.Number(score.Invariance), CsvWriter.Number(score.Equivariance)]);
         }
-        return sb.ToString();
+        return csv.ToString();
     }
-
-    private static string Num(double? v) => v?.ToString("R", CultureInfo.InvariantCulture) ?? "";
-
-    private static string Csv(string s) =>
-        s.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
 }

@@ -19,19 +19,19 @@ public sealed record RunRequest
     /// <summary>Normalised transform/similarity names; a wrong field is a <see cref="RequestException"/> naming it.</summary>
     public (string Transform, string Similarity) Validate()
     {
-        var t = (Transform ?? "rotation").Trim().ToLowerInvariant();
-        var s = (Similarity ?? "pearson").Trim().ToLowerInvariant();
-        if (t is not ("rotation" or "translation" or "flip")) throw RequestException.Invalid("transform", $"Unknown transform '{Transform}'. Use rotation, translation or flip.");
-        if (s is not ("pearson" or "cosine")) throw RequestException.Invalid("similarity", $"Unknown similarity '{Similarity}'. Use pearson or cosine.");
+        if (!MeasureNames.TryParseTransform(Transform ?? MeasureNames.DefaultTransform, out var t))
+            throw RequestException.Invalid("transform", MeasureNames.UnknownTransform(Transform));
+        if (!MeasureNames.TryParseSimilarity(Similarity ?? MeasureNames.DefaultSimilarity, out var s))
+            throw RequestException.Invalid("similarity", MeasureNames.UnknownSimilarity(Similarity));
         if (Images is < 1 or > MaxImages) throw RequestException.Invalid("images", $"images must be between 1 and {MaxImages} (got {Images}).");
         if (MaxShift is < 1 or > MaxShiftLimit) throw RequestException.Invalid("maxShift", $"maxShift must be between 1 and {MaxShiftLimit} (got {MaxShift}).");
-        return (t, s);
+        return (MeasureNames.Name(t), MeasureNames.Name(s));
     }
 
     public static MeasureOptions ToOptions(string transform, string similarity, int? images, int maxShift) => new()
     {
-        Transform = SpatialTransform.ParseFamily(transform),
-        Similarity = similarity == "cosine" ? SimilarityKind.Cosine : SimilarityKind.Pearson,
+        Transform = MeasureNames.ParseTransform(transform),
+        Similarity = MeasureNames.ParseSimilarity(similarity),
         Images = images,
         MaxShift = maxShift,
     };

@@ -15,7 +15,7 @@ public sealed record RunFilter(string? ModelId = null, string? ProbeSetId = null
 
 /// <summary>Creates runs and hands them to Hangfire (one job per model, queue "gpu"), cancels and re-runs them.</summary>
 public sealed class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackgroundJobClient jobs, CancellationRegistry cancellations,
-    RunProgressNotifier notifier, TimeProvider time)
+    RunProgressNotifier notifier, LabOptions options, TimeProvider time, ILogger<RunService> logger)
 {
     public const string GpuQueue = "gpu";
 
@@ -134,5 +134,110 @@ public sealed class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackg
         run.HangfireJobId = jobs.Create<MeasurementJob>(j => j.Execute(id, token, CancellationToken.None), new EnqueuedState(GpuQueue));
         await db.SaveChangesAsync(ct);
         notifier.Publish(RunUpdate.From(run));
+    }
+
+    // ---- what the measurement job does to its run (synchronous: Hangfire runs the job on its own thread) ----
+
+    /// <summary>
+    /// Claims a queued run for this attempt (Queued → Running) in one atomic conditional update, and returns it with its
+    /// model and probe set; null when a duplicate or stale job finds nothing to claim.
+    /// </summary>
+    public Run? Claim(int runId, string attemptToken, string worker)
+    {
+        using var db = dbFactory.CreateDbContext();
+        var now = time.GetUtcNow().UtcDateTime;
+        var claimed = db.Runs
+            .Where(r => r.Id == runId && r.AttemptToken == attemptToken && r.Status == RunStatus.Queued && !r.CancelRequested)
+            .ExecuteUpdate(s => s
+                .SetProperty(r => r.Status, RunStatus.Running)
+                .SetProperty(r => r.StartedUtc, now)
+                .SetProperty(r => r.Worker, worker)
+                .SetProperty(r => r.ImagesDone, 0)
+                .SetProperty(r => r.Error, (string?)null));
+        if (claimed == 0) return null;
+        var run = db.Runs.Include(r => r.Model).Include(r => r.ProbeSet).AsNoTracking().First(r => r.Id == runId);
+        notifier.Publish(RunUpdate.From(run));
+        return run;
+    }
+
+    public bool IsCancelRequested(int runId)
+    {
+        using var db = dbFactory.CreateDbContext();
+        return db.Runs.Where(r => r.Id == runId).Select(r => r.CancelRequested).FirstOrDefault();
+    }
+
+    /// <summary>Writes a running run's progress; returns whether someone (on any machine) asked to cancel it.</summary>
+    public bool WriteProgress(int runId, int imagesDone, int imagesTotal, double? etaSeconds)
+    {
+        using var db = dbFactory.CreateDbContext();
+        db.Runs.Where(r => r.Id == runId).ExecuteUpdate(s => s
+            .SetProperty(r => r.ImagesDone, imagesDone)
+            .SetProperty(r => r.ImagesTotal, imagesTotal)
+            .SetProperty(r => r.EtaSeconds, etaSeconds));
+        return db.Runs.Where(r => r.Id == runId).Select(r => r.CancelRequested).FirstOrDefault();
+    }
+
+    /// <summary>Applies the job's final update (result, status, error) and tells open pages.</summary>
+    public void Finish(int runId, Action<Run> update, bool finished = true)
+    {
+        using var db = dbFactory.CreateDbContext();
+        var run = db.Runs.Include(r => r.Layers).Include(r => r.Parts).First(r => r.Id == runId);
+        update(run);
+        if (finished) run.FinishedUtc = time.GetUtcNow().UtcDateTime;
+        db.SaveChanges();
+        notifier.Publish(RunUpdate.From(run));
+    }
+
+    // ---- after a crash ----
+
+    private static readonly HashSet<string> LiveStates =
+        new([EnqueuedState.StateName, ProcessingState.StateName, ScheduledState.StateName, AwaitingState.StateName], StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// At start, before the job server runs: a run this machine left "running" (the process died under it) is
+    /// re-queued with a fresh attempt, up to <see cref="LabOptions.MaxRestarts"/> times, then marked failed with the
+    /// reason; a "queued" run whose Hangfire job is gone is queued again. Nothing stays "running" after a restart.
+    /// </summary>
+    public async Task RecoverAsync(JobStorage storage, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var machine = Environment.MachineName;
+        var running = await db.Runs.Where(r => r.Status == RunStatus.Running && (r.Worker == null || r.Worker == machine)).ToListAsync(ct);
+        foreach (var run in running)
+        {
+            if (run.CancelRequested)
+            {
+                run.Status = RunStatus.Cancelled;
+                run.FinishedUtc = time.GetUtcNow().UtcDateTime;
+            }
+            else if (run.Restarts < options.MaxRestarts)
+            {
+                run.Restarts++;
+                run.ImagesDone = 0;
+                run.EtaSeconds = null;
+                run.StartedUtc = null;
+                logger.LogWarning("Run {RunId} was interrupted by a restart; queueing it again (restart {N}).", run.Id, run.Restarts);
+                await EnqueueAsync(db, run, ct);
+            }
+            else
+            {
+                run.Status = RunStatus.Failed;
+                run.FinishedUtc = time.GetUtcNow().UtcDateTime;
+                var attempts = run.Restarts + 1;
+                run.Error = $"Interrupted by a server restart while running ({attempts} attempt{(attempts == 1 ? "" : "s")}); use Re-run to queue it again.";
+                logger.LogWarning("Run {RunId} was interrupted and has no restarts left; marked failed.", run.Id);
+            }
+        }
+        await db.SaveChangesAsync(ct);
+
+        var queued = await db.Runs.Where(r => r.Status == RunStatus.Queued).ToListAsync(ct);
+        using var connection = storage.GetConnection();
+        foreach (var run in queued)
+        {
+            var state = run.HangfireJobId is null ? null : connection.GetJobData(run.HangfireJobId)?.State;
+            if (state is not null && LiveStates.Contains(state)) continue;
+            logger.LogWarning("Run {RunId} was queued but its job is {State}; queueing it again.", run.Id, state ?? "gone");
+            await EnqueueAsync(db, run, ct);
+        }
     }
 }

@@ -14,7 +14,7 @@ public sealed partial class SafeText(LabPaths paths)
     /// <summary>Cleans <paramref name="message"/>; <paramref name="known"/> maps stored paths to what the user calls them.</summary>
     public string Clean(string message, params (string Path, string Shown)[] known)
     {
-        var text = FirstLine(message);
+        var text = Messages.FirstLine(message, int.MaxValue) is { Length: > 0 } line ? line : "Unknown error.";
         foreach (var (path, shown) in known.Where(k => !string.IsNullOrEmpty(k.Path)).OrderByDescending(k => k.Path.Length))
         {
             text = text.Replace(path, shown, StringComparison.Ordinal);
@@ -35,12 +35,6 @@ public sealed partial class SafeText(LabPaths paths)
             .Select(r => Path.TrimEndingDirectorySeparator(r) + Path.DirectorySeparatorChar)
             .Distinct()
             .OrderByDescending(r => r.Length);
-
-    private static string FirstLine(string message)
-    {
-        var line = message.ReplaceLineEndings("\n").Split('\n', 2)[0].Trim();
-        return line.Length == 0 ? "Unknown error." : line;
-    }
 
     /// <summary>
     /// /a/b/c.ext (two or more segments) → c.ext; Windows drive paths likewise. A path in single quotes is a name the

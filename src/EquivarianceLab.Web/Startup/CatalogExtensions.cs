@@ -5,10 +5,9 @@ namespace EquivarianceLab.Web.Startup;
 
 public static class CatalogExtensions
 {
-    /// <summary>Zoo registration and the upload stores for models and probe sets.</summary>
+    /// <summary>The model and probe set services (uploads, queries, and the zoo and built-in probe set registered at start).</summary>
     public static IServiceCollection AddEquivarianceLabCatalog(this IServiceCollection services)
     {
-        services.AddSingleton<ZooRegistrar>();
         services.AddSingleton<ModelService>();
         services.AddSingleton<ProbeSetService>();
         return services;

@@ -1,5 +1,6 @@
 using EquivarianceLab.Web.Data;
 using EquivarianceLab.Web.Models;
+using EquivarianceLab.Web.ProbeSets;
 using EquivarianceLab.Web.Runs;
 using Microsoft.EntityFrameworkCore;
 
@@ -19,8 +20,9 @@ public sealed class LabInitializer(IServiceProvider services, LabPaths paths, IL
         {
             await db.Database.MigrateAsync(cancellationToken);
         }
-        await services.GetRequiredService<ZooRegistrar>().RegisterAsync(cancellationToken);
-        await services.GetRequiredService<RunRecovery>().RecoverAsync(cancellationToken);
+        await services.GetRequiredService<ModelService>().RegisterZooAsync(cancellationToken);
+        await services.GetRequiredService<ProbeSetService>().RegisterBuiltInAsync(cancellationToken);
+        await services.GetRequiredService<RunService>().RecoverAsync(services.GetRequiredService<Hangfire.JobStorage>(), cancellationToken);
         logger.LogInformation("EquivarianceLab data folder: {Folder}", paths.DataFolder);
     }
 

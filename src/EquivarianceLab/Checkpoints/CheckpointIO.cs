@@ -150,7 +150,7 @@ public static class CheckpointIO
                 CheckpointFormat.PyTorch => "a PyTorch state_dict saved with torch.save (zip format)",
                 _ => "a safetensors file",
             };
-            throw new EquivarianceLabException($"{name} is not {expected}, or it is corrupt: {FirstLine(e.Message)}", e);
+            throw new EquivarianceLabException($"{name} is not {expected}, or it is corrupt: {Messages.FirstLine(e.Message)}", e);
         }
         if (state.Count > 0 && state.Keys.All(k => k.StartsWith("module.", StringComparison.Ordinal)))
             state = state.ToDictionary(kv => kv.Key["module.".Length..], kv => kv.Value, StringComparer.Ordinal);
@@ -180,12 +180,6 @@ public static class CheckpointIO
         string.Join(", ", items.Take(MessageKeyLimit)) + (items.Count > MessageKeyLimit ? $" (and {items.Count - MessageKeyLimit} more)" : "");
 
     private static string Shape(long[] shape) => "[" + string.Join(", ", shape) + "]";
-
-    private static string FirstLine(string message)
-    {
-        var line = message.Split('\n', 2)[0].Trim();
-        return line.Length > 300 ? line[..300] + "…" : line;
-    }
 
     private static string DescribeOptions(ModelCard card) =>
         card.ArchitectureOptions is { Count: > 0 } o ? " (" + string.Join(", ", o.Select(kv => $"{kv.Key} {kv.Value.GetRawText()}")) + ")" : "";

@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Text;
+using EquivarianceLab.Reports;
 
 namespace EquivarianceLab.Measure;
 
@@ -14,25 +14,16 @@ public static class ResultCsv
 
     public static string Write(MeasurementResult result)
     {
-        var sb = new StringBuilder().Append(Header).Append('\n');
+        var csv = new CsvWriter(Header);
         foreach (var layer in result.Layers)
         {
-            var shape = string.Join("x", layer.Shape);
-            Row(sb, layer.Name, layer.Index.ToString(CultureInfo.InvariantCulture), layer.Part, shape, "mean", layer.Invariance, layer.Equivariance);
+            string name = CsvWriter.Text(layer.Name), index = layer.Index.ToString(CultureInfo.InvariantCulture), shape = string.Join("x", layer.Shape);
+            csv.Row(name, index, layer.Part ?? "", shape, "mean", CsvWriter.Number(layer.Invariance), CsvWriter.Number(layer.Equivariance));
             foreach (var (key, score) in layer.PerTransform)
-                Row(sb, layer.Name, layer.Index.ToString(CultureInfo.InvariantCulture), layer.Part, shape, key, score.Invariance, score.Equivariance);
+                csv.Row(name, index, layer.Part ?? "", shape, key, CsvWriter.Number(score.Invariance), CsvWriter.Number(score.Equivariance));
         }
         foreach (var (part, score) in result.Parts)
-            Row(sb, $"part:{part}", "", part, "", "mean", score.Invariance, score.Equivariance);
-        return sb.ToString();
+            csv.Row(CsvWriter.Text($"part:{part}"), "", part, "", "mean", CsvWriter.Number(score.Invariance), CsvWriter.Number(score.Equivariance));
+        return csv.ToString();
     }
-
-    private static void Row(StringBuilder sb, string layer, string index, string? part, string shape, string transform, double? inv, double? eqv) =>
-        sb.Append(Escape(layer)).Append(',').Append(index).Append(',').Append(part).Append(',').Append(shape).Append(',')
-          .Append(transform).Append(',').Append(Number(inv)).Append(',').Append(Number(eqv)).Append('\n');
-
-    private static string Number(double? v) => v?.ToString("R", CultureInfo.InvariantCulture) ?? "";
-
-    private static string Escape(string s) =>
-        s.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + s.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : s;
 }

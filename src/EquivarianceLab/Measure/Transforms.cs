@@ -32,15 +32,9 @@ public abstract class SpatialTransform
         _ => throw new ArgumentOutOfRangeException(nameof(family)),
     };
 
-    public static TransformFamily ParseFamily(string name) => name.Trim().ToLowerInvariant() switch
-    {
-        "rotation" => TransformFamily.Rotation,
-        "translation" => TransformFamily.Translation,
-        "flip" => TransformFamily.Flip,
-        _ => throw new EquivarianceLabException($"Unknown transform '{name}'. Use rotation, translation or flip."),
-    };
+    public static TransformFamily ParseFamily(string name) => MeasureNames.ParseTransform(name);
 
-    public static string Name(TransformFamily family) => family.ToString().ToLowerInvariant();
+    public static string Name(TransformFamily family) => MeasureNames.Name(family);
 }
 
 /// <summary>Rotation by k·90° with numpy <c>rot90(x, k, axes=(H, W))</c> semantics.</summary>

@@ -174,7 +174,7 @@ internal sealed class ZipImageSource : IImageSource
             if (stream.Read(extra) != 0)
                 throw new EquivarianceLabException($"Entry '{entry.FullName}' in {Name} inflates to more than its declared {declared} bytes; refusing a possible zip bomb.");
             // .NET stops inflating at the declared size, so a header that understates it shows up as a CRC mismatch.
-            if (Crc32(buffer) != entry.Crc32)
+            if (System.IO.Hashing.Crc32.HashToUInt32(buffer) != entry.Crc32)
                 throw new EquivarianceLabException($"Entry '{entry.FullName}' in {Name} does not match its declared size and checksum ({declared} bytes); refusing a corrupt or lying zip header.");
         }
         catch (InvalidDataException e)
@@ -185,19 +185,4 @@ internal sealed class ZipImageSource : IImageSource
     }
 
     public void Dispose() => _zip.Dispose();
-
-    private static readonly uint[] CrcTable = Enumerable.Range(0, 256).Select(n =>
-    {
-        uint c = (uint)n;
-        for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        return c;
-    }).ToArray();
-
-    /// <summary>The zip format's CRC-32 (IEEE 802.3, reflected).</summary>
-    internal static uint Crc32(ReadOnlySpan<byte> data)
-    {
-        uint crc = 0xFFFFFFFFu;
-        foreach (var b in data) crc = CrcTable[(crc ^ b) & 0xFF] ^ (crc >> 8);
-        return ~crc;
-    }
 }

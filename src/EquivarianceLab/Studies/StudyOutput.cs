@@ -1,3 +1,4 @@
+using EquivarianceLab.Reports;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -60,19 +61,19 @@ public static class StudyOutput
     /// <summary>One row per model × transform family × part present (a missing part has no row); <c>maxShift</c> only for translation.</summary>
     public static string Csv(IEnumerable<StudyEntry> entries)
     {
-        var sb = new StringBuilder().Append(CsvHeader).Append('\n');
+        var csv = new CsvWriter(CsvHeader);
         foreach (var e in entries)
         {
             var r = e.Result;
             foreach (var part in Parts.All)
             {
                 if (!r.Parts.TryGetValue(part, out var s)) continue;
-                sb.AppendJoin(',', Escape(e.ModelId), Escape(e.Label), Number(e.Accuracy), Escape(e.AccuracyDataset ?? ""), r.Transform,
-                        r.Transform == "translation" ? Int(r.MaxShift) : "", r.Similarity, Int(r.Images), Escape(r.Probe), part, Int(s.Layers), Number(s.Invariance), Number(s.Equivariance))
-                    .Append('\n');
+                csv.Row(CsvWriter.Text(e.ModelId), CsvWriter.Text(e.Label), CsvWriter.Number(e.Accuracy), CsvWriter.Text(e.AccuracyDataset), r.Transform,
+                    r.Transform == "translation" ? Int(r.MaxShift) : "", r.Similarity, Int(r.Images), CsvWriter.Text(r.Probe), part, Int(s.Layers),
+                    CsvWriter.Number(s.Invariance), CsvWriter.Number(s.Equivariance));
             }
         }
-        return sb.ToString();
+        return csv.ToString();
     }
 
     public static string CorrelationJson(IEnumerable<AccuracyCorrelationRow> rows) =>
@@ -80,12 +81,11 @@ public static class StudyOutput
 
     public static string CorrelationCsv(IEnumerable<AccuracyCorrelationRow> rows)
     {
-        var sb = new StringBuilder().Append(CorrelationCsvHeader).Append('\n');
+        var csv = new CsvWriter(CorrelationCsvHeader);
         foreach (var r in rows)
-            sb.AppendJoin(',', Escape(r.Group), r.Transform, r.Transform == "translation" ? Int(r.MaxShift) : "", r.Part, r.Measure, Number(r.Rho), Int(r.N), Number(r.P),
-                    r.Rho is null ? "" : r.Exact ? "true" : "false", Escape(r.Reason ?? ""), Escape(string.Join(' ', r.Models)))
-                .Append('\n');
-        return sb.ToString();
+            csv.Row(CsvWriter.Text(r.Group), r.Transform, r.Transform == "translation" ? Int(r.MaxShift) : "", r.Part, r.Measure, CsvWriter.Number(r.Rho), Int(r.N),
+                CsvWriter.Number(r.P), r.Rho is null ? "" : r.Exact ? "true" : "false", CsvWriter.Text(r.Reason), CsvWriter.Text(string.Join(' ', r.Models)));
+        return csv.ToString();
     }
 
     /// <summary>
@@ -180,8 +180,4 @@ public static class StudyOutput
 
     private static string Cell(double? v) => v?.ToString("0.000", CultureInfo.InvariantCulture) ?? "";
     private static string Int(int v) => v.ToString(CultureInfo.InvariantCulture);
-    private static string Number(double? v) => v?.ToString("R", CultureInfo.InvariantCulture) ?? "";
-
-    private static string Escape(string s) =>
-        s.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + s.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : s;
 }

@@ -122,5 +122,5 @@ public static class StudyRunner
     }
 
     private static string Message(Exception e) =>
-        e is EquivarianceLabException or IOException ? e.Message : $"{e.GetType().Name}: {e.Message.Split('\n', 2)[0].Trim()}";
+        e is EquivarianceLabException or IOException ? e.Message : $"{e.GetType().Name}: {Messages.FirstLine(e.Message)}";
 }

@@ -79,12 +79,8 @@ internal static class OnnxTestGraphs
     public static float[] Values(torch.Tensor t) => t.contiguous().data<float>().ToArray();
 
     /// <summary>The checkout's root: the folder holding EquivarianceLab.sln.</summary>
-    public static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "EquivarianceLab.sln"))) return dir.FullName;
-        throw new InvalidOperationException("EquivarianceLab.sln not found above " + AppContext.BaseDirectory);
-    }
+    public static string RepositoryRoot() =>
+        FeatureModels.RepositoryPaths.Root ?? throw new InvalidOperationException("The repository root was not found above " + AppContext.BaseDirectory);
 }
 
 /// <summary>A temporary folder for graph files, deleted after the test.</summary>

@@ -16,12 +16,8 @@ public sealed class TempFolder : IDisposable
 internal static class ProbeTestFiles
 {
     /// <summary>The checkout's root: the folder holding EquivarianceLab.sln.</summary>
-    public static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (System.IO.File.Exists(System.IO.Path.Combine(dir.FullName, "EquivarianceLab.sln"))) return dir.FullName;
-        throw new InvalidOperationException("EquivarianceLab.sln not found above " + AppContext.BaseDirectory);
-    }
+    public static string RepositoryRoot() =>
+        FeatureModels.RepositoryPaths.Root ?? throw new InvalidOperationException("The repository root was not found above " + AppContext.BaseDirectory);
 
     /// <summary>A PNG (or JPEG) whose pixel (x, y) has <paramref name="color"/>(x, y).</summary>
     public static byte[] Image(int width, int height, Func<int, int, SKColor> color, SKEncodedImageFormat format = SKEncodedImageFormat.Png)

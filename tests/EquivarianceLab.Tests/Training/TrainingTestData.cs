@@ -14,12 +14,8 @@ internal static class TrainingTestData
     public static IdxImages Images => Shipped.Value.Images;
     public static byte[] Labels => Shipped.Value.Labels;
 
-    public static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "EquivarianceLab.sln"))) return dir.FullName;
-        throw new InvalidOperationException("EquivarianceLab.sln not found above " + AppContext.BaseDirectory);
-    }
+    public static string RepositoryRoot() =>
+        FeatureModels.RepositoryPaths.Root ?? throw new InvalidOperationException("The repository root was not found above " + AppContext.BaseDirectory);
 }
 
 public sealed class TempDirectory : IDisposable

@@ -35,12 +35,8 @@ public sealed class LabFactory(string dataFolder, string zooFolder, IMeasurement
         return f;
     }
 
-    public static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "EquivarianceLab.sln"))) return dir.FullName;
-        throw new InvalidOperationException("Repository root not found.");
-    }
+    public static string RepositoryRoot() =>
+        EquivarianceLab.FeatureModels.RepositoryPaths.Root ?? throw new InvalidOperationException("Repository root not found.");
 
     /// <summary>A zoo with the built-in probe set only (copied from the repository) and no models.</summary>
     public static string ZooWithFashionMnist()

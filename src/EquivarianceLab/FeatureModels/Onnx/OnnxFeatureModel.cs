@@ -91,7 +91,7 @@ public sealed class OnnxFeatureModel : IFeatureModel
         }
         catch (OnnxRuntimeException e)
         {
-            throw new EquivarianceLabException($"{name} could not be loaded by ONNX Runtime: {OnnxProbe.FirstLine(e.Message)}", e);
+            throw new EquivarianceLabException($"{name} could not be loaded by ONNX Runtime: {Messages.FirstLine(e.Message)}", e);
         }
         catch (InvalidProtocolBufferException e)
         {
@@ -117,7 +117,7 @@ public sealed class OnnxFeatureModel : IFeatureModel
         catch (OnnxRuntimeException e)
         {
             throw new EquivarianceLabException(
-                $"{Name}: the forward pass failed for a batch of shape [{string.Join(",", batch.shape)}]: {OnnxProbe.FirstLine(e.Message)}", e);
+                $"{Name}: the forward pass failed for a batch of shape [{string.Join(",", batch.shape)}]: {Messages.FirstLine(e.Message)}", e);
         }
         finally
         {

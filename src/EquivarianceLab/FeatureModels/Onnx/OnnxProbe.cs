@@ -70,14 +70,8 @@ internal static class OnnxProbe
         }
         catch (OnnxRuntimeException e)
         {
-            throw new EquivarianceLabException($"{graph.Name} could not be loaded by ONNX Runtime: {FirstLine(e.Message)}", e);
+            throw new EquivarianceLabException($"{graph.Name} could not be loaded by ONNX Runtime: {Messages.FirstLine(e.Message)}", e);
         }
-    }
-
-    public static string FirstLine(string message)
-    {
-        var line = message.Split('\n', 2)[0].Trim();
-        return line.Length > 400 ? line[..400] + "…" : line;
     }
 
     private static OnnxProbeResult Batched(OnnxGraph graph, long[] chw, OnnxLoadOptions options, bool rewrite)
@@ -89,7 +83,7 @@ internal static class OnnxProbe
         }
         catch (EquivarianceLabException e) when (rewrite)
         {
-            throw new BatchingFailedException($"with a free batch it does not load: {FirstLine(e.InnerException?.Message ?? e.Message)}");
+            throw new BatchingFailedException($"with a free batch it does not load: {Messages.FirstLine(e.InnerException?.Message ?? e.Message)}");
         }
         using (session)
         {
@@ -102,7 +96,7 @@ internal static class OnnxProbe
             }
             catch (OnnxRuntimeException e) when (rewrite)
             {
-                throw new BatchingFailedException($"a batch of 2 fails: {FirstLine(e.Message)}");
+                throw new BatchingFailedException($"a batch of 2 fails: {Messages.FirstLine(e.Message)}");
             }
             catch (OnnxRuntimeException e)
             {
@@ -176,7 +170,7 @@ internal static class OnnxProbe
             }
             catch (OnnxRuntimeException e)
             {
-                throw new BatchingFailedException($"a single image fails with a free batch: {FirstLine(e.Message)}");
+                throw new BatchingFailedException($"a single image fails with a free batch: {Messages.FirstLine(e.Message)}");
             }
         }
         return runs;
@@ -236,7 +230,7 @@ internal static class OnnxProbe
     }
 
     private static EquivarianceLabException ProbeFailed(OnnxGraph graph, long[] chw, int batch, OnnxRuntimeException e) =>
-        new($"{graph.Name}: a probe run with input [{batch},{string.Join(",", chw)}] failed: {FirstLine(e.Message)}" +
+        new($"{graph.Name}: a probe run with input [{batch},{string.Join(",", chw)}] failed: {Messages.FirstLine(e.Message)}" +
             (graph.InputDims.Skip(1).Any(d => d is null) ? " (the input has free dims; give the probe's shape)" : ""), e);
 
     private sealed class BatchingFailedException(string message) : Exception(message);
