@@ -151,6 +151,13 @@ public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMea
         return await db.Models.CountAsync(ct);
     }
 
+    /// <summary>How many runs measured this model (its card links to them).</summary>
+    public async Task<int> RunCountAsync(string id, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return await db.Runs.CountAsync(r => r.ModelId == id, ct);
+    }
+
     public async Task<bool> SetAccuracyAsync(string id, double? accuracy, CancellationToken ct = default)
     {
         if (accuracy is < 0 or > 100 || accuracy is double.NaN) throw RequestException.Invalid("accuracy", "accuracy must be a percentage between 0 and 100.");

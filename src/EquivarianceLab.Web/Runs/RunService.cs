@@ -84,12 +84,6 @@ public sealed class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackg
             await db.Runs.CountAsync(r => r.Status == RunStatus.Queued || r.Status == RunStatus.Running, ct));
     }
 
-    public async Task<int> CountForModelAsync(string modelId, CancellationToken ct = default)
-    {
-        await using var db = await dbFactory.CreateDbContextAsync(ct);
-        return await db.Runs.CountAsync(r => r.ModelId == modelId, ct);
-    }
-
     /// <summary>Queues the same settings again as a new run (the old one stays as history).</summary>
     public async Task<Run> RerunAsync(int runId, CancellationToken ct = default)
     {
