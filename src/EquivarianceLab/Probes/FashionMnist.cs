@@ -86,18 +86,8 @@ public static class FashionMnist
     public static IReadOnlyList<string> SearchDirectories()
     {
         var dirs = new List<string>();
-        foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
-        {
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                var candidate = Path.Combine(dir.FullName, RepositorySubdirectory);
-                if (Directory.Exists(candidate))
-                {
-                    if (!dirs.Contains(candidate)) dirs.Add(candidate);
-                    break;
-                }
-            }
-        }
+        if (FeatureModels.RepositoryPaths.Root is { } root && Directory.Exists(Path.Combine(root, RepositorySubdirectory)))
+            dirs.Add(Path.Combine(root, RepositorySubdirectory));
         dirs.Add(SystemDirectory);
         return dirs;
     }
