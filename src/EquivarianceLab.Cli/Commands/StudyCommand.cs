@@ -12,7 +12,8 @@ namespace EquivarianceLab.Cli.Commands;
 /// </summary>
 public static class StudyCommand
 {
-    public const string DefaultOut = "studies";
+    /// <summary>Without --out a study writes to a new folder here, so it never overwrites the committed <c>studies/</c>.</summary>
+    public const string DefaultOutParent = "study-results";
 
     public static Command Create()
     {
@@ -28,16 +29,25 @@ public static class StudyCommand
                 return null;
             },
         };
-        var output = new Option<string>("--out") { Description = $"Folder for NAME.json and NAME.csv (created if missing).", DefaultValueFactory = _ => DefaultOut };
+        var output = new Option<string?>("--out") { Description = $"Folder for NAME.json and NAME.csv (created if missing; default: a new folder {DefaultOutParent}/NAME-<time>)." };
         var batch = new Option<int>("--batch") { Description = "Images per forward pass.", DefaultValueFactory = _ => 32 };
         var zoo = new Option<string?>("--zoo") { Description = "The models folder to take the study's models from (default: the repository's models/)." };
         var command = new Command("study", "Run one of the paper's studies over the model zoo: " + string.Join("; ", StudyCatalog.All.Select(s => $"{s.Name} ({s.Section})")) + ".")
         {
             name, images, output, batch, zoo,
         };
-        command.SetAction(r => Run(r.GetValue(name)!, r.GetValue(images) ?? StudyRunOptions.DefaultImages, r.GetValue(output) ?? DefaultOut,
+        command.SetAction(r => Run(r.GetValue(name)!, r.GetValue(images) ?? StudyRunOptions.DefaultImages, r.GetValue(output) ?? NewFolder(r.GetValue(name)!),
             r.GetValue(batch), r.GetValue(zoo)));
         return command;
+    }
+
+    /// <summary><c>study-results/NAME-yyyyMMdd-HHmmss</c>, with a suffix if that exists already.</summary>
+    private static string NewFolder(string study)
+    {
+        var stem = Path.Combine(DefaultOutParent, $"{study.Trim().ToLowerInvariant()}-{DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}");
+        var folder = stem;
+        for (var i = 2; Directory.Exists(folder); i++) folder = $"{stem}-{i}";
+        return folder;
     }
 
     private static int Run(string name, int images, string outDir, int batch, string? zooFolder)

@@ -8,6 +8,28 @@ namespace EquivarianceLab.Tests.Studies;
 public class StudyCommandTests
 {
     [Fact]
+    public void Without_out_each_run_writes_a_new_folder_and_leaves_existing_results_alone()
+    {
+        using var dir = new Training.TempDirectory();
+        var committed = Directory.CreateDirectory(Path.Combine(dir.Path, "studies")).FullName;
+        File.WriteAllText(Path.Combine(committed, "controls.json"), "committed");
+        string[] args = ["study", "controls", "--images", "4", "--batch", "4"];
+        var first = Eqlab.Run(dir.Path, args);
+        var second = Eqlab.Run(dir.Path, args);
+        Assert.True(first.ExitCode == 0, first.ToString());
+        Assert.True(second.ExitCode == 0, second.ToString());
+
+        var folders = Directory.GetDirectories(Path.Combine(dir.Path, "study-results")).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(2, folders.Count);
+        Assert.All(folders, f =>
+        {
+            Assert.StartsWith("controls-", Path.GetFileName(f));
+            Assert.Equal(2, StudyOutput.ReadJson(File.ReadAllText(Path.Combine(f, "controls.json"))).Count);
+        });
+        Assert.Equal("committed", File.ReadAllText(Path.Combine(committed, "controls.json")));
+    }
+
+    [Fact]
     public void Controls_measure_what_they_were_built_to_have()
     {
         using var dir = new Training.TempDirectory();
