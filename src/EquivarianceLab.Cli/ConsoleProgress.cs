@@ -19,8 +19,6 @@ public sealed class ConsoleProgress(TextWriter writer, bool interactive)
     /// <summary>On stderr, redrawn in place unless stderr is redirected.</summary>
     public static ConsoleProgress OnStandardError() => new(Console.Error, !Console.IsErrorRedirected);
 
-    public bool Interactive => interactive;
-
     /// <summary>Shows <paramref name="line"/>; <paramref name="final"/> ends it (always drawn). A redirected writer gets it only when <paramref name="logNow"/>.</summary>
     public void Show(string line, bool final, bool logNow)
     {
@@ -39,8 +37,11 @@ public sealed class ConsoleProgress(TextWriter writer, bool interactive)
         writer.Flush();
     }
 
-    public static string Bar(double fraction) =>
-        new string('#', (int)Math.Round(BarWidth * Math.Clamp(fraction, 0, 1))) + new string('.', BarWidth - (int)Math.Round(BarWidth * Math.Clamp(fraction, 0, 1)));
+    public static string Bar(double fraction)
+    {
+        int filled = (int)Math.Round(BarWidth * Math.Clamp(fraction, 0, 1));
+        return new string('#', filled) + new string('.', BarWidth - filled);
+    }
 
     /// <summary>Images done, rate and time left; redirected, a line every 5 s.</summary>
     public IProgress<MeasureProgress> ForMeasure(string label) => new MeasureLine(this, label);

@@ -54,8 +54,8 @@ public sealed class MeasureOptionsBinder
 
     public MeasureOptions Options(ParseResult r) => new()
     {
-        Transform = SpatialTransform.ParseFamily(r.GetValue(Transform)!),
-        Similarity = ParseSimilarity(r.GetValue(Similarity)!),
+        Transform = MeasureNames.ParseTransform(r.GetValue(Transform)!),
+        Similarity = MeasureNames.ParseSimilarity(r.GetValue(Similarity)!),
         MaxShift = r.GetValue(MaxShift),
         BatchSize = r.GetValue(Batch),
         Images = r.GetValue(Images),
@@ -78,6 +78,4 @@ public sealed class MeasureOptionsBinder
         var probe = r.GetValue(Probe) ?? throw new EquivarianceLabException("--probe is required: a .npy, an image folder or .zip, or Fashion-MNIST IDX.");
         return MeasurementInputs.Open(r.GetValue(Model)!, probe, layers: LayerList(r));
     }
-
-    public static SimilarityKind ParseSimilarity(string name) => MeasureNames.ParseSimilarity(name);
 }

@@ -40,7 +40,7 @@ public sealed class MeasurementJob(RunService runs, IMeasurementRunner runner, R
             var options = RunRequest.ToOptions(run.Transform, run.Similarity, run.Images, run.MaxShift);
             var progress = new ProgressWriter(this, runId, cts);
             var result = runner.Measure(run.Model.FilePath, card, run.ProbeSet!.FilePath, options, progress, cts.Token);
-            Finish(runId, r =>
+            runs.Finish(runId, r =>
             {
                 ResultStore.Store(r, result);
                 r.Status = RunStatus.Done;
@@ -53,10 +53,10 @@ public sealed class MeasurementJob(RunService runs, IMeasurementRunner runner, R
             if (cancellationToken.IsCancellationRequested && !runs.IsCancelRequested(runId))
             {
                 // The server is shutting down: hand the run back to the queue; Hangfire re-queues this very job.
-                Finish(runId, r => { r.Status = RunStatus.Queued; r.ImagesDone = 0; r.EtaSeconds = null; r.StartedUtc = null; }, finished: false);
+                runs.Finish(runId, r => { r.Status = RunStatus.Queued; r.ImagesDone = 0; r.EtaSeconds = null; r.StartedUtc = null; }, finished: false);
                 throw;
             }
-            Finish(runId, r => r.Status = RunStatus.Cancelled);
+            runs.Finish(runId, r => r.Status = RunStatus.Cancelled);
         }
         catch (Exception e)
         {
@@ -64,7 +64,7 @@ public sealed class MeasurementJob(RunService runs, IMeasurementRunner runner, R
             // Stored files are shown by the names users know them by, never by where they live.
             var error = safeText.Clean(LibraryErrors.Describe(e),
                 (run.Model!.FilePath, $"'{run.Model.Name}'"), (run.ProbeSet!.FilePath, $"'{run.ProbeSet.Name}'"));
-            Finish(runId, r => { r.Status = RunStatus.Failed; r.Error = error; });
+            runs.Finish(runId, r => { r.Status = RunStatus.Failed; r.Error = error; });
         }
         finally
         {
@@ -72,8 +72,6 @@ public sealed class MeasurementJob(RunService runs, IMeasurementRunner runner, R
             cts.Dispose();
         }
     }
-
-    private void Finish(int runId, Action<Run> update, bool finished = true) => runs.Finish(runId, update, finished);
 
     /// <summary>Throttled: pushes to pages every 250 ms, writes to the database every second and checks for a cancel there.</summary>
     private sealed class ProgressWriter(MeasurementJob job, int runId, CancellationTokenSource cts) : IProgress<MeasureProgress>

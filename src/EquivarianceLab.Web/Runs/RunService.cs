@@ -13,7 +13,10 @@ public sealed record RunFilter(string? ModelId = null, string? ProbeSetId = null
     public const int DefaultPageSize = 100, MaxPageSize = 1000;
 }
 
-/// <summary>Creates runs and hands them to Hangfire (one job per model, queue "gpu"), cancels and re-runs them.</summary>
+/// <summary>
+/// All run data: queues runs and hands them to Hangfire (one job per run, queue "gpu"), lists, reads, cancels and re-runs
+/// them; the measurement job claims, reports and finishes its run through it; at start it recovers what a crash left.
+/// </summary>
 public sealed class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackgroundJobClient jobs, CancellationRegistry cancellations,
     RunProgressNotifier notifier, LabOptions options, TimeProvider time, ILogger<RunService> logger)
 {

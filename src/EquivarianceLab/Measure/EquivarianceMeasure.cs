@@ -102,8 +102,8 @@ public static class EquivarianceMeasure
         {
             Model = model.Name,
             Probe = probe.Name,
-            Transform = SpatialTransform.Name(options.Transform),
-            Similarity = options.Similarity.ToString().ToLowerInvariant(),
+            Transform = MeasureNames.Name(options.Transform),
+            Similarity = MeasureNames.Name(options.Similarity),
             Images = images,
             MaxShift = options.MaxShift,
             Layers = results,

@@ -6,9 +6,6 @@ namespace EquivarianceLab.Measure;
 /// </summary>
 public static class MeasureNames
 {
-    public static IReadOnlyList<string> Transforms { get; } = ["rotation", "translation", "flip"];
-    public static IReadOnlyList<string> Similarities { get; } = ["pearson", "cosine"];
-
     public const string DefaultTransform = "rotation", DefaultSimilarity = "pearson";
 
     public static string Name(TransformFamily family) => family.ToString().ToLowerInvariant();

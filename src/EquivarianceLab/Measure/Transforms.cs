@@ -32,9 +32,6 @@ public abstract class SpatialTransform
         _ => throw new ArgumentOutOfRangeException(nameof(family)),
     };
 
-    public static TransformFamily ParseFamily(string name) => MeasureNames.ParseTransform(name);
-
-    public static string Name(TransformFamily family) => MeasureNames.Name(family);
 }
 
 /// <summary>Rotation by k·90° with numpy <c>rot90(x, k, axes=(H, W))</c> semantics.</summary>

@@ -6,7 +6,7 @@ namespace EquivarianceLab.Studies;
 /// <summary>One transform family a study measures, with its largest shift for translation.</summary>
 public sealed record StudyMeasurement(TransformFamily Transform, int MaxShift = 16)
 {
-    public string TransformName => SpatialTransform.Name(Transform);
+    public string TransformName => MeasureNames.Name(Transform);
 
     /// <summary><c>rotation</c>, <c>translation (shifts 1–14)</c>.</summary>
     public string Describe() => Transform == TransformFamily.Translation

@@ -139,7 +139,7 @@ public static class StudyOutput
         {
             var list = block.ToList();
             var models = list[0].Models;
-            var family = new StudyMeasurement(SpatialTransform.ParseFamily(block.Key.Transform), block.Key.MaxShift).Describe();
+            var family = new StudyMeasurement(MeasureNames.ParseTransform(block.Key.Transform), block.Key.MaxShift).Describe();
             var who = block.Key.Group == AccuracyCorrelation.AllGroup ? "all models" : $"models scored on {block.Key.Group}";
             if (sb.Length > 0) sb.Append('\n');
             sb.Append(CultureInfo.InvariantCulture, $"Spearman's ρ, part score vs card accuracy · {family} · {who} ({models.Count}: {string.Join(", ", models)})\n");

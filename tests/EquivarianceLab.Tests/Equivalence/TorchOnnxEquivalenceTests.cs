@@ -53,7 +53,7 @@ public sealed class TorchOnnxEquivalenceTests : IDisposable
         using var probe = Probe();
         var options = new MeasureOptions
         {
-            Transform = SpatialTransform.ParseFamily(family),
+            Transform = MeasureNames.ParseTransform(family),
             Similarity = pearson ? SimilarityKind.Pearson : SimilarityKind.Cosine,
             MaxShift = 4,
             BatchSize = 4, // 10 images: two full batches and a partial one

@@ -29,7 +29,7 @@ public class MeasureTests
         using var model = new TorchFeatureModel("probe-net", new ProbeNet(seed: 2), [1, -1, -1]);
         var options = new MeasureOptions
         {
-            Transform = SpatialTransform.ParseFamily(family),
+            Transform = MeasureNames.ParseTransform(family),
             Similarity = pearson ? SimilarityKind.Pearson : SimilarityKind.Cosine,
             MaxShift = 5,
             BatchSize = batch,

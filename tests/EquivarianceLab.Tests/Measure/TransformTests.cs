@@ -51,7 +51,7 @@ public class TransformTests
     {
         // A 7×7 map of a 28×28 input: shifts 1..5 scale to 0, 1, 1, 1, 1 (rounding half away from zero).
         using var f = arange(2 * 3 * 7 * 7, dtype: TorchSharp.torch.ScalarType.Float32).reshape(2, 3, 7, 7);
-        foreach (var g in SpatialTransform.Family(SpatialTransform.ParseFamily(family), 5))
+        foreach (var g in SpatialTransform.Family(MeasureNames.ParseTransform(family), 5))
         {
             using var moved = g.ApplyToFeature(f, 28, 28);
             using var back = g.ApplyInverseToFeature(moved, 28, 28);
@@ -66,7 +66,7 @@ public class TransformTests
         Assert.Equal(16, SpatialTransform.Family(TransformFamily.Translation, 16).Count);
         Assert.Equal("shift3", SpatialTransform.Family(TransformFamily.Translation, 3)[2].Key);
         Assert.Equal(["flip"], SpatialTransform.Family(TransformFamily.Flip, 16).Select(t => t.Key));
-        Assert.Throws<EquivarianceLabException>(() => SpatialTransform.ParseFamily("scale"));
+        Assert.Throws<EquivarianceLabException>(() => MeasureNames.ParseTransform("scale"));
         Assert.Throws<EquivarianceLabException>(() => SpatialTransform.Family(TransformFamily.Translation, 0));
     }
 

@@ -76,7 +76,7 @@ public sealed class FakeMeasurementRunner : IMeasurementRunner
             g => new PartScore(g.Average(l => l.Invariance), g.Average(l => l.Equivariance), g.Count()));
         return new MeasurementResult
         {
-            Model = model, Probe = probe, Transform = SpatialTransform.Name(options.Transform), Similarity = options.Similarity.ToString().ToLowerInvariant(),
+            Model = model, Probe = probe, Transform = MeasureNames.Name(options.Transform), Similarity = MeasureNames.Name(options.Similarity),
             Images = options.Images ?? 100, MaxShift = options.MaxShift, Layers = layers, Parts = parts, Timing = new Timing(1.5, 1.0),
         };
     }
