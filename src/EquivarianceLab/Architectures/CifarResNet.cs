@@ -110,7 +110,7 @@ public sealed class CifarResNet : HookedModule
                 shortcut = shortcut.slice(2, 0, shortcut.shape[2], _stride).slice(3, 0, shortcut.shape[3], _stride);
             if (_padFront != 0 || _padBack != 0)
                 shortcut = nn.functional.pad(shortcut, [0, 0, 0, 0, _padFront, _padBack]);
-            return nn.functional.relu(y + shortcut);
+            return nn.functional.relu(y.Plus(shortcut));
         }
     }
 }

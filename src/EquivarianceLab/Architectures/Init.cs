@@ -17,8 +17,8 @@ internal static class Init
                     torch.nn.init.kaiming_normal_(conv.weight, mode: torch.nn.init.FanInOut.FanOut, nonlinearity: torch.nn.init.NonlinearityType.ReLU);
                     break;
                 case TorchSharp.Modules.BatchNorm2d bn:
-                    torch.nn.init.constant_(bn.weight, 1);
-                    torch.nn.init.constant_(bn.bias, 0);
+                    bn.weight?.FillWith(1);
+                    bn.bias?.FillWith(0);
                     break;
             }
         }

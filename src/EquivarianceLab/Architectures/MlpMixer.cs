@@ -74,8 +74,8 @@ public sealed class MlpMixer : HookedModule
 
         public override Tensor forward(Tensor x)
         {
-            x = x + mlp_tokens.call(norm1.call(x).transpose(1, 2)).transpose(1, 2);
-            return x + mlp_channels.call(norm2.call(x));
+            x = x.Plus(mlp_tokens.call(norm1.call(x).transpose(1, 2)).transpose(1, 2));
+            return x.Plus(mlp_channels.call(norm2.call(x)));
         }
     }
 }

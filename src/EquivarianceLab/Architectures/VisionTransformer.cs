@@ -51,7 +51,7 @@ public sealed class VisionTransformer : HookedModule
         TransformerInit.CheckInput(input, _inputShape, "vit-small");
         var x = patch_embed.call(input);                                   // [N, T, D]
         var cls = cls_token.expand(x.shape[0], -1, -1);
-        x = torch.cat([cls, x], 1) + pos_embed;
+        x = torch.cat([cls, x], 1).Plus(pos_embed);
         for (int i = 0; i < blocks.Count; i++)
         {
             x = blocks[i].call(x);
@@ -82,8 +82,8 @@ public sealed class VisionTransformer : HookedModule
 
         public override Tensor forward(Tensor x)
         {
-            x = x + attn.call(norm1.call(x));
-            return x + mlp.call(norm2.call(x));
+            x = x.Plus(attn.call(norm1.call(x)));
+            return x.Plus(mlp.call(norm2.call(x)));
         }
     }
 
@@ -106,7 +106,7 @@ public sealed class VisionTransformer : HookedModule
             long n = x.shape[0], t = x.shape[1], d = x.shape[2];
             long hd = d / _heads;
             var parts = qkv.call(x).reshape(n, t, 3, _heads, hd).permute(2, 0, 3, 1, 4); // [3, N, H, T, d/H]
-            var q = parts[0] * (1.0 / Math.Sqrt(hd));
+            var q = parts[0].Times(1.0 / Math.Sqrt(hd));
             var attention = torch.matmul(q, parts[1].transpose(-2, -1)).softmax(-1);       // [N, H, T, T]
             var o = torch.matmul(attention, parts[2]);                                      // [N, H, T, d/H]
             return proj.call(o.transpose(1, 2).reshape(n, t, d));

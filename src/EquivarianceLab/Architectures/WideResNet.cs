@@ -100,7 +100,7 @@ public sealed class WideResNet : HookedModule
             var o = nn.functional.relu(bn1.call(x));
             var y = conv1.call(o);
             y = conv2.call(nn.functional.relu(bn2.call(y)));
-            return y + (shortcut is null ? x : shortcut.call(o));
+            return y.Plus(shortcut is null ? x : shortcut.call(o));
         }
     }
 }

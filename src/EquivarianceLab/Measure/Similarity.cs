@@ -25,15 +25,15 @@ public static class Similarity
             var norm = x.sub_(mean).norm(-1, keepdim: true);
             // |x|² = |x − x̄|² + L·x̄², so the raw norm needs no pass of its own.
             var centredSquared = norm.square();
-            var rawSquared = centredSquared + mean.square().mul_(length);
-            var valid = (rawSquared > 0).logical_and_(centredSquared > rawSquared * (DegenerateTolerance * DegenerateTolerance));
-            return (x.mul_(valid / norm.clamp_min(1e-30)), valid.squeeze(-1));
+            var rawSquared = centredSquared.Plus(mean.square().TimesInPlace(length));
+            var valid = rawSquared.GreaterThan(0).logical_and_(centredSquared > rawSquared.Times(DegenerateTolerance * DegenerateTolerance));
+            return (x.mul_(valid / norm.ClampedBelow(1e-30)), valid.squeeze(-1));
         }
         else
         {
             var raw = x.norm(-1, keepdim: true);
-            var valid = raw > 0;
-            return (x.mul_(valid / raw.clamp_min(1e-30)), valid.squeeze(-1));
+            var valid = raw.GreaterThan(0);
+            return (x.mul_(valid / raw.ClampedBelow(1e-30)), valid.squeeze(-1));
         }
     }
 
@@ -64,11 +64,11 @@ public static class Similarity
             using var inner = NewDisposeScope();
             var sims = bmm(a.narrow(0, start, len), bt.narrow(0, start, len)); // [g, C, C′]
             diag.narrow(0, start, len).copy_(sims.diagonal(0, 1, 2));          // the invariance pairs (the valid ones are counted)
-            if (invalidColumns is not null) sims.masked_fill_(invalidColumns.narrow(0, start, len), double.NegativeInfinity);
+            if (invalidColumns is not null) sims.MaskedFillInPlace(invalidColumns.narrow(0, start, len), double.NegativeInfinity);
             best.narrow(0, start, len).copy_(sims.amax([-1L]));
         }
         // E ≥ I per pair, exactly: the diagonal is one of the candidates.
-        best = maximum(best, diag.masked_fill(pairValid.logical_not(), double.NegativeInfinity));
+        best = maximum(best, diag.MaskedFill(pairValid.logical_not(), double.NegativeInfinity));
         into.Add(
             diag.masked_select(pairValid).sum(ScalarType.Float64).item<double>(), pairValid.sum().item<long>(),
             best.masked_select(eqValid).sum(ScalarType.Float64).item<double>(), eqValid.sum().item<long>());

@@ -65,19 +65,19 @@ public static class RandAugment
             case Op.Rotate:
                 return Affine(x, signs.Select(s => Rotate(s * 30.0 * m)).ToArray());
             case Op.Brightness:
-                return (x * Factors(signs, 0.9 * m)).clamp(0, 1);
+                return (x * Factors(signs, 0.9 * m)).Clamped(0.0, 1.0);
             case Op.Color:
                 {
                     // Saturation: blend with the grey image (only reached for colour images).
-                    var grey = (x.select(1, 0) * 0.2989 + x.select(1, 1) * 0.587 + x.select(1, 2) * 0.114).unsqueeze(1);
+                    var grey = x.select(1, 0).Times(0.2989).Plus(x.select(1, 1).Times(0.587)).Plus(x.select(1, 2).Times(0.114)).unsqueeze(1);
                     var f = Factors(signs, 0.9 * m);
-                    return (f * x + (1 - f) * grey).clamp(0, 1);
+                    return Blend(f, x, grey);
                 }
             case Op.Contrast:
                 {
                     var mean = x.mean([1, 2, 3], keepdim: true);
                     var f = Factors(signs, 0.9 * m);
-                    return (f * x + (1 - f) * mean).clamp(0, 1);
+                    return Blend(f, x, mean);
                 }
             case Op.Sharpness:
                 return Sharpness(x, Factors(signs, 0.9 * m));
@@ -85,20 +85,20 @@ public static class RandAugment
                 {
                     int bits = 8 - (int)Math.Round(m * (Bins - 1) / ((Bins - 1) / 4.0), MidpointRounding.ToEven);
                     long mask = ~((1L << (8 - bits)) - 1) & 0xFF;
-                    var q = (x * 255).round().to_type(ScalarType.Int64).bitwise_and(mask);
-                    return q.to_type(ScalarType.Float32) / 255.0;
+                    var q = x.Times(255L).round().to_type(ScalarType.Int64).bitwise_and(mask);
+                    return q.to_type(ScalarType.Float32).Over(255.0);
                 }
             case Op.Solarize:
                 {
                     double threshold = 1.0 - m;
-                    return torch.where(x >= threshold, 1.0 - x, x);
+                    return torch.where(x.AtLeast(threshold), x.SubtractedFrom(1.0), x);
                 }
             case Op.AutoContrast:
                 {
                     var lo = x.amin([2, 3], keepdim: true);
                     var hi = x.amax([2, 3], keepdim: true);
                     var range = hi - lo;
-                    var ok = range > 1e-6;
+                    var ok = range.GreaterThan(1e-6);
                     return torch.where(ok, (x - lo) / torch.where(ok, range, torch.ones_like(range)), x);
                 }
             case Op.Equalize:
@@ -107,6 +107,10 @@ public static class RandAugment
                 return x;
         }
     }
+
+    /// <summary>torchvision's _blend: f·x + (1 − f)·other, clamped to [0, 1].</summary>
+    private static Tensor Blend(Tensor f, Tensor x, Tensor other) =>
+        (f * x).Plus(f.SubtractedFrom(1.0) * other).Clamped(0.0, 1.0);
 
     /// <summary>Per-image blend factors 1 + sign·magnitude, shaped [B, 1, 1, 1].</summary>
     private static Tensor Factors(double[] signs, double magnitude) =>
@@ -159,34 +163,34 @@ public static class RandAugment
         if (h <= 2 || w <= 2) return x;
         var kernel = torch.ones(3, 3);
         kernel[1, 1] = torch.tensor(5f);
-        kernel = (kernel / 13f).reshape(1, 1, 3, 3).expand(c, 1, 3, 3);
+        kernel = kernel.Over(13.0).reshape(1, 1, 3, 3).expand(c, 1, 3, 3);
         var smooth = nn.functional.conv2d(x, kernel, null, groups: c);
         var degenerate = x.clone();
         degenerate.narrow(2, 1, h - 2).narrow(3, 1, w - 2).copy_(smooth);
-        return (factors * x + (1 - factors) * degenerate).clamp(0, 1);
+        return Blend(factors, x, degenerate);
     }
 
     /// <summary>torchvision's equalize on 8-bit levels, per image and channel.</summary>
     private static Tensor Equalize(Tensor x)
     {
         long b = x.shape[0], c = x.shape[1];
-        var levels = (x * 255).round().clamp(0, 255).to_type(ScalarType.Int64);
+        var levels = x.Times(255L).round().Clamped(0.0, 255.0).to_type(ScalarType.Int64);
         var outputs = new Tensor[b * c];
         for (long i = 0; i < b; i++)
             for (long ch = 0; ch < c; ch++)
             {
                 var v = levels[i, ch].flatten();
                 var hist = v.bincount(null, 256);
-                var nonzero = hist.masked_select(hist != 0);
+                var nonzero = hist.masked_select(hist.NotEqualTo(0));
                 long step = (nonzero.sum().item<long>() - nonzero[-1].item<long>()) / 255;
                 if (step == 0)
                 {
                     outputs[i * c + ch] = x[i, ch];
                     continue;
                 }
-                var lut = (hist.cumsum(0) + step / 2).div(step, RoundingMode.floor);
-                lut = torch.cat([torch.zeros(1, ScalarType.Int64), lut.narrow(0, 0, 255)]).clamp(0, 255);
-                outputs[i * c + ch] = lut.index_select(0, v).reshape(x.shape[2], x.shape[3]).to_type(ScalarType.Float32) / 255.0;
+                var lut = hist.cumsum(0).Plus(step / 2).Over(step, RoundingMode.floor);
+                lut = torch.cat([torch.zeros(1, ScalarType.Int64), lut.narrow(0, 0, 255)]).Clamped(0L, 255L);
+                outputs[i * c + ch] = lut.index_select(0, v).reshape(x.shape[2], x.shape[3]).to_type(ScalarType.Float32).Over(255.0);
             }
         return torch.stack(outputs).reshape(x.shape);
     }

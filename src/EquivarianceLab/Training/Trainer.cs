@@ -73,7 +73,7 @@ public static class Trainer
                     var logits = model.call(TrainingData.Normalize(batch.Images));
                     var loss = nn.functional.cross_entropy(logits, batch.Labels);
                     if (batch.MixLabels is not null)
-                        loss = batch.MixWeight * loss + (1 - batch.MixWeight) * nn.functional.cross_entropy(logits, batch.MixLabels);
+                        loss = loss.Times(batch.MixWeight).Plus(nn.functional.cross_entropy(logits, batch.MixLabels).Times(1 - batch.MixWeight));
                     optimizer.zero_grad();
                     loss.backward();
                     optimizer.step();
@@ -123,7 +123,7 @@ public static class Evaluation
         {
             int count = Math.Min(batchSize, data.Count - start);
             using var scope = torch.NewDisposeScope();
-            var x = (data.Images.narrow(0, start, count).to_type(ScalarType.Float32) * pre.Scale - pre.Mean[0]) / pre.Std[0];
+            var x = data.Images.narrow(0, start, count).to_type(ScalarType.Float32).Times(pre.Scale).Minus(pre.Mean[0]).Over(pre.Std[0]);
             var logits = model.call(x);
             correct += logits.argmax(1).eq(data.Labels.narrow(0, start, count)).sum().item<long>();
         }

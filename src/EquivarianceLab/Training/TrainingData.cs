@@ -171,8 +171,8 @@ public static class TrainingData
     }
 
     /// <summary>Bytes [B, 1, H, W] → normalised float32 model input ((x/255 − mean) / std).</summary>
-    public static Tensor Normalize(Tensor pixels01) => (pixels01 - Mean) / Std;
+    public static Tensor Normalize(Tensor pixels01) => pixels01.Minus(Mean).Over(Std);
 
     /// <summary>uint8 pixels → float32 in [0, 1].</summary>
-    public static Tensor ToUnit(Tensor bytes) => bytes.to_type(ScalarType.Float32) / 255.0;
+    public static Tensor ToUnit(Tensor bytes) => bytes.to_type(ScalarType.Float32).Over(255.0);
 }

@@ -39,10 +39,10 @@ public sealed class CheckpointIOTests : IDisposable
         {
             for (int i = 0; i < 3; i++)
             {
-                using var x = torch.randn(8, options.First(o => o.Item1 == "inChannels").Item2, 28, 28) * 2 + 0.5;
+                using var x = torch.randn(8, options.First(o => o.Item1 == "inChannels").Item2, 28, 28).Times(2.0).Plus(0.5);
                 m.call(x).Dispose();
             }
-            foreach (var p in m.parameters()) p.add_(torch.randn_like(p) * 0.01);
+            foreach (var p in m.parameters()) p.PlusInPlace(torch.randn_like(p).Times(0.01));
         }
         m.eval();
         return m;

@@ -40,7 +40,7 @@ public sealed class ProbeNet : HookedModule
         hooks?.Record("conv2", x);
         // Tokens [N, 1 + h·w, C]: a class-token-like prefix (channel means) then the grid row-major.
         var grid = x.flatten(2).transpose(1, 2);
-        var tokens = cat([grid.mean([1L], keepdim: true), grid * 2 + 1], 1);
+        var tokens = cat([grid.mean([1L], keepdim: true), grid.Times(2.0).Plus(1.0)], 1);
         hooks?.Record("tokens", tokens);
         var pooled = x.mean([-2L, -1L]);
         hooks?.Record(PoolHook, pooled);

@@ -50,7 +50,7 @@ public class TransformTests
     public void The_inverse_action_undoes_the_action_on_feature_maps(string family)
     {
         // A 7×7 map of a 28×28 input: shifts 1..5 scale to 0, 1, 1, 1, 1 (rounding half away from zero).
-        using var f = arange(2 * 3 * 7 * 7, dtype: TorchSharp.torch.ScalarType.Float32).reshape(2, 3, 7, 7);
+        using var f = Scalars.Range(0, 2 * 3 * 7 * 7, dtype: TorchSharp.torch.ScalarType.Float32).reshape(2, 3, 7, 7);
         foreach (var g in SpatialTransform.Family(MeasureNames.ParseTransform(family), 5))
         {
             using var moved = g.ApplyToFeature(f, 28, 28);

@@ -67,10 +67,10 @@ public class ArchitectureReferenceTests(ITestOutputHelper output)
         {
             var bn = key[..^".running_mean".Length];
             var c = weights[key].shape[0];
-            weights[key].copy_(torch.randn(c) * 0.2);
-            weights[$"{bn}.running_var"].copy_(torch.rand(c) + 0.5);
-            weights[$"{bn}.weight"].copy_(torch.rand(c) + 0.5);
-            weights[$"{bn}.bias"].copy_(torch.randn(c) * 0.2);
+            weights[key].copy_(torch.randn(c).Times(0.2));
+            weights[$"{bn}.running_var"].copy_(torch.rand(c).Plus(0.5));
+            weights[$"{bn}.weight"].copy_(torch.rand(c).Plus(0.5));
+            weights[$"{bn}.bias"].copy_(torch.randn(c).Times(0.2));
         }
         module.eval();
         var hooked = (IHookedModule)module;
@@ -94,7 +94,7 @@ public class ArchitectureReferenceTests(ITestOutputHelper output)
         foreach (var (inChannels, outChannels) in new[] { (20, 6), (20, 20), (24, 6), (24, 20) })
         {
             var x = torch.randn(32, inChannels, 28, 28);
-            var weight = torch.randn(outChannels, inChannels, 3, 3) / Math.Sqrt(9 * inChannels); // outputs of order 1
+            var weight = torch.randn(outChannels, inChannels, 3, 3).Over(Math.Sqrt(9 * inChannels)); // outputs of order 1
             var first = nn.functional.conv2d(x, weight, padding: [1, 1]);
             Assert.False(first.isnan().any().item<bool>(), $"{inChannels}→{outChannels}: NaN");
             for (int call = 1; call < 30; call++)

@@ -64,7 +64,7 @@ internal static class FunctionalReference
                     long front = missing / 2, back = missing - front;
                     shortcut = torch.cat([ZeroChannels(shortcut, front), shortcut, ZeroChannels(shortcut, back)], 1);
                 }
-                x = Relu(y + shortcut);
+                x = Relu(y.Plus(shortcut));
                 hooks.Add((p, x));
             }
         }
@@ -90,7 +90,7 @@ internal static class FunctionalReference
                 var y = Conv(w, $"{p}.conv1", activated, stride, padding: 1);
                 y = Conv(w, $"{p}.conv2", Relu(BatchNorm(w, $"{p}.bn2", y)), stride: 1, padding: 1);
                 bool shapeChanges = stride != 1 || w[$"{p}.conv1.weight"].shape[0] != x.shape[1];
-                x = y + (shapeChanges ? Conv(w, $"{p}.shortcut", activated, stride, padding: 0) : x);
+                x = y.Plus(shapeChanges ? Conv(w, $"{p}.shortcut", activated, stride, padding: 0) : x);
                 hooks.Add((p, x));
             }
         }
@@ -106,12 +106,12 @@ internal static class FunctionalReference
         var hooks = new List<(string, Tensor)>();
         var tokens = PatchTokens(w, "patch_embed.proj", x);
         var cls = w["cls_token"].expand(tokens.shape[0], 1, tokens.shape[2]);
-        x = torch.cat([cls, tokens], 1) + w["pos_embed"];
+        x = torch.cat([cls, tokens], 1).Plus(w["pos_embed"]);
         for (int i = 0; w.ContainsKey($"blocks.{i}.norm1.weight"); i++)
         {
             var p = $"blocks.{i}";
-            x = x + Linear(w, $"{p}.attn.proj", SelfAttention(Linear(w, $"{p}.attn.qkv", LayerNorm(w, $"{p}.norm1", x)), heads));
-            x = x + Linear(w, $"{p}.mlp.fc2", Gelu(Linear(w, $"{p}.mlp.fc1", LayerNorm(w, $"{p}.norm2", x))));
+            x = x.Plus(Linear(w, $"{p}.attn.proj", SelfAttention(Linear(w, $"{p}.attn.qkv", LayerNorm(w, $"{p}.norm1", x)), heads)));
+            x = x.Plus(Linear(w, $"{p}.mlp.fc2", Gelu(Linear(w, $"{p}.mlp.fc1", LayerNorm(w, $"{p}.norm2", x)))));
             hooks.Add((p, x));
         }
         return WithHead(hooks, LayerNorm(w, "norm", x)[.., 0, ..], w, "head");
@@ -129,8 +129,8 @@ internal static class FunctionalReference
         {
             var p = $"blocks.{i}";
             var acrossTokens = LayerNorm(w, $"{p}.norm1", x).transpose(1, 2); // [N, D, T]
-            x = x + Linear(w, $"{p}.mlp_tokens.fc2", Gelu(Linear(w, $"{p}.mlp_tokens.fc1", acrossTokens))).transpose(1, 2);
-            x = x + Linear(w, $"{p}.mlp_channels.fc2", Gelu(Linear(w, $"{p}.mlp_channels.fc1", LayerNorm(w, $"{p}.norm2", x))));
+            x = x.Plus(Linear(w, $"{p}.mlp_tokens.fc2", Gelu(Linear(w, $"{p}.mlp_tokens.fc1", acrossTokens))).transpose(1, 2));
+            x = x.Plus(Linear(w, $"{p}.mlp_channels.fc2", Gelu(Linear(w, $"{p}.mlp_channels.fc1", LayerNorm(w, $"{p}.norm2", x)))));
             hooks.Add((p, x));
         }
         return WithHead(hooks, LayerNorm(w, "norm", x).mean([1]), w, "head");
@@ -154,7 +154,7 @@ internal static class FunctionalReference
                 var y = Relu(BatchNorm(w, $"{p}.bn1", Conv(w, $"{p}.conv1", x, stride, padding: 1)));
                 y = BatchNorm(w, $"{p}.bn2", Conv(w, $"{p}.conv2", y, stride: 1, padding: 1));
                 var shortcut = stride != 1 ? BatchNorm(w, $"{p}.downsample.1", Conv(w, $"{p}.downsample.0", x, stride, padding: 0)) : x;
-                x = Relu(y + shortcut);
+                x = Relu(y.Plus(shortcut));
                 hooks.Add((p, x));
             }
         }
@@ -179,15 +179,15 @@ internal static class FunctionalReference
         long height = (x.shape[2] + 2 * padding - k) / stride + 1, width = (x.shape[3] + 2 * padding - k) / stride + 1;
         var columns = nn.functional.unfold(x, k, padding: padding, stride: stride);            // [N, C·k·k, H·W]
         var y = torch.matmul(weight.reshape(outChannels, -1), columns).reshape(n, outChannels, height, width);
-        return w.TryGetValue($"{key}.bias", out var bias) ? y + bias.view(1, -1, 1, 1) : y;
+        return w.TryGetValue($"{key}.bias", out var bias) ? y.Plus(bias.view(1, -1, 1, 1)) : y;
     }
 
     /// <summary>Eval-mode batch norm: (x − running mean) / √(running var + ε) · γ + β per channel.</summary>
     private static Tensor BatchNorm(IReadOnlyDictionary<string, Tensor> w, string key, Tensor x)
     {
         long[] perChannel = [1, -1, 1, 1];
-        var scale = w[$"{key}.weight"] / (w[$"{key}.running_var"] + NormEps).sqrt();
-        return (x - w[$"{key}.running_mean"].view(perChannel)) * scale.view(perChannel) + w[$"{key}.bias"].view(perChannel);
+        var scale = w[$"{key}.weight"] / w[$"{key}.running_var"].Plus(NormEps).sqrt();
+        return ((x - w[$"{key}.running_mean"].view(perChannel)) * scale.view(perChannel)).Plus(w[$"{key}.bias"].view(perChannel));
     }
 
     /// <summary>Layer norm over the last axis with the biased variance, as nn.LayerNorm.</summary>
@@ -195,23 +195,23 @@ internal static class FunctionalReference
     {
         var centred = x - x.mean([-1], keepdim: true);
         var variance = (centred * centred).mean([-1], keepdim: true);
-        return centred / (variance + NormEps).sqrt() * w[$"{key}.weight"] + w[$"{key}.bias"];
+        return (centred / variance.Plus(NormEps).sqrt() * w[$"{key}.weight"]).Plus(w[$"{key}.bias"]);
     }
 
     private static Tensor Linear(IReadOnlyDictionary<string, Tensor> w, string key, Tensor x) =>
-        torch.matmul(x, w[$"{key}.weight"].t()) + w[$"{key}.bias"];
+        torch.matmul(x, w[$"{key}.weight"].t()).Plus(w[$"{key}.bias"]);
 
-    private static Tensor Relu(Tensor x) => x.clamp_min(0);
+    private static Tensor Relu(Tensor x) => x.ClampedBelow(0);
 
     /// <summary>The exact (erf) GELU, PyTorch's and timm's default.</summary>
-    private static Tensor Gelu(Tensor x) => x * 0.5 * (torch.erf(x / Math.Sqrt(2)) + 1);
+    private static Tensor Gelu(Tensor x) => x.Times(0.5) * torch.erf(x.Over(Math.Sqrt(2))).Plus(1.0);
 
     /// <summary>Non-overlapping 2×2 maximum, from a reshape rather than a pooling kernel.</summary>
     private static Tensor MaxPool2x2(Tensor x) =>
         x.reshape(x.shape[0], x.shape[1], x.shape[2] / 2, 2, x.shape[3] / 2, 2).amax([3, 5]);
 
     private static Tensor Subsample2(Tensor x) =>
-        x.index_select(2, torch.arange(0, x.shape[2], 2)).index_select(3, torch.arange(0, x.shape[3], 2));
+        x.index_select(2, Scalars.Range(0, x.shape[2], 2)).index_select(3, Scalars.Range(0, x.shape[3], 2));
 
     private static Tensor ZeroChannels(Tensor like, long count) =>
         torch.zeros(like.shape[0], count, like.shape[2], like.shape[3], dtype: like.dtype);
@@ -225,7 +225,7 @@ internal static class FunctionalReference
         var weight = w[$"{key}.weight"];
         long n = x.shape[0], c = x.shape[1], p = weight.shape[2], gh = x.shape[2] / p, gw = x.shape[3] / p;
         var patches = x.reshape(n, c, gh, p, gw, p).permute(0, 2, 4, 1, 3, 5).reshape(n, gh * gw, c * p * p);
-        return torch.matmul(patches, weight.reshape(weight.shape[0], -1).t()) + w[$"{key}.bias"];
+        return torch.matmul(patches, weight.reshape(weight.shape[0], -1).t()).Plus(w[$"{key}.bias"]);
     }
 
     /// <summary>
@@ -236,7 +236,7 @@ internal static class FunctionalReference
     {
         long n = qkv.shape[0], t = qkv.shape[1], d = qkv.shape[2] / 3, hd = d / heads;
         Tensor Heads(int part) => qkv.narrow(2, part * d, d).reshape(n, t, heads, hd).transpose(1, 2); // [N, H, T, hd]
-        var scores = torch.matmul(Heads(0), Heads(1).transpose(2, 3)) / Math.Sqrt(hd);
+        var scores = torch.matmul(Heads(0), Heads(1).transpose(2, 3)).Over(Math.Sqrt(hd));
         var e = (scores - scores.amax([-1], keepdim: true)).exp();
         var attention = e / e.sum([-1], keepdim: true);
         return torch.matmul(attention, Heads(2)).transpose(1, 2).reshape(n, t, d);
