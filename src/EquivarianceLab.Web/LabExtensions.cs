@@ -33,6 +33,7 @@ public static class LabExtensions
         services.AddSingleton(paths);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<SafeText>();
+        services.AddSingleton<Uploads.ContentLocks>();
 
         services.AddEquivarianceLabData(builder.Configuration, paths, options);
         // Before the Hangfire server: migrate, register the zoo, recover interrupted runs.
@@ -41,16 +42,28 @@ public static class LabExtensions
         services.AddEquivarianceLabJobs(builder.Configuration, paths, options);
         services.AddSingleton<CompareService>();
         services.AddEquivarianceLabApi();
+        services.AddEquivarianceLabRateLimits(options.RateLimits);
         services.AddEquivarianceLabHealth();
 
         services.AddRazorComponents().AddInteractiveServerComponents();
         services.AddMudServices();
+        // Forms the framework reads itself (antiforgery, Blazor's enhanced forms) are small: few fields, short values.
+        services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(f =>
+        {
+            f.ValueCountLimit = 64;
+            f.ValueLengthLimit = 64 * 1024;
+            f.KeyLengthLimit = 1024;
+            f.MultipartHeadersCountLimit = 16;
+            f.MultipartBodyLengthLimit = 30_000_000;
+        });
         builder.WebHost.ConfigureKestrel(k =>
         {
             // Uploads raise this per request to their own limit; everything else stays small.
             k.Limits.MaxRequestBodySize = 30_000_000;
             // No server details in responses.
             k.AddServerHeader = false;
+            k.Limits.MaxRequestHeaderCount = 64;
+            k.Limits.MaxRequestHeadersTotalSize = 32 * 1024;
         });
         return builder;
     }
@@ -66,6 +79,7 @@ public static class LabExtensions
         {
             app.UseWhen(ctx => !ctx.Request.Path.StartsWithSegments("/api"), pages => pages.UseExceptionHandler("/error", createScopeForErrors: true));
         }
+        app.UseRateLimiter();
         app.UseAntiforgery();
         app.MapStaticAssets();
         app.MapEquivarianceLabApi();

@@ -32,6 +32,12 @@ public sealed class LabOptions
     /// <summary>Limits on probe archives (uploads and measurements), against zip bombs and oversized images.</summary>
     public ProbeArchiveLimits ProbeLimits { get; set; } = new();
 
+    /// <summary>Limits of the worker process that opens uploads and measures (memory, time, threads).</summary>
+    public WorkerLimits Worker { get; set; } = new();
+
+    /// <summary>Requests one client (by address) may make per minute: queueing runs, and uploads. Over it: 429.</summary>
+    public RateLimits RateLimits { get; set; } = new();
+
     /// <summary>Who may open the Hangfire dashboard at /hangfire: local requests only, unless credentials are set.</summary>
     public DashboardAccess HangfireDashboard { get; set; } = new();
 }
@@ -49,6 +55,32 @@ public sealed class ProbeArchiveLimits
     {
         MaxEntries = MaxEntries, MaxUncompressedBytes = MaxUncompressedBytes, MaxCompressionRatio = MaxCompressionRatio, MaxImagePixels = MaxImagePixels,
     };
+}
+
+/// <summary>
+/// What the OS lets one worker process use. Opening an upload and measuring run in a child process (the app's own
+/// entry point with the argument <c>worker</c>), so a hostile or merely huge file can exhaust only that process.
+/// </summary>
+public sealed class WorkerLimits
+{
+    /// <summary>Memory cap of a worker in MiB: RLIMIT_DATA (its heap and private writable memory), set before it starts.</summary>
+    public int MemoryLimitMiB { get; set; } = 8192;
+
+    /// <summary>Wall-clock budget of one measurement; over it, the worker is killed and the run fails.</summary>
+    public TimeSpan RunTimeLimit { get; set; } = TimeSpan.FromHours(2);
+
+    /// <summary>Wall-clock budget for opening an uploaded model or probe set.</summary>
+    public TimeSpan ValidationTimeLimit { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Compute threads of a worker (libtorch, OpenMP); 0 = one per core.</summary>
+    public int Threads { get; set; }
+}
+
+/// <summary>Per-client request budgets (the built-in rate limiter, a fixed window of one minute per client address).</summary>
+public sealed class RateLimits
+{
+    public int RunsPerMinute { get; set; } = 120;
+    public int UploadsPerMinute { get; set; } = 30;
 }
 
 /// <summary>

@@ -28,6 +28,12 @@ public sealed class LabOptionsValidator : IValidateOptions<LabOptions>
         if (o.ProbeLimits.MaxUncompressedBytes < 1) yield return $"{s}:ProbeLimits:MaxUncompressedBytes must be positive (got {o.ProbeLimits.MaxUncompressedBytes}).";
         if (!(o.ProbeLimits.MaxCompressionRatio > 1)) yield return $"{s}:ProbeLimits:MaxCompressionRatio must be above 1 (got {o.ProbeLimits.MaxCompressionRatio}).";
         if (o.ProbeLimits.MaxImagePixels < 1) yield return $"{s}:ProbeLimits:MaxImagePixels must be positive (got {o.ProbeLimits.MaxImagePixels}).";
+        if (o.Worker.MemoryLimitMiB < 512) yield return $"{s}:Worker:MemoryLimitMiB must be at least 512 (got {o.Worker.MemoryLimitMiB}).";
+        if (o.Worker.RunTimeLimit <= TimeSpan.Zero) yield return $"{s}:Worker:RunTimeLimit must be a positive time span such as 02:00:00 (got {o.Worker.RunTimeLimit}).";
+        if (o.Worker.ValidationTimeLimit <= TimeSpan.Zero) yield return $"{s}:Worker:ValidationTimeLimit must be a positive time span such as 00:01:00 (got {o.Worker.ValidationTimeLimit}).";
+        if (o.Worker.Threads is < 0 or > 1024) yield return $"{s}:Worker:Threads must be between 0 (one per core) and 1024 (got {o.Worker.Threads}).";
+        if (o.RateLimits.RunsPerMinute < 1) yield return $"{s}:RateLimits:RunsPerMinute must be positive (got {o.RateLimits.RunsPerMinute}).";
+        if (o.RateLimits.UploadsPerMinute < 1) yield return $"{s}:RateLimits:UploadsPerMinute must be positive (got {o.RateLimits.UploadsPerMinute}).";
         if (string.IsNullOrEmpty(o.HangfireDashboard.User) != string.IsNullOrEmpty(o.HangfireDashboard.Password))
             yield return $"{s}:HangfireDashboard:User and {s}:HangfireDashboard:Password must be set together.";
     }

@@ -1,6 +1,9 @@
 using EquivarianceLab.Web;
-
+using EquivarianceLab.Web.Workers;
 using Microsoft.Extensions.Options;
+
+// The same program opens uploads and measures in child processes that the OS bounds (see WorkerProcess).
+if (args is [WorkerHost.Argument]) return WorkerHost.Run(Console.OpenStandardInput(), Console.OpenStandardOutput());
 
 try
 {

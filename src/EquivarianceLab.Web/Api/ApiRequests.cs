@@ -17,6 +17,9 @@ public static class ApiRequests
     private const long MultipartOverhead = 1 << 20;
     private const int MaxFieldLength = 4096;
 
+    /// <summary>Most parts of an upload (the file and its few fields): a form of 480,000 fields is refused, not read.</summary>
+    internal const int MaxFormParts = 32;
+
     /// <summary>Largest JSON body the API reads (a run request or an accuracy is a few hundred bytes).</summary>
     internal const long MaxJsonBytes = 64 * 1024;
 
@@ -78,8 +81,10 @@ public static class ApiRequests
         try
         {
             MultipartSection? section;
+            var parts = 0;
             while ((section = await reader.ReadNextSectionAsync(ct)) is not null)
             {
+                if (++parts > MaxFormParts) throw new RequestException($"Too many form fields: an upload has the file and at most {MaxFormParts - 1} fields.");
                 if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)) continue;
                 var name = HeaderUtilities.RemoveQuotes(disposition.Name).Value ?? "";
                 if (disposition.IsFileDisposition() && name.Equals("file", StringComparison.OrdinalIgnoreCase))

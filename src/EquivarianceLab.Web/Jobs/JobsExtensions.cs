@@ -1,5 +1,6 @@
 using EquivarianceLab.Web.Data;
 using EquivarianceLab.Web.Runs;
+using EquivarianceLab.Web.Workers;
 using Hangfire;
 using Hangfire.PostgreSql;
 using Hangfire.Storage.SQLite;
@@ -13,7 +14,9 @@ public static class JobsExtensions
     {
         services.AddSingleton<RunProgressNotifier>();
         services.AddSingleton<CancellationRegistry>();
-        services.AddSingleton<IMeasurementRunner, MeasurementRunner>();
+        services.AddSingleton(options.Worker);
+        services.AddSingleton<WorkerProcess>();
+        services.AddSingleton<IMeasurementRunner, WorkerRunner>();
         services.AddSingleton<RunService>();
         services.AddTransient<MeasurementJob>();
 

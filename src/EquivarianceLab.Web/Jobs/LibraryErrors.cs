@@ -8,7 +8,7 @@ public static class LibraryErrors
 {
     public static string Describe(Exception e) => e switch
     {
-        EquivarianceLabException => e.Message,
+        EquivarianceLabException or Workers.WorkerFailedException => e.Message,
         InvalidDataException or FileNotFoundException or DirectoryNotFoundException => e.Message,
         OutOfMemoryException or InsufficientExecutionStackException => "Out of memory: try fewer images.",
         _ => $"Unexpected error: {e.Message}",

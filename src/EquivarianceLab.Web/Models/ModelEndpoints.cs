@@ -15,7 +15,7 @@ public static class ModelEndpoints
             TypedResults.Ok((await service.ListAsync(ct)).Select(ModelDto.From).ToList()))
             .WithSummary("Every model: the zoo's and the uploaded ones.");
         models.MapGet("/{id}", async Task<Results<Ok<ModelDto>, ProblemHttpResult>> (string id, ModelService service, CancellationToken ct) =>
-                await service.FindAsync(id, ct) is { } model ? TypedResults.Ok(ModelDto.From(model)) : ApiProblems.NotFound($"No model with id '{UploadNames.CleanName(id)}'."))
+                await service.FindAsync(id, ct) is { } model ? TypedResults.Ok(ModelDto.From(model)) : ApiProblems.NotFound($"No model with id '{UploadNames.ShownId(id)}'."))
             .ProducesProblem(StatusCodes.Status404NotFound)
             .WithSummary("One model's card facts.");
         models.MapPost("/", async Task<Created<ModelDto>> (HttpContext http, ModelService service, LabOptions options, CancellationToken ct) =>
@@ -39,11 +39,12 @@ public static class ModelEndpoints
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
-            .WithSummary("Upload a model (.onnx, .dat, .pt, .pth, .safetensors) with optional fields architecture, name, accuracy, inputShape, preprocessing, family; it is opened before it is kept.");
+            .WithSummary("Upload a model (.onnx, .dat, .pt, .pth, .safetensors) with optional fields architecture, name, accuracy, inputShape, preprocessing, family; it is opened before it is kept.")
+            .RequireRateLimiting(RateLimiting.Uploads);
         models.MapPatch("/{id}", async Task<Results<NoContent, ProblemHttpResult>> (string id, HttpContext http, ModelService service, CancellationToken ct) =>
             {
                 var body = await ApiRequests.ReadJsonAsync<AccuracyDto>(http, ct);
-                return await service.SetAccuracyAsync(id, body.Accuracy, ct) ? TypedResults.NoContent() : ApiProblems.NotFound($"No model with id '{UploadNames.CleanName(id)}'.");
+                return await service.SetAccuracyAsync(id, body.Accuracy, ct) ? TypedResults.NoContent() : ApiProblems.NotFound($"No model with id '{UploadNames.ShownId(id)}'.");
             })
             .WithJsonBody<AccuracyDto>()
             .ProducesValidationProblem()

@@ -27,7 +27,7 @@ public sealed record ModelUpload
 
 /// <summary>Uploaded models: streamed to disk, named by content hash, opened with the library before they are kept.</summary>
 public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMeasurementRunner runner, LabPaths paths, LabOptions options, SafeText safeText,
-    TimeProvider time, ILogger<ModelService> zooLogger)
+    ContentLocks contentLocks, TimeProvider time, ILogger<ModelService> zooLogger)
 {
     public static readonly IReadOnlyDictionary<string, string> Formats = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
     {
@@ -45,6 +45,8 @@ public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMea
         if (upload.Accuracy is < 0 or > 100 || upload.Accuracy is double.NaN) throw RequestException.Invalid("accuracy", "accuracy must be a percentage between 0 and 100.");
         if (upload.Preprocessing is not (null or "" or "unit" or "imagenet")) throw RequestException.Invalid("preprocessing", "preprocessing must be unit or imagenet.");
         ParseShape(upload.InputShape);
+        UploadNames.CheckGivenName("name", upload.Name);
+        UploadNames.CheckGivenName("family", upload.Family);
         return format;
     }
 
@@ -61,19 +63,21 @@ public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMea
         string format;
         try { format = CheckFields(upload); }
         catch { UploadWriter.TryDelete(incoming.TempPath); throw; }
+        try { return await contentLocks.RunAsync(incoming.Sha256, () => KeepAsync(incoming, upload, format, ct), ct); }
+        finally { UploadWriter.TryDelete(incoming.TempPath); }
+    }
+
+    /// <summary>Under the content lock: an identical upload before this one (or on another node) is the answer.</summary>
+    private async Task<ModelEntry> KeepAsync(UploadWriter.Incoming incoming, ModelUpload upload, string format, CancellationToken ct)
+    {
         var ext = Path.GetExtension(upload.FileName).ToLowerInvariant();
         var id = "upload-" + incoming.Sha256[..12];
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var existing = await db.Models.FirstOrDefaultAsync(m => m.Id == id, ct);
-        if (existing is not null)
-        {
-            UploadWriter.TryDelete(incoming.TempPath);
-            return existing;
-        }
+        if (await db.Models.AsNoTracking().FirstOrDefaultAsync(m => m.Id == id, ct) is { } existing) return existing;
         Directory.CreateDirectory(paths.ModelFiles);
         var fileName = incoming.Sha256 + ext;
         var finalPath = Path.Combine(paths.ModelFiles, fileName);
-        File.Move(incoming.TempPath, finalPath, overwrite: true);
+        UploadWriter.Keep(incoming.TempPath, finalPath);
         var given = ParseShape(upload.InputShape);
         var card = new ModelCard
         {
@@ -128,7 +132,13 @@ public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMea
             Provenance = card.Provenance, ContentHash = incoming.Sha256, SizeBytes = incoming.Length, AddedUtc = time.GetUtcNow().UtcDateTime,
         };
         db.Models.Add(entry);
-        await db.SaveChangesAsync(ct);
+        try { await db.SaveChangesAsync(ct); }
+        catch (DbUpdateException)
+        {
+            // Another node kept the same content first; its entry is as good as ours.
+            if (await FindAsync(id, ct) is not { } stored) throw;
+            return stored;
+        }
         return entry;
     }
 

@@ -23,7 +23,8 @@ public static class ProbeSetEndpoints
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
-            .WithSummary("Upload a probe set: a .npy float32 [N,C,H,W] or a .zip of PNG/JPEG images, with an optional name.");
+            .WithSummary("Upload a probe set: a .npy float32 [N,C,H,W] or a .zip of PNG/JPEG images, with an optional name.")
+            .RequireRateLimiting(RateLimiting.Uploads);
         return api;
     }
 

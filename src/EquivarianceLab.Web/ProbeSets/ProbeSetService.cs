@@ -9,7 +9,7 @@ namespace EquivarianceLab.Web.ProbeSets;
 
 /// <summary>Uploaded probe sets (.npy float32 [N,C,H,W] or .zip of images), validated by opening them with the library.</summary>
 public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, IMeasurementRunner runner, LabPaths paths, LabOptions options, SafeText safeText,
-    TimeProvider time, ILogger<ProbeSetService> builtInLogger)
+    ContentLocks contentLocks, TimeProvider time, ILogger<ProbeSetService> builtInLogger)
 {
     public const int ThumbnailCount = 24;
 
@@ -33,21 +33,25 @@ public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, I
 
     public async Task<ProbeSetEntry> AddAsync(UploadWriter.Incoming incoming, string fileName, string? name, CancellationToken ct = default)
     {
-        string kind;
-        try { kind = CheckFields(fileName); }
-        catch { UploadWriter.TryDelete(incoming.TempPath); throw; }
+        try
+        {
+            var kind = CheckFields(fileName);
+            UploadNames.CheckGivenName("name", name);
+            return await contentLocks.RunAsync(incoming.Sha256, () => KeepAsync(incoming, fileName, name, kind, ct), ct);
+        }
+        finally { UploadWriter.TryDelete(incoming.TempPath); }
+    }
+
+    /// <summary>Under the content lock: an identical upload before this one (or on another node) is the answer.</summary>
+    private async Task<ProbeSetEntry> KeepAsync(UploadWriter.Incoming incoming, string fileName, string? name, string kind, CancellationToken ct)
+    {
         var ext = Path.GetExtension(fileName).ToLowerInvariant();
         var id = "upload-" + incoming.Sha256[..12];
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var existing = await db.ProbeSets.FirstOrDefaultAsync(p => p.Id == id, ct);
-        if (existing is not null)
-        {
-            UploadWriter.TryDelete(incoming.TempPath);
-            return existing;
-        }
+        if (await db.ProbeSets.AsNoTracking().FirstOrDefaultAsync(p => p.Id == id, ct) is { } existing) return existing;
         Directory.CreateDirectory(paths.ProbeFiles);
         var finalPath = Path.Combine(paths.ProbeFiles, incoming.Sha256 + ext);
-        File.Move(incoming.TempPath, finalPath, overwrite: true);
+        UploadWriter.Keep(incoming.TempPath, finalPath);
         ProbeInspection inspection;
         try
         {
@@ -68,7 +72,13 @@ public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, I
             ContentHash = incoming.Sha256, SizeBytes = incoming.Length, Thumbnails = thumbs, AddedUtc = time.GetUtcNow().UtcDateTime,
         };
         db.ProbeSets.Add(entry);
-        await db.SaveChangesAsync(ct);
+        try { await db.SaveChangesAsync(ct); }
+        catch (DbUpdateException)
+        {
+            // Another node kept the same content first; its entry is as good as ours.
+            if (await FindAsync(id, ct) is not { } stored) throw;
+            return stored;
+        }
         return entry;
     }
 
@@ -78,6 +88,12 @@ public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, I
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         return await db.ProbeSets.AsNoTracking().OrderByDescending(p => p.IsDefault).ThenBy(p => p.Name).ToListAsync(ct);
+    }
+
+    public async Task<ProbeSetEntry?> FindAsync(string id, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return await db.ProbeSets.AsNoTracking().FirstOrDefaultAsync(p => p.Id == id, ct);
     }
 
     public async Task<int> CountAsync(CancellationToken ct = default)

@@ -43,7 +43,8 @@ public static class RunEndpoints
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .WithSummary("Queue a measurement: modelId, probeSetId (default: the default probe set), transform (rotation|translation|flip), similarity (pearson|cosine), images, maxShift.");
+            .WithSummary("Queue a measurement: modelId, probeSetId (default: the default probe set), transform (rotation|translation|flip), similarity (pearson|cosine), images, maxShift.")
+            .RequireRateLimiting(RateLimiting.Runs);
         runs.MapGet("/{id:int}", async Task<Results<Ok<RunDto>, ProblemHttpResult>> (int id, RunService service, CancellationToken ct) =>
                 await service.FindAsync(id, ct) is { } run ? TypedResults.Ok(RunDto.From(run)) : ApiProblems.NotFound($"No run {id}."))
             .ProducesProblem(StatusCodes.Status404NotFound)
@@ -71,7 +72,8 @@ public static class RunEndpoints
                 return TypedResults.Created($"/api/runs/{run.Id}", new CreatedRunDto(run.Id));
             })
             .ProducesProblem(StatusCodes.Status404NotFound)
-            .WithSummary("Queue a run's settings again as a new run.");
+            .WithSummary("Queue a run's settings again as a new run.")
+            .RequireRateLimiting(RateLimiting.Runs);
         return api;
     }
 }

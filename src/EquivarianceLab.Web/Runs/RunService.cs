@@ -1,6 +1,7 @@
 using EquivarianceLab.Web.Api;
 using EquivarianceLab.Web.Data;
 using EquivarianceLab.Web.Jobs;
+using EquivarianceLab.Web.Uploads;
 using Hangfire;
 using Hangfire.States;
 using Microsoft.EntityFrameworkCore;
@@ -27,12 +28,14 @@ public sealed class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackg
         var (transform, similarity) = request.Validate();
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         if (string.IsNullOrWhiteSpace(request.ModelId)) throw RequestException.Invalid("modelId", "modelId is required.");
-        if (!await db.Models.AnyAsync(m => m.Id == request.ModelId, ct)) throw RequestException.NotFound($"No model with id '{request.ModelId}'.", "modelId");
+        if (request.ModelId.Length > UploadNames.MaxIdLength || !await db.Models.AnyAsync(m => m.Id == request.ModelId, ct))
+            throw RequestException.NotFound($"No model with id '{UploadNames.ShownId(request.ModelId)}'.", "modelId");
         var probeId = request.ProbeSetId;
         if (string.IsNullOrWhiteSpace(probeId))
             probeId = await db.ProbeSets.Where(p => p.IsDefault).Select(p => p.Id).FirstOrDefaultAsync(ct)
                       ?? throw RequestException.Invalid("probeSetId", "probeSetId is required (no default probe set is registered).");
-        else if (!await db.ProbeSets.AnyAsync(p => p.Id == probeId, ct)) throw RequestException.NotFound($"No probe set with id '{probeId}'.", "probeSetId");
+        else if (probeId.Length > UploadNames.MaxIdLength || !await db.ProbeSets.AnyAsync(p => p.Id == probeId, ct))
+            throw RequestException.NotFound($"No probe set with id '{UploadNames.ShownId(probeId)}'.", "probeSetId");
 
         var run = new Run
         {

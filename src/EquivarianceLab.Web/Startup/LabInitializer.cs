@@ -15,6 +15,8 @@ public sealed class LabInitializer(IServiceProvider services, LabPaths paths, IL
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         paths.EnsureCreated();
+        var abandoned = Uploads.UploadWriter.RemoveAbandoned(paths.Incoming, TimeSpan.FromDays(1), DateTime.UtcNow);
+        if (abandoned > 0) logger.LogInformation("Removed {Count} partial upload(s) left by an earlier process.", abandoned);
         var dbf = services.GetRequiredService<IDbContextFactory<AppDbContext>>();
         await using (var db = await dbf.CreateDbContextAsync(cancellationToken))
         {

@@ -1,3 +1,4 @@
+using EquivarianceLab.Web.Workers;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -27,7 +28,7 @@ public sealed class FaultTests
         {
             await using var factory = new LabFactory(data, zoo, services: s => s.AddSingleton<IMeasurementRunner>(sp =>
             {
-                gate.Inner = new MeasurementRunner(sp.GetRequiredService<LabOptions>());
+                gate.Inner = new WorkerRunner(sp.GetRequiredService<WorkerProcess>(), sp.GetRequiredService<LabOptions>());
                 return gate;
             }));
             using var client = factory.CreateClient();

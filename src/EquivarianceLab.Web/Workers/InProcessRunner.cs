@@ -4,15 +4,20 @@ using EquivarianceLab.FeatureModels;
 using EquivarianceLab.Measure;
 using EquivarianceLab.Probes;
 
-namespace EquivarianceLab.Web.Jobs;
+using EquivarianceLab.Web.Jobs;
 
-/// <summary>The real adapter: calls the library's loaders, the measure and Spearman.</summary>
-public sealed class MeasurementRunner(LabOptions options) : IMeasurementRunner
+namespace EquivarianceLab.Web.Workers;
+
+/// <summary>
+/// The library called directly: model loading, probe sets, the measure. It runs untrusted files, so the app uses it
+/// only inside a worker process (<see cref="WorkerHost"/>); the web process goes through <see cref="WorkerRunner"/>.
+/// </summary>
+public sealed class InProcessRunner(ProbeLimits limits) : IMeasurementRunner
 {
     /// <summary>Thumbnails of image archives: images are scaled to cover this square and centre-cropped.</summary>
     private const int ThumbnailSize = 64;
 
-    private ProbeLimits Limits => options.ProbeLimits.ToLibrary();
+    private ProbeLimits Limits => limits;
 
     public IReadOnlyList<string> Architectures => ArchitectureRegistry.Names;
 
@@ -67,7 +72,10 @@ public sealed class MeasurementRunner(LabOptions options) : IMeasurementRunner
         return EquivarianceMeasure.Run(model, probe, measureOptions, progress, cancellationToken);
     }
 
-    public Correlation Spearman(IReadOnlyList<double> x, IReadOnlyList<double> y)
+    public Correlation Spearman(IReadOnlyList<double> x, IReadOnlyList<double> y) => Statistics(x, y);
+
+    /// <summary>Spearman's ρ on numbers the app already holds: safe anywhere, so both runners share it.</summary>
+    internal static Correlation Statistics(IReadOnlyList<double> x, IReadOnlyList<double> y)
     {
         var r = EquivarianceLab.Statistics.Spearman.Compute(x, y);
         return new Correlation(r.Rho, r.N, r.PValue, r.Reason);

@@ -1,0 +1,41 @@
+using System.Globalization;
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.RateLimiting;
+
+namespace EquivarianceLab.Web.Api;
+
+/// <summary>
+/// Per-client budgets (ASP.NET Core's rate limiter, a fixed one-minute window per client address) for the requests
+/// that cost the server real work: queueing runs and uploading files. Over budget: 429 as a problem, with Retry-After.
+/// </summary>
+public static class RateLimiting
+{
+    public const string Runs = "runs";
+    public const string Uploads = "uploads";
+
+    public static IServiceCollection AddEquivarianceLabRateLimits(this IServiceCollection services, RateLimits limits)
+    {
+        services.AddRateLimiter(o =>
+        {
+            o.AddPolicy(Runs, http => PerClient(http, limits.RunsPerMinute));
+            o.AddPolicy(Uploads, http => PerClient(http, limits.UploadsPerMinute));
+            o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            o.OnRejected = async (context, ct) =>
+            {
+                var retry = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromMinutes(1);
+                context.HttpContext.Response.Headers.RetryAfter = ((int)Math.Ceiling(retry.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+                await ApiProblems.Problem($"Too many requests: try again in {(int)Math.Ceiling(retry.TotalSeconds)} s.", StatusCodes.Status429TooManyRequests)
+                    .ExecuteAsync(context.HttpContext);
+            };
+        });
+        return services;
+    }
+
+    private static RateLimitPartition<string> PerClient(HttpContext http, int perMinute) =>
+        RateLimitPartition.GetFixedWindowLimiter(http.Connection.RemoteIpAddress?.ToString() ?? "unknown", _ => new FixedWindowRateLimiterOptions
+        {
+            PermitLimit = perMinute,
+            Window = TimeSpan.FromMinutes(1),
+            QueueLimit = 0,
+        });
+}
