@@ -1,0 +1,168 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+
+namespace EquivarianceLab.Web.Tests.Integration;
+
+/// <summary>
+/// A careless or hostile client against the real app: races between identical uploads, huge forms, huge ids, bursts
+/// of requests, and what a crash mid-upload leaves. No 5xx, nothing kept twice, nothing echoed at length.
+/// </summary>
+public sealed class AbuseTests
+{
+    [Fact]
+    public async Task Six_identical_uploads_at_once_store_one_file_and_all_get_the_same_model()
+    {
+        var data = LabFactory.NewFolder("abuse");
+        var zoo = LabFactory.ZooWithFashionMnist();
+        try
+        {
+            await using var factory = new LabFactory(data, zoo);
+            using var client = factory.CreateClient();
+            var onnx = Onnx.TinyCnn(seed: 11);
+            var responses = await Task.WhenAll(Enumerable.Range(0, 6).Select(async _ =>
+            {
+                using var form = new MultipartFormDataContent { { new ByteArrayContent(onnx), "file", "same.onnx" } };
+                var r = await client.PostAsync("/api/models", form);
+                return (r.StatusCode, Body: await r.Content.ReadAsStringAsync());
+            }));
+            Assert.All(responses, r => Assert.True(r.StatusCode == HttpStatusCode.Created, $"{r.StatusCode}: {r.Body}"));
+            var ids = responses.Select(r => JsonDocument.Parse(r.Body).RootElement.GetProperty("id").GetString()).Distinct().ToList();
+            Assert.Single(ids);
+            Assert.Single(Directory.EnumerateFiles(Path.Combine(data, "models"), "*.onnx"));
+            Assert.Empty(Directory.EnumerateFiles(Path.Combine(data, "incoming")));
+        }
+        finally
+        {
+            LabFactory.TryDelete(data, zoo);
+        }
+    }
+
+    [Fact]
+    public async Task A_form_of_480000_fields_is_refused_quickly_and_nothing_is_kept()
+    {
+        var data = LabFactory.NewFolder("abuse");
+        var zoo = LabFactory.ZooWithFashionMnist();
+        try
+        {
+            await using var factory = new LabFactory(data, zoo, settings: new Dictionary<string, string> { ["EquivarianceLab:MaxUploadBytes"] = (64 << 20).ToString(System.Globalization.CultureInfo.InvariantCulture) });
+            using var client = factory.CreateClient();
+            const string boundary = "b0undary";
+            var body = new StringBuilder();
+            for (var i = 0; i < 480_000; i++) body.Append("--").Append(boundary).Append("\r\nContent-Disposition: form-data; name=\"f").Append(i).Append("\"\r\n\r\nx\r\n");
+            body.Append("--").Append(boundary).Append("--\r\n");
+            using var content = new ByteArrayContent(Encoding.ASCII.GetBytes(body.ToString()));
+            content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse($"multipart/form-data; boundary={boundary}");
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var response = await client.PostAsync("/api/models", content);
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            Assert.Contains("Too many form fields", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString());
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed.TotalSeconds:0.0} s");
+            Assert.Empty((await client.GetFromJsonAsync<JsonElement>("/api/models")).EnumerateArray());
+        }
+        finally
+        {
+            LabFactory.TryDelete(data, zoo);
+        }
+    }
+
+    [Fact]
+    public async Task A_huge_id_is_answered_without_being_echoed_and_a_long_name_is_refused()
+    {
+        var data = LabFactory.NewFolder("abuse");
+        var zoo = LabFactory.ZooWithFashionMnist();
+        try
+        {
+            await using var factory = new LabFactory(data, zoo);
+            using var client = factory.CreateClient();
+            var id = new string('a', 60_000);
+            var run = await client.PostAsJsonAsync("/api/runs", new { modelId = id });
+            Assert.Equal(HttpStatusCode.NotFound, run.StatusCode);
+            var text = await run.Content.ReadAsStringAsync();
+            Assert.True(text.Length < 2_000, $"the answer is {text.Length} characters long");
+
+            using var form = new MultipartFormDataContent { { new StringContent(new string('n', 121)), "name" }, { new ByteArrayContent(Onnx.TinyCnn()), "file", "tiny.onnx" } };
+            var upload = await client.PostAsync("/api/models", form);
+            Assert.Equal(HttpStatusCode.BadRequest, upload.StatusCode);
+            Assert.Contains("name must be at most 120 characters", await upload.Content.ReadAsStringAsync());
+            Assert.Empty(Directory.EnumerateFiles(Path.Combine(data, "models")));
+        }
+        finally
+        {
+            LabFactory.TryDelete(data, zoo);
+        }
+    }
+
+    [Fact]
+    public async Task A_burst_of_run_requests_is_limited_per_client_with_429_and_retry_after()
+    {
+        var data = LabFactory.NewFolder("abuse");
+        var zoo = LabFactory.ZooWithFashionMnist();
+        try
+        {
+            await using var factory = new LabFactory(data, zoo, settings: new Dictionary<string, string>
+            {
+                ["EquivarianceLab:RateLimits:RunsPerMinute"] = "5",
+                ["EquivarianceLab:RunWorker"] = "false",
+            });
+            using var client = factory.CreateClient();
+            var statuses = new List<HttpStatusCode>();
+            HttpResponseMessage? limited = null;
+            for (var i = 0; i < 20; i++)
+            {
+                var r = await client.PostAsJsonAsync("/api/runs", new { modelId = "nope" });
+                statuses.Add(r.StatusCode);
+                if (r.StatusCode == HttpStatusCode.TooManyRequests) limited ??= r;
+            }
+            Assert.Equal(5, statuses.Count(s => s == HttpStatusCode.NotFound));
+            Assert.Equal(15, statuses.Count(s => s == HttpStatusCode.TooManyRequests));
+            Assert.NotNull(limited);
+            Assert.Equal("application/problem+json", limited.Content.Headers.ContentType?.MediaType);
+            Assert.True(limited.Headers.RetryAfter is not null);
+            // Reading is not limited.
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/runs")).StatusCode);
+        }
+        finally
+        {
+            LabFactory.TryDelete(data, zoo);
+        }
+    }
+
+    [Fact]
+    public async Task Partial_uploads_of_dead_processes_are_removed_at_start_and_live_ones_kept()
+    {
+        var data = LabFactory.NewFolder("abuse");
+        var zoo = LabFactory.ZooWithFashionMnist();
+        try
+        {
+            var incoming = Directory.CreateDirectory(Path.Combine(data, "incoming")).FullName;
+            // A process that no longer exists on this machine, an old one of another machine, and a fresh one of another machine.
+            var dead = Path.Combine(incoming, $"{Environment.MachineName}.{DeadPid()}.{Guid.NewGuid():N}.part");
+            var oldOther = Path.Combine(incoming, $"elsewhere.42.{Guid.NewGuid():N}.part");
+            var freshOther = Path.Combine(incoming, $"elsewhere.43.{Guid.NewGuid():N}.part");
+            foreach (var f in new[] { dead, oldOther, freshOther }) File.WriteAllBytes(f, new byte[1024]);
+            File.SetLastWriteTimeUtc(oldOther, DateTime.UtcNow.AddDays(-2));
+
+            await using var factory = new LabFactory(data, zoo);
+            using var client = factory.CreateClient();
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/models")).StatusCode);
+            Assert.False(File.Exists(dead));
+            Assert.False(File.Exists(oldOther));
+            Assert.True(File.Exists(freshOther));
+        }
+        finally
+        {
+            LabFactory.TryDelete(data, zoo);
+        }
+    }
+
+    /// <summary>The pid of a process that has just ended.</summary>
+    private static int DeadPid()
+    {
+        using var p = System.Diagnostics.Process.Start("true")!;
+        p.WaitForExit();
+        return p.Id;
+    }
+}
