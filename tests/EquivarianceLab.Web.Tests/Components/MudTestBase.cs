@@ -38,6 +38,7 @@ public abstract class MudTestBase : BunitContext, IAsyncLifetime
         Services.AddSingleton(paths);
         Services.AddSingleton(TimeProvider.System);
         Services.AddSingleton<EquivarianceLab.Web.Security.SafeText>();
+        Services.AddSingleton<EquivarianceLab.Web.Uploads.ContentLocks>();
         Services.AddSingleton<ILoggerFactory>(NullLoggerFactory.Instance);
         Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
         Services.AddDbContextFactory<SqliteAppDbContext>(o => o.UseSqlite($"Data Source={paths.AppDatabase};Pooling=False"));
