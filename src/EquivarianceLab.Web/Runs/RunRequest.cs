@@ -28,6 +28,22 @@ public sealed record RunRequest
         return (MeasureNames.Name(t), MeasureNames.Name(s));
     }
 
+    /// <summary>The default largest diagonal shift (the paper's CIFAR setting), lowered to what a small input allows.</summary>
+    public const int DefaultMaxShift = 16;
+
+    /// <summary>
+    /// A translation's largest shift may be at most half the model input's smaller side: beyond that the shifted
+    /// image shares less than half of itself with the original. Returns the shift to store (the default if none was asked).
+    /// </summary>
+    public static int CheckMaxShift(int? asked, string transform, IReadOnlyList<int> inputShape)
+    {
+        var allowed = inputShape.Count == 3 ? Math.Min(inputShape[1], inputShape[2]) / 2 : MaxShiftLimit;
+        if (asked is null) return Math.Max(1, Math.Min(DefaultMaxShift, allowed));
+        if (transform == MeasureNames.Name(TransformFamily.Translation) && asked > allowed)
+            throw RequestException.Invalid("maxShift", $"maxShift must be at most {allowed} for this model's {inputShape[1]}×{inputShape[2]} input (half its smaller side); got {asked}.");
+        return asked.Value;
+    }
+
     public static MeasureOptions ToOptions(string transform, string similarity, int? images, int maxShift) => new()
     {
         Transform = MeasureNames.ParseTransform(transform),

@@ -28,8 +28,10 @@ public sealed class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackg
         var (transform, similarity) = request.Validate();
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         if (string.IsNullOrWhiteSpace(request.ModelId)) throw RequestException.Invalid("modelId", "modelId is required.");
-        if (request.ModelId.Length > UploadNames.MaxIdLength || !await db.Models.AnyAsync(m => m.Id == request.ModelId, ct))
-            throw RequestException.NotFound($"No model with id '{UploadNames.ShownId(request.ModelId)}'.", "modelId");
+        var model = request.ModelId.Length > UploadNames.MaxIdLength ? null
+            : await db.Models.AsNoTracking().Where(m => m.Id == request.ModelId).Select(m => new { m.CardJson }).FirstOrDefaultAsync(ct);
+        if (model is null) throw RequestException.NotFound($"No model with id '{UploadNames.ShownId(request.ModelId)}'.", "modelId");
+        var maxShift = RunRequest.CheckMaxShift(request.MaxShift, transform, CardJson.Parse(model.CardJson).InputShape);
         var probeId = request.ProbeSetId;
         if (string.IsNullOrWhiteSpace(probeId))
             probeId = await db.ProbeSets.Where(p => p.IsDefault).Select(p => p.Id).FirstOrDefaultAsync(ct)
@@ -44,7 +46,7 @@ public sealed class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackg
             Transform = transform,
             Similarity = similarity,
             Images = request.Images,
-            MaxShift = request.MaxShift ?? 16,
+            MaxShift = maxShift,
             Status = RunStatus.Queued,
             CreatedUtc = time.GetUtcNow().UtcDateTime,
         };

@@ -131,6 +131,32 @@ public sealed class AbuseTests
     }
 
     [Fact]
+    public async Task A_shift_beyond_half_the_input_is_refused_naming_the_largest_allowed()
+    {
+        var data = LabFactory.NewFolder("abuse");
+        var zoo = LabFactory.ZooWithFashionMnist();
+        try
+        {
+            LabFactory.AddZooModel(zoo, "control-tiny", "Tiny control CNN", 50, Onnx.TinyCnn());
+            await using var factory = new LabFactory(data, zoo, settings: new Dictionary<string, string> { ["EquivarianceLab:RunWorker"] = "false" });
+            using var client = factory.CreateClient();
+            var tooFar = await client.PostAsJsonAsync("/api/runs", new { modelId = "control-tiny", transform = "translation", maxShift = 512 });
+            Assert.Equal(HttpStatusCode.BadRequest, tooFar.StatusCode);
+            var problem = await tooFar.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Contains("at most 14 for this model's 28×28 input", problem.GetProperty("errors").GetProperty("maxShift")[0].GetString());
+            Assert.Equal(HttpStatusCode.Created, (await client.PostAsJsonAsync("/api/runs", new { modelId = "control-tiny", transform = "translation", maxShift = 14 })).StatusCode);
+            // Without a shift the default (16) is lowered to what the input allows.
+            var created = await client.PostAsJsonAsync("/api/runs", new { modelId = "control-tiny", transform = "translation" });
+            var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt32();
+            Assert.Equal(14, (await client.GetFromJsonAsync<JsonElement>($"/api/runs/{id}")).GetProperty("maxShift").GetInt32());
+        }
+        finally
+        {
+            LabFactory.TryDelete(data, zoo);
+        }
+    }
+
+    [Fact]
     public async Task Partial_uploads_of_dead_processes_are_removed_at_start_and_live_ones_kept()
     {
         var data = LabFactory.NewFolder("abuse");
