@@ -145,6 +145,8 @@ public sealed class WorkerProcess(WorkerLimits limits, ILogger<WorkerProcess> lo
     private string Explain(int exitCode, string stderr)
     {
         if (WorkerHost.IsOutOfMemoryText(stderr)) return OverMemory();
+        if (stderr.Contains("Stack overflow", StringComparison.OrdinalIgnoreCase))
+            return "The worker process ran out of stack: the file is nested too deeply to read.";
         // A process ended by a signal reports 128 + the signal number.
         if (exitCode > 128 && exitCode < 128 + 65)
         {

@@ -184,6 +184,42 @@ public sealed class AbuseTests
         }
     }
 
+    [Fact]
+    public async Task A_full_disk_answers_507_without_a_path_and_keeps_nothing()
+    {
+        var data = LabFactory.NewFolder("abuse");
+        var zoo = LabFactory.ZooWithFashionMnist();
+        var incoming = Directory.CreateDirectory(Path.Combine(data, "incoming")).FullName;
+        // A real full disk: a 1 MiB tmpfs where uploads arrive (CI runs as root, as this machine does).
+        Run("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", incoming);
+        try
+        {
+            await using var factory = new LabFactory(data, zoo);
+            using var client = factory.CreateClient();
+            using var form = new MultipartFormDataContent { { new ByteArrayContent(new byte[3 << 20]), "file", "big.onnx" } };
+            var response = await client.PostAsync("/api/models", form);
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.Equal(HttpStatusCode.InsufficientStorage, response.StatusCode);
+            Assert.Contains("disk is full", text);
+            Leaks.AssertNone(text, "the answer to a full disk");
+            Assert.Empty(Directory.EnumerateFiles(incoming));
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/models")).StatusCode);
+        }
+        finally
+        {
+            Run("umount", incoming);
+            LabFactory.TryDelete(data, zoo);
+        }
+    }
+
+    private static void Run(string command, params string[] args)
+    {
+        using var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(command, args) { RedirectStandardError = true })!;
+        var error = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, $"{command} {string.Join(' ', args)} failed (this test needs root): {error}");
+    }
+
     /// <summary>The pid of a process that has just ended.</summary>
     private static int DeadPid()
     {
