@@ -89,8 +89,11 @@ public sealed class WorkerProcess(WorkerLimits limits, ILogger<WorkerProcess> lo
         if (limits.Threads > 0)
         {
             var threads = limits.Threads.ToString(CultureInfo.InvariantCulture);
+            // OpenMP (libtorch) reads the first two; .NET's Environment.ProcessorCount, which sizes ONNX Runtime's
+            // intra-op pool and the thread pool, reads the third.
             info.Environment["OMP_NUM_THREADS"] = threads;
             info.Environment["MKL_NUM_THREADS"] = threads;
+            info.Environment["DOTNET_PROCESSOR_COUNT"] = threads;
         }
         // The worker is not a web server: nothing of the parent's hosting set-up applies to it.
         info.Environment.Remove("ASPNETCORE_URLS");
