@@ -1,3 +1,4 @@
+using EquivarianceLab.Web.Accounts;
 using EquivarianceLab.Web.Api;
 using EquivarianceLab.Web.Compare;
 using EquivarianceLab.Web.Components;
@@ -41,6 +42,8 @@ public static class LabExtensions
         services.AddEquivarianceLabCatalog();
         services.AddEquivarianceLabJobs(builder.Configuration, paths, options);
         services.AddSingleton<CompareService>();
+        services.AddEquivarianceLabAccounts(options);
+        services.AddScoped<PageCaller>();
         services.AddEquivarianceLabApi();
         services.AddEquivarianceLabRateLimits(options.RateLimits);
         services.AddEquivarianceLabHealth();
@@ -79,11 +82,13 @@ public static class LabExtensions
         {
             app.UseWhen(ctx => !ctx.Request.Path.StartsWithSegments("/api"), pages => pages.UseExceptionHandler("/error", createScopeForErrors: true));
         }
+        app.UseEquivarianceLabAccounts();
         app.UseRateLimiter();
         app.UseAntiforgery();
         app.MapStaticAssets();
         app.MapEquivarianceLabApi();
         app.MapEquivarianceLabHealth();
+        app.MapEquivarianceLabAccounts();
         // Local requests only unless credentials are configured, so job arguments and traces never leave the machine.
         var access = app.Services.GetRequiredService<LabOptions>().HangfireDashboard;
         app.MapHangfireDashboard("/hangfire", new DashboardOptions
@@ -92,7 +97,7 @@ public static class LabExtensions
             DisplayStorageConnectionString = false,
             AppPath = "/runs",
         });
-        app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+        app.MapRazorComponents<App>().AddInteractiveServerRenderMode().RequireAuthorization(AccountsExtensions.Read);
         return app;
     }
 }

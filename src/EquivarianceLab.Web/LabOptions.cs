@@ -35,6 +35,9 @@ public sealed class LabOptions
     /// <summary>Limits of the worker process that opens uploads and measures (memory, time, threads).</summary>
     public WorkerLimits Worker { get; set; } = new();
 
+    /// <summary>Who may do what: accounts, anonymous reading, trusted proxies.</summary>
+    public AccessOptions Access { get; set; } = new();
+
     /// <summary>Requests one client (by address) may make per minute: queueing runs, and uploads. Over it: 429.</summary>
     public RateLimits RateLimits { get; set; } = new();
 
@@ -74,6 +77,22 @@ public sealed class WorkerLimits
 
     /// <summary>Compute threads of a worker (libtorch, OpenMP); 0 = one per core.</summary>
     public int Threads { get; set; }
+}
+
+/// <summary>
+/// Access. Without accounts and listening on loopback only, the local user is the admin without signing in (the
+/// one-command default); listening on any other address, or with <see cref="RequireAccounts"/>, everyone signs in.
+/// </summary>
+public sealed class AccessOptions
+{
+    /// <summary>Anyone who can reach the server may read (pages, shared links, GET on the API) without an account.</summary>
+    public bool AnonymousRead { get; set; } = true;
+
+    /// <summary>Accounts even on loopback (no implicit local admin).</summary>
+    public bool RequireAccounts { get; set; }
+
+    /// <summary>Reverse proxies (IP addresses) whose X-Forwarded-For/-Proto are believed; no other request's headers are.</summary>
+    public string[] KnownProxies { get; set; } = [];
 }
 
 /// <summary>Per-client request budgets (the built-in rate limiter, a fixed window of one minute per client address).</summary>

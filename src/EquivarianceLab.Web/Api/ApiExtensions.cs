@@ -27,7 +27,7 @@ public static class ApiExtensions
         {
             try { return await next(context); }
             catch (RequestException e) { return ApiProblems.From(e); }
-        }).DisableAntiforgery();
+        }).DisableAntiforgery().RequireAuthorization(Accounts.AccountsExtensions.Read);
         api.MapModelEndpoints();
         api.MapProbeSetEndpoints();
         api.MapRunEndpoints();

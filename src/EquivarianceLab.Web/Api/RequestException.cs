@@ -18,6 +18,9 @@ public sealed class RequestException(string message, int status = StatusCodes.St
     /// <summary>A file that arrived whole but cannot be used as a model or probe set (422).</summary>
     public static RequestException Unusable(string message) => new(message, StatusCodes.Status422UnprocessableEntity);
 
+    /// <summary>Signed in, but this account may not do this (403): someone else's run, or an admin's task.</summary>
+    public static RequestException Forbidden(string message) => new(message, StatusCodes.Status403Forbidden);
+
     /// <summary>A request the current state does not allow, e.g. cancelling a finished run (409).</summary>
     public static RequestException Conflict(string message) => new(message, StatusCodes.Status409Conflict);
 

@@ -1,3 +1,6 @@
+using EquivarianceLab.Web.Accounts;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 
 namespace EquivarianceLab.Web.Data;
@@ -6,8 +9,9 @@ namespace EquivarianceLab.Web.Data;
 /// The app database. Each provider has its own subclass so each keeps its own committed migrations
 /// (Data/Migrations/Sqlite, Data/Migrations/PostgreSql); pages and jobs only see this base type.
 /// </summary>
-public abstract class AppDbContext(DbContextOptions options) : DbContext(options)
+public abstract class AppDbContext(DbContextOptions options) : IdentityDbContext<LabUser, IdentityRole, string>(options)
 {
+    public DbSet<ApiToken> ApiTokens => Set<ApiToken>();
     public DbSet<ModelEntry> Models => Set<ModelEntry>();
     public DbSet<ProbeSetEntry> ProbeSets => Set<ProbeSetEntry>();
     public DbSet<Run> Runs => Set<Run>();
@@ -17,6 +21,15 @@ public abstract class AppDbContext(DbContextOptions options) : DbContext(options
 
     protected override void OnModelCreating(ModelBuilder b)
     {
+        // Identity's own tables (users, roles, claims, logins) first.
+        base.OnModelCreating(b);
+        b.Entity<ApiToken>(e =>
+        {
+            e.HasIndex(t => t.Hash).IsUnique();
+            e.Property(t => t.Hash).HasMaxLength(64);
+            e.Property(t => t.Name).HasMaxLength(120);
+            e.HasOne<LabUser>().WithMany().HasForeignKey(t => t.UserId).OnDelete(DeleteBehavior.Cascade);
+        });
         b.Entity<ModelEntry>(e =>
         {
             e.HasKey(m => m.Id);

@@ -30,6 +30,9 @@ public sealed class ModelEntry
     public string? ContentHash { get; set; }
     public long SizeBytes { get; set; }
     public DateTime AddedUtc { get; set; }
+    /// <summary>Who made it: an account's id and name; null for the zoo, built-ins and what the local user made without accounts.</summary>
+    public string? OwnerId { get; set; }
+    public string? OwnerName { get; set; }
 }
 
 /// <summary>A probe set: the built-in Fashion-MNIST test set or an uploaded .npy / .zip of images.</summary>
@@ -49,6 +52,9 @@ public sealed class ProbeSetEntry
     public long SizeBytes { get; set; }
     public int Thumbnails { get; set; }
     public DateTime AddedUtc { get; set; }
+    /// <summary>Who made it: an account's id and name; null for the zoo, built-ins and what the local user made without accounts.</summary>
+    public string? OwnerId { get; set; }
+    public string? OwnerName { get; set; }
 }
 
 public enum RunStatus { Queued, Running, Done, Failed, Cancelled }
@@ -79,6 +85,9 @@ public sealed class Run
     public int Restarts { get; set; }
     public bool CancelRequested { get; set; }
     public DateTime CreatedUtc { get; set; }
+    /// <summary>Who queued it: an account's id and name; null when the local user did without accounts.</summary>
+    public string? OwnerId { get; set; }
+    public string? OwnerName { get; set; }
     public DateTime? StartedUtc { get; set; }
     public DateTime? FinishedUtc { get; set; }
     /// <summary>The engine's result.json once done.</summary>

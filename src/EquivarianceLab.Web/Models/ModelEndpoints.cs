@@ -1,3 +1,5 @@
+using EquivarianceLab.Web.Accounts;
+using System.Security.Claims;
 using System.Globalization;
 using EquivarianceLab.Web.Api;
 using EquivarianceLab.Web.Uploads;
@@ -18,7 +20,7 @@ public static class ModelEndpoints
                 await service.FindAsync(id, ct) is { } model ? TypedResults.Ok(ModelDto.From(model)) : ApiProblems.NotFound($"No model with id '{UploadNames.ShownId(id)}'."))
             .ProducesProblem(StatusCodes.Status404NotFound)
             .WithSummary("One model's card facts.");
-        models.MapPost("/", async Task<Created<ModelDto>> (HttpContext http, ModelService service, LabOptions options, CancellationToken ct) =>
+        models.MapPost("/", async Task<Created<ModelDto>> (HttpContext http, ClaimsPrincipal user, ModelService service, LabOptions options, CancellationToken ct) =>
             {
                 var form = await ApiRequests.ReadMultipartAsync(http, options, CheckFileName, ct);
                 var upload = new ModelUpload
@@ -31,7 +33,7 @@ public static class ModelEndpoints
                     Preprocessing = form.Field("preprocessing"),
                     Family = form.Field("family"),
                 };
-                var entry = await service.AddAsync(form.File!, upload, ct);
+                var entry = await service.AddAsync(form.File!, upload, Caller.From(user), ct);
                 return TypedResults.Created($"/api/models/{Uri.EscapeDataString(entry.Id)}", ModelDto.From(entry));
             })
             .WithMultipartBody("architecture", "name", "accuracy", "inputShape", "preprocessing", "family")
@@ -40,16 +42,18 @@ public static class ModelEndpoints
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .WithSummary("Upload a model (.onnx, .dat, .pt, .pth, .safetensors) with optional fields architecture, name, accuracy, inputShape, preprocessing, family; it is opened before it is kept.")
-            .RequireRateLimiting(RateLimiting.Uploads);
-        models.MapPatch("/{id}", async Task<Results<NoContent, ProblemHttpResult>> (string id, HttpContext http, ModelService service, CancellationToken ct) =>
+            .RequireRateLimiting(RateLimiting.Uploads)
+            .RequireAuthorization(AccountsExtensions.Member);
+        models.MapPatch("/{id}", async Task<Results<NoContent, ProblemHttpResult>> (string id, HttpContext http, ClaimsPrincipal user, ModelService service, CancellationToken ct) =>
             {
                 var body = await ApiRequests.ReadJsonAsync<AccuracyDto>(http, ct);
-                return await service.SetAccuracyAsync(id, body.Accuracy, ct) ? TypedResults.NoContent() : ApiProblems.NotFound($"No model with id '{UploadNames.ShownId(id)}'.");
+                return await service.SetAccuracyAsync(id, body.Accuracy, Caller.From(user), ct) ? TypedResults.NoContent() : ApiProblems.NotFound($"No model with id '{UploadNames.ShownId(id)}'.");
             })
             .WithJsonBody<AccuracyDto>()
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound)
-            .WithSummary("Set (or clear, with null) a model's test accuracy in percent.");
+            .WithSummary("Set (or clear, with null) a model's test accuracy in percent (its owner, or an admin for zoo models).")
+            .RequireAuthorization(AccountsExtensions.Member);
         return api;
     }
 

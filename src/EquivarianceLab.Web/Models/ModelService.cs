@@ -1,3 +1,4 @@
+using EquivarianceLab.Web.Accounts;
 using EquivarianceLab.FeatureModels;
 using System.Globalization;
 using EquivarianceLab.Cards;
@@ -50,25 +51,26 @@ public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMea
         return format;
     }
 
-    public async Task<ModelEntry> UploadAsync(Stream content, ModelUpload upload, CancellationToken ct = default)
+    public async Task<ModelEntry> UploadAsync(Stream content, ModelUpload upload, Caller caller, CancellationToken ct = default)
     {
         CheckFields(upload);
+        if (!caller.IsSignedIn) throw RequestException.Forbidden("Sign in to upload models.");
         var incoming = await UploadWriter.SaveAsync(content, paths.Incoming, options.MaxUploadBytes, ct);
-        return await AddAsync(incoming, upload, ct);
+        return await AddAsync(incoming, upload, caller, ct);
     }
 
     /// <summary>Keeps a file already streamed to the incoming folder (the multipart API reads the fields after the file).</summary>
-    public async Task<ModelEntry> AddAsync(UploadWriter.Incoming incoming, ModelUpload upload, CancellationToken ct = default)
+    public async Task<ModelEntry> AddAsync(UploadWriter.Incoming incoming, ModelUpload upload, Caller caller, CancellationToken ct = default)
     {
         string format;
         try { format = CheckFields(upload); }
         catch { UploadWriter.TryDelete(incoming.TempPath); throw; }
-        try { return await contentLocks.RunAsync(incoming.Sha256, () => KeepAsync(incoming, upload, format, ct), ct); }
+        try { return await contentLocks.RunAsync(incoming.Sha256, () => KeepAsync(incoming, upload, format, caller, ct), ct); }
         finally { UploadWriter.TryDelete(incoming.TempPath); }
     }
 
     /// <summary>Under the content lock: an identical upload before this one (or on another node) is the answer.</summary>
-    private async Task<ModelEntry> KeepAsync(UploadWriter.Incoming incoming, ModelUpload upload, string format, CancellationToken ct)
+    private async Task<ModelEntry> KeepAsync(UploadWriter.Incoming incoming, ModelUpload upload, string format, Caller caller, CancellationToken ct)
     {
         var ext = Path.GetExtension(upload.FileName).ToLowerInvariant();
         var id = "upload-" + incoming.Sha256[..12];
@@ -130,6 +132,7 @@ public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMea
             Id = id, Name = card.DisplayName, Family = card.Family, Format = format, Architecture = card.Architecture, Source = Sources.Upload,
             FilePath = finalPath, CardJson = CardJson.Write(card), InputShape = CardJson.Shape(card.InputShape), Accuracy = upload.Accuracy,
             Provenance = card.Provenance, ContentHash = incoming.Sha256, SizeBytes = incoming.Length, AddedUtc = time.GetUtcNow().UtcDateTime,
+            OwnerId = caller.UserId, OwnerName = caller.UserId is null ? null : caller.Name,
         };
         db.Models.Add(entry);
         try { await db.SaveChangesAsync(ct); }
@@ -168,10 +171,14 @@ public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMea
         return await db.Runs.CountAsync(r => r.ModelId == id, ct);
     }
 
-    public async Task<bool> SetAccuracyAsync(string id, double? accuracy, CancellationToken ct = default)
+    public async Task<bool> SetAccuracyAsync(string id, double? accuracy, Caller caller, CancellationToken ct = default)
     {
         if (accuracy is < 0 or > 100 || accuracy is double.NaN) throw RequestException.Invalid("accuracy", "accuracy must be a percentage between 0 and 100.");
         await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var owner = await db.Models.Where(m => m.Id == id).Select(m => new { m.OwnerId }).FirstOrDefaultAsync(ct);
+        if (owner is null) return false;
+        // Every correlation reads accuracies: a zoo model's is the admins' to change, an upload's its owner's.
+        if (!caller.MayChange(owner.OwnerId)) throw RequestException.Forbidden($"Only {(owner.OwnerId is null ? "an admin" : "its owner or an admin")} may change this model's accuracy.");
         return await db.Models.Where(m => m.Id == id).ExecuteUpdateAsync(s => s.SetProperty(m => m.Accuracy, accuracy), ct) > 0;
     }
 

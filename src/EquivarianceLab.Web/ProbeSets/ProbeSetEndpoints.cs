@@ -1,3 +1,5 @@
+using EquivarianceLab.Web.Accounts;
+using System.Security.Claims;
 using EquivarianceLab.Web.Api;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -12,10 +14,10 @@ public static class ProbeSetEndpoints
         sets.MapGet("/", async (ProbeSetService service, CancellationToken ct) =>
             TypedResults.Ok((await service.ListAsync(ct)).Select(ProbeSetDto.From).ToList()))
             .WithSummary("Every probe set, the default first.");
-        sets.MapPost("/", async Task<Created<ProbeSetDto>> (HttpContext http, ProbeSetService service, LabOptions options, CancellationToken ct) =>
+        sets.MapPost("/", async Task<Created<ProbeSetDto>> (HttpContext http, ClaimsPrincipal user, ProbeSetService service, LabOptions options, CancellationToken ct) =>
             {
                 var form = await ApiRequests.ReadMultipartAsync(http, options, ProbeSetService.CheckFields, ct);
-                var entry = await service.AddAsync(form.File!, form.FileName, form.Field("name"), ct);
+                var entry = await service.AddAsync(form.File!, form.FileName, form.Field("name"), Caller.From(user), ct);
                 return TypedResults.Created($"/api/probesets", ProbeSetDto.From(entry));
             })
             .WithMultipartBody("name")
@@ -24,7 +26,8 @@ public static class ProbeSetEndpoints
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .WithSummary("Upload a probe set: a .npy float32 [N,C,H,W] or a .zip of PNG/JPEG images, with an optional name.")
-            .RequireRateLimiting(RateLimiting.Uploads);
+            .RequireRateLimiting(RateLimiting.Uploads)
+            .RequireAuthorization(AccountsExtensions.Member);
         return api;
     }
 
@@ -33,7 +36,8 @@ public static class ProbeSetEndpoints
     {
         app.MapGet("/thumbnails/{probeSetId}/{index:int}.png", async Task<Results<PhysicalFileHttpResult, NotFound>> (string probeSetId, int index, ProbeSetService service, CancellationToken ct) =>
                 await service.ThumbnailPathAsync(probeSetId, index, ct) is { } path ? TypedResults.PhysicalFile(path, "image/png") : TypedResults.NotFound())
-            .ExcludeFromDescription();
+            .ExcludeFromDescription()
+            .RequireAuthorization(AccountsExtensions.Read);
         return app;
     }
 }

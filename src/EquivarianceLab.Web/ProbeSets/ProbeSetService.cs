@@ -1,3 +1,4 @@
+using EquivarianceLab.Web.Accounts;
 using EquivarianceLab.Web.Api;
 using EquivarianceLab.Web.Data;
 using EquivarianceLab.Web.Jobs;
@@ -24,26 +25,27 @@ public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, I
         };
     }
 
-    public async Task<ProbeSetEntry> UploadAsync(Stream content, string fileName, string? name, CancellationToken ct = default)
+    public async Task<ProbeSetEntry> UploadAsync(Stream content, string fileName, string? name, Caller caller, CancellationToken ct = default)
     {
         CheckFields(fileName);
+        if (!caller.IsSignedIn) throw RequestException.Forbidden("Sign in to upload probe sets.");
         var incoming = await UploadWriter.SaveAsync(content, paths.Incoming, options.MaxUploadBytes, ct);
-        return await AddAsync(incoming, fileName, name, ct);
+        return await AddAsync(incoming, fileName, name, caller, ct);
     }
 
-    public async Task<ProbeSetEntry> AddAsync(UploadWriter.Incoming incoming, string fileName, string? name, CancellationToken ct = default)
+    public async Task<ProbeSetEntry> AddAsync(UploadWriter.Incoming incoming, string fileName, string? name, Caller caller, CancellationToken ct = default)
     {
         try
         {
             var kind = CheckFields(fileName);
             UploadNames.CheckGivenName("name", name);
-            return await contentLocks.RunAsync(incoming.Sha256, () => KeepAsync(incoming, fileName, name, kind, ct), ct);
+            return await contentLocks.RunAsync(incoming.Sha256, () => KeepAsync(incoming, fileName, name, kind, caller, ct), ct);
         }
         finally { UploadWriter.TryDelete(incoming.TempPath); }
     }
 
     /// <summary>Under the content lock: an identical upload before this one (or on another node) is the answer.</summary>
-    private async Task<ProbeSetEntry> KeepAsync(UploadWriter.Incoming incoming, string fileName, string? name, string kind, CancellationToken ct)
+    private async Task<ProbeSetEntry> KeepAsync(UploadWriter.Incoming incoming, string fileName, string? name, string kind, Caller caller, CancellationToken ct)
     {
         var ext = Path.GetExtension(fileName).ToLowerInvariant();
         var id = "upload-" + incoming.Sha256[..12];
@@ -70,6 +72,7 @@ public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, I
             Kind = kind, Source = Sources.Upload, FilePath = finalPath, Count = inspection.Count,
             ImageShape = inspection.ImageShape.Count == 3 ? CardJson.Shape(inspection.ImageShape) : "",
             ContentHash = incoming.Sha256, SizeBytes = incoming.Length, Thumbnails = thumbs, AddedUtc = time.GetUtcNow().UtcDateTime,
+            OwnerId = caller.UserId, OwnerName = caller.UserId is null ? null : caller.Name,
         };
         db.ProbeSets.Add(entry);
         try { await db.SaveChangesAsync(ct); }

@@ -1,3 +1,5 @@
+using EquivarianceLab.Web.Accounts;
+using System.Security.Claims;
 using EquivarianceLab.Web.Results;
 using System.Text;
 using EquivarianceLab.Measure;
@@ -32,10 +34,10 @@ public static class RunEndpoints
             })
             .ProducesValidationProblem()
             .WithSummary("Runs, newest first, without their results: ?page=1&pageSize=100 (at most 1000), filtered by model, probeSet, transform and status. The total is in X-Total-Count; a Link header names the next page.");
-        runs.MapPost("/", async Task<Created<CreatedRunDto>> (HttpContext http, RunService service, CancellationToken ct) =>
+        runs.MapPost("/", async Task<Created<CreatedRunDto>> (HttpContext http, ClaimsPrincipal user, RunService service, CancellationToken ct) =>
             {
                 var request = await ApiRequests.ReadJsonAsync<RunRequest>(http, ct);
-                var run = await service.QueueAsync(request, ct);
+                var run = await service.QueueAsync(request, Caller.From(user), ct);
                 return TypedResults.Created($"/api/runs/{run.Id}", new CreatedRunDto(run.Id));
             })
             .WithJsonBody<RunRequest>()
@@ -44,7 +46,8 @@ public static class RunEndpoints
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .WithSummary("Queue a measurement: modelId, probeSetId (default: the default probe set), transform (rotation|translation|flip), similarity (pearson|cosine), images, maxShift.")
-            .RequireRateLimiting(RateLimiting.Runs);
+            .RequireRateLimiting(RateLimiting.Runs)
+            .RequireAuthorization(AccountsExtensions.Member);
         runs.MapGet("/{id:int}", async Task<Results<Ok<RunDto>, ProblemHttpResult>> (int id, RunService service, CancellationToken ct) =>
                 await service.FindAsync(id, ct) is { } run ? TypedResults.Ok(RunDto.From(run)) : ApiProblems.NotFound($"No run {id}."))
             .ProducesProblem(StatusCodes.Status404NotFound)
@@ -61,19 +64,21 @@ public static class RunEndpoints
                     : ApiProblems.NotFound($"Run {id} has no result."))
             .ProducesProblem(StatusCodes.Status404NotFound)
             .WithSummary("A finished run's result.json (the format of eqlab measure --out).");
-        runs.MapPost("/{id:int}/cancel", async Task<Results<Accepted, ProblemHttpResult>> (int id, RunService service, CancellationToken ct) =>
-                await service.CancelAsync(id, ct) ? TypedResults.Accepted((string?)null) : ApiProblems.Problem($"Run {id} is not queued or running.", StatusCodes.Status409Conflict))
+        runs.MapPost("/{id:int}/cancel", async Task<Results<Accepted, ProblemHttpResult>> (int id, ClaimsPrincipal user, RunService service, CancellationToken ct) =>
+                await service.CancelAsync(id, Caller.From(user), ct) ? TypedResults.Accepted((string?)null) : ApiProblems.Problem($"Run {id} is not queued or running.", StatusCodes.Status409Conflict))
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
-            .WithSummary("Cancel a queued or running run.");
-        runs.MapPost("/{id:int}/rerun", async Task<Created<CreatedRunDto>> (int id, RunService service, CancellationToken ct) =>
+            .WithSummary("Cancel a queued or running run.")
+            .RequireAuthorization(AccountsExtensions.Member);
+        runs.MapPost("/{id:int}/rerun", async Task<Created<CreatedRunDto>> (int id, ClaimsPrincipal user, RunService service, CancellationToken ct) =>
             {
-                var run = await service.RerunAsync(id, ct);
+                var run = await service.RerunAsync(id, Caller.From(user), ct);
                 return TypedResults.Created($"/api/runs/{run.Id}", new CreatedRunDto(run.Id));
             })
             .ProducesProblem(StatusCodes.Status404NotFound)
             .WithSummary("Queue a run's settings again as a new run.")
-            .RequireRateLimiting(RateLimiting.Runs);
+            .RequireRateLimiting(RateLimiting.Runs)
+            .RequireAuthorization(AccountsExtensions.Member);
         return api;
     }
 }

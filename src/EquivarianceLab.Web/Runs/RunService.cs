@@ -1,3 +1,4 @@
+using EquivarianceLab.Web.Accounts;
 using EquivarianceLab.Web.Api;
 using EquivarianceLab.Web.Data;
 using EquivarianceLab.Web.Jobs;
@@ -23,8 +24,9 @@ public sealed class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackg
 {
     public const string GpuQueue = "gpu";
 
-    public async Task<Run> QueueAsync(RunRequest request, CancellationToken ct = default)
+    public async Task<Run> QueueAsync(RunRequest request, Caller caller, CancellationToken ct = default)
     {
+        if (!caller.IsSignedIn) throw RequestException.Forbidden("Sign in to queue runs.");
         var (transform, similarity) = request.Validate();
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         if (string.IsNullOrWhiteSpace(request.ModelId)) throw RequestException.Invalid("modelId", "modelId is required.");
@@ -49,6 +51,8 @@ public sealed class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackg
             MaxShift = maxShift,
             Status = RunStatus.Queued,
             CreatedUtc = time.GetUtcNow().UtcDateTime,
+            OwnerId = caller.UserId,
+            OwnerName = caller.UserId is null ? null : caller.Name,
         };
         db.Runs.Add(run);
         await db.SaveChangesAsync(ct);
@@ -93,23 +97,25 @@ public sealed class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackg
     }
 
     /// <summary>Queues the same settings again as a new run (the old one stays as history).</summary>
-    public async Task<Run> RerunAsync(int runId, CancellationToken ct = default)
+    public async Task<Run> RerunAsync(int runId, Caller caller, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var old = await db.Runs.AsNoTracking().FirstOrDefaultAsync(r => r.Id == runId, ct) ?? throw RequestException.NotFound($"No run {runId}.");
+        if (!caller.MayChange(old.OwnerId)) throw RequestException.Forbidden($"Run {runId} is not yours to re-run.");
         return await QueueAsync(new RunRequest
         {
             ModelId = old.ModelId, ProbeSetId = old.ProbeSetId, Transform = old.Transform, Similarity = old.Similarity,
             Images = old.Images, MaxShift = old.MaxShift,
-        }, ct);
+        }, caller, ct);
     }
 
     /// <summary>A queued run is cancelled at once; a running one is signalled and ends as cancelled at its next batch.</summary>
-    public async Task<bool> CancelAsync(int runId, CancellationToken ct = default)
+    public async Task<bool> CancelAsync(int runId, Caller caller, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var run = await db.Runs.FirstOrDefaultAsync(r => r.Id == runId, ct);
         if (run is null) throw RequestException.NotFound($"No run {runId}.");
+        if (!caller.MayChange(run.OwnerId)) throw RequestException.Forbidden($"Run {runId} is not yours to cancel.");
         if (!run.IsActive) return false;
         run.CancelRequested = true;
         if (run.Status == RunStatus.Queued)

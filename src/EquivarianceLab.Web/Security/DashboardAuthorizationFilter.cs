@@ -1,4 +1,3 @@
-using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using Hangfire.Dashboard;
@@ -6,33 +5,21 @@ using Hangfire.Dashboard;
 namespace EquivarianceLab.Web.Security;
 
 /// <summary>
-/// Guards the Hangfire dashboard (job arguments, server names, queue internals). Without configured credentials a
-/// request gets in only when it comes from a loopback address and carries no proxy forwarding header (a reverse proxy
-/// on the same machine makes every visitor look local). With credentials configured, every request, local or not,
-/// must send them as HTTP Basic; a refused request gets 401 with a Basic challenge.
+/// Guards the Hangfire dashboard (job arguments, server names, queue internals): admins only — an admin account, or
+/// the local admin of a loopback-only server without accounts (<see cref="Accounts.LocalAccess"/>) — or, when
+/// configured, HTTP Basic credentials. Nothing the client sends in a header other than credentials counts: not
+/// <c>Host</c>, not a forwarded address.
 /// </summary>
 public sealed class DashboardAuthorizationFilter(DashboardAccess access) : IDashboardAuthorizationFilter
 {
-    private static readonly string[] ForwardingHeaders = ["X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP", "Forwarded"];
-
     public bool Authorize(DashboardContext context) => IsAllowed(context.GetHttpContext());
 
     public bool IsAllowed(HttpContext http)
     {
-        if (access.HasCredentials)
-        {
-            if (HasValidCredentials(http.Request, access.User!, access.Password!)) return true;
-            http.Response.Headers.WWWAuthenticate = "Basic realm=\"EquivarianceLab jobs\", charset=\"UTF-8\"";
-            return false;
-        }
-        return IsLocal(http);
-    }
-
-    public static bool IsLocal(HttpContext http)
-    {
-        var remote = http.Connection.RemoteIpAddress;
-        if (remote is null || !IPAddress.IsLoopback(remote)) return false;
-        return !ForwardingHeaders.Any(h => http.Request.Headers.ContainsKey(h));
+        if (http.User.IsInRole(Accounts.Roles.Admin)) return true;
+        if (access.HasCredentials && HasValidCredentials(http.Request, access.User!, access.Password!)) return true;
+        if (access.HasCredentials) http.Response.Headers.WWWAuthenticate = "Basic realm=\"EquivarianceLab jobs\", charset=\"UTF-8\"";
+        return false;
     }
 
     internal static bool HasValidCredentials(HttpRequest request, string user, string password)
