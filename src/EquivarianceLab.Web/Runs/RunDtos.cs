@@ -6,12 +6,12 @@ namespace EquivarianceLab.Web.Runs;
 /// <summary><c>GET /api/runs/{id}</c>: status, progress in [0, 1], the error of a failure, and once done the engine's result.json.</summary>
 public sealed record RunDto(int Id, string Status, double Progress, string? Error, JsonElement? Result, string ModelId, string ProbeSetId,
     string Transform, string Similarity, int? Images, int MaxShift, int ImagesDone, int ImagesTotal, double? EtaSeconds,
-    DateTime CreatedUtc, DateTime? StartedUtc, DateTime? FinishedUtc)
+    DateTime CreatedUtc, DateTime? StartedUtc, DateTime? FinishedUtc, string? OwnerName)
 {
     public static RunDto From(Run r, bool withResult = true) => new(r.Id, StatusName(r.Status), r.Progress, r.Error,
         withResult && r.ResultJson is { } json ? JsonDocument.Parse(json).RootElement.Clone() : null,
         r.ModelId, r.ProbeSetId, r.Transform, r.Similarity, r.Images, r.MaxShift, r.ImagesDone, r.ImagesTotal, r.EtaSeconds,
-        r.CreatedUtc, r.StartedUtc, r.FinishedUtc);
+        r.CreatedUtc, r.StartedUtc, r.FinishedUtc, r.OwnerName);
 
     public static string StatusName(RunStatus s) => s.ToString().ToLowerInvariant();
 }

@@ -39,6 +39,9 @@ public abstract class MudTestBase : BunitContext, IAsyncLifetime
         Services.AddSingleton(TimeProvider.System);
         Services.AddSingleton<EquivarianceLab.Web.Security.SafeText>();
         Services.AddSingleton<EquivarianceLab.Web.Uploads.ContentLocks>();
+        // The pages act as the local admin of a server without accounts, as the one-command default does.
+        AddAuthorization().SetAuthorized("local admin").SetRoles(EquivarianceLab.Web.Accounts.Roles.Admin);
+        Services.AddScoped<EquivarianceLab.Web.Accounts.PageCaller>();
         Services.AddSingleton<ILoggerFactory>(NullLoggerFactory.Instance);
         Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
         Services.AddDbContextFactory<SqliteAppDbContext>(o => o.UseSqlite($"Data Source={paths.AppDatabase};Pooling=False"));

@@ -15,8 +15,8 @@ using Microsoft.Extensions.DependencyInjection;
 namespace EquivarianceLab.Web.Tests.Integration;
 
 /// <summary>
-/// Access (issue 5 item 4), in process: the Hangfire dashboard for local requests only unless credentials are
-/// configured; stored files never reachable by a path in the URL; the API's answers (results and errors, the
+/// Access, in process: the Hangfire dashboard for admins only (the implicit local admin of a loopback server without
+/// accounts, an admin account, or configured credentials); stored files never reachable by a path in the URL; the API's answers (results and errors, the
 /// unexpected kind included) free of paths, exception names and stack traces. The test server gives each request the
 /// remote address in the X-Test-Remote-Ip header (loopback without it); the real-process checks are in the e2e suite.
 /// </summary>
@@ -56,34 +56,37 @@ public sealed class AccessTests
     }
 
     [Fact]
-    public async Task The_hangfire_dashboard_is_for_local_requests_only_without_credentials() => await WithLabAsync(async (_, client) =>
+    public async Task Without_accounts_on_loopback_the_local_user_is_the_admin_and_sees_the_hangfire_dashboard() => await WithLabAsync(async (_, client) =>
     {
         Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(Get("/hangfire"))).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(Get("/hangfire", remote: "::1"))).StatusCode);
-        Assert.Equal(HttpStatusCode.Unauthorized, (await client.SendAsync(Get("/hangfire", remote: "192.0.2.10"))).StatusCode);
-        Assert.Equal(HttpStatusCode.Unauthorized, (await client.SendAsync(Get("/hangfire/jobs/enqueued", remote: "2001:db8::5"))).StatusCode);
-        // A reverse proxy on the same machine makes every visitor local: a forwarded request is not.
-        Assert.Equal(HttpStatusCode.Unauthorized, (await client.SendAsync(Get("/hangfire", forwardedFor: "198.51.100.7"))).StatusCode);
-        // Credentials mean nothing when none are configured.
-        Assert.Equal(HttpStatusCode.Unauthorized, (await client.SendAsync(Get("/hangfire", remote: "192.0.2.10", basic: ("admin", "")))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(Get("/hangfire/jobs/enqueued"))).StatusCode);
     });
 
     [Fact]
-    public async Task With_credentials_configured_the_hangfire_dashboard_asks_everyone_for_them() => await WithLabAsync(async (_, client) =>
+    public async Task With_accounts_required_the_hangfire_dashboard_is_for_admins_whatever_the_headers_say() => await WithLabAsync(async (factory, client) =>
     {
-        var remote = await client.SendAsync(Get("/hangfire", remote: "192.0.2.10"));
-        Assert.Equal(HttpStatusCode.Unauthorized, remote.StatusCode);
-        Assert.Equal("Basic", remote.Headers.WwwAuthenticate.Single().Scheme);
-        Assert.Equal(HttpStatusCode.Unauthorized, (await client.SendAsync(Get("/hangfire"))).StatusCode);
-        Assert.Equal(HttpStatusCode.Unauthorized, (await client.SendAsync(Get("/hangfire", remote: "192.0.2.10", basic: ("ops", "wrong")))).StatusCode);
-        Assert.Equal(HttpStatusCode.Unauthorized, (await client.SendAsync(Get("/hangfire", remote: "192.0.2.10", basic: ("Ops", "s3cret pass")))).StatusCode);
+        var member = await AccountsTests.AddAsync(factory, "mia", "member");
+        var admin = await AccountsTests.AddAsync(factory, "ada", "admin");
+        // A forged Host, a loopback address, a forwarded-for: none makes anyone an admin.
+        var forged = Get("/hangfire", remote: "127.0.0.1", forwardedFor: "127.0.0.1");
+        forged.Headers.Host = "localhost";
+        Assert.True((await client.SendAsync(forged)).StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden);
+        Assert.True((await client.SendAsync(Bearer(Get("/hangfire"), member))).StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden);
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(Bearer(Get("/hangfire"), admin))).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(Get("/hangfire", remote: "192.0.2.10", basic: ("ops", "s3cret pass")))).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(Get("/hangfire", basic: ("ops", "s3cret pass")))).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.SendAsync(Get("/hangfire", remote: "192.0.2.10", basic: ("ops", "wrong")))).StatusCode);
     }, new Dictionary<string, string>
     {
+        ["EquivarianceLab:Access:RequireAccounts"] = "true",
         ["EquivarianceLab:HangfireDashboard:User"] = "ops",
         ["EquivarianceLab:HangfireDashboard:Password"] = "s3cret pass",
     });
+
+    private static HttpRequestMessage Bearer(HttpRequestMessage request, string token)
+    {
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return request;
+    }
 
     [Theory]
     [InlineData("/thumbnails/..%2F..%2Fequivariancelab.db/0.png")]
