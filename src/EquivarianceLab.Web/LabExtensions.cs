@@ -35,6 +35,7 @@ public static class LabExtensions
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<SafeText>();
         services.AddSingleton<Uploads.ContentLocks>();
+        services.AddSingleton<Uploads.UploadQuota>();
 
         services.AddEquivarianceLabData(builder.Configuration, paths, options);
         // Before the Hangfire server: migrate, register the zoo, recover interrupted runs.

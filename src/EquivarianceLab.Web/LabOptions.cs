@@ -100,6 +100,15 @@ public sealed class RateLimits
 {
     public int RunsPerMinute { get; set; } = 120;
     public int UploadsPerMinute { get; set; } = 30;
+
+    /// <summary>Any API request, per account (or per address for anonymous readers), per minute.</summary>
+    public int ApiRequestsPerMinute { get; set; } = 600;
+
+    /// <summary>Runs one account may have queued or running at once (the local admin has no quota).</summary>
+    public int MaxActiveRunsPerUser { get; set; } = 200;
+
+    /// <summary>Bytes one account may upload (models and probe sets kept) in any 24 hours.</summary>
+    public long UploadBytesPerDay { get; set; } = 20L << 30;
 }
 
 /// <summary>

@@ -33,6 +33,9 @@ public sealed class LabOptionsValidator : IValidateOptions<LabOptions>
         if (o.Worker.ValidationTimeLimit <= TimeSpan.Zero) yield return $"{s}:Worker:ValidationTimeLimit must be a positive time span such as 00:01:00 (got {o.Worker.ValidationTimeLimit}).";
         if (o.Worker.Threads is < 0 or > 1024) yield return $"{s}:Worker:Threads must be between 0 (one per core) and 1024 (got {o.Worker.Threads}).";
         if (o.RateLimits.RunsPerMinute < 1) yield return $"{s}:RateLimits:RunsPerMinute must be positive (got {o.RateLimits.RunsPerMinute}).";
+        if (o.RateLimits.ApiRequestsPerMinute < 1) yield return $"{s}:RateLimits:ApiRequestsPerMinute must be positive (got {o.RateLimits.ApiRequestsPerMinute}).";
+        if (o.RateLimits.MaxActiveRunsPerUser < 1) yield return $"{s}:RateLimits:MaxActiveRunsPerUser must be positive (got {o.RateLimits.MaxActiveRunsPerUser}).";
+        if (o.RateLimits.UploadBytesPerDay < 1) yield return $"{s}:RateLimits:UploadBytesPerDay must be positive (got {o.RateLimits.UploadBytesPerDay}).";
         if (o.RateLimits.UploadsPerMinute < 1) yield return $"{s}:RateLimits:UploadsPerMinute must be positive (got {o.RateLimits.UploadsPerMinute}).";
         if (string.IsNullOrEmpty(o.HangfireDashboard.User) != string.IsNullOrEmpty(o.HangfireDashboard.Password))
             yield return $"{s}:HangfireDashboard:User and {s}:HangfireDashboard:Password must be set together.";

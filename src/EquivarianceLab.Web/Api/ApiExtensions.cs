@@ -26,8 +26,13 @@ public static class ApiExtensions
         var api = app.MapGroup("/api").AddEndpointFilter(async (context, next) =>
         {
             try { return await next(context); }
-            catch (RequestException e) { return ApiProblems.From(e); }
-        }).DisableAntiforgery().RequireAuthorization(Accounts.AccountsExtensions.Read);
+            catch (RequestException e)
+            {
+                if (e.RetryAfter is { } retry)
+                    context.HttpContext.Response.Headers.RetryAfter = ((int)Math.Ceiling(retry.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                return ApiProblems.From(e);
+            }
+        }).DisableAntiforgery().RequireAuthorization(Accounts.AccountsExtensions.Read).RequireRateLimiting(RateLimiting.Api);
         api.MapModelEndpoints();
         api.MapProbeSetEndpoints();
         api.MapRunEndpoints();

@@ -12,6 +12,7 @@ public static class RateLimiting
 {
     public const string Runs = "runs";
     public const string Uploads = "uploads";
+    public const string Api = "api";
 
     public static IServiceCollection AddEquivarianceLabRateLimits(this IServiceCollection services, RateLimits limits)
     {
@@ -19,16 +20,22 @@ public static class RateLimiting
         {
             o.AddPolicy(Runs, http => PerClient(http, limits.RunsPerMinute));
             o.AddPolicy(Uploads, http => PerClient(http, limits.UploadsPerMinute));
+            o.AddPolicy(Api, http => PerClient(http, limits.ApiRequestsPerMinute));
             o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
             o.OnRejected = async (context, ct) =>
             {
                 var retry = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromMinutes(1);
-                context.HttpContext.Response.Headers.RetryAfter = ((int)Math.Ceiling(retry.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-                await ApiProblems.Problem($"Too many requests: try again in {(int)Math.Ceiling(retry.TotalSeconds)} s.", StatusCodes.Status429TooManyRequests)
-                    .ExecuteAsync(context.HttpContext);
+                await TooManyAsync(context.HttpContext, $"Too many requests: try again in {(int)Math.Ceiling(retry.TotalSeconds)} s.", retry);
             };
         });
         return services;
+    }
+
+    /// <summary>429 as a problem, with Retry-After in whole seconds.</summary>
+    public static Task TooManyAsync(HttpContext http, string detail, TimeSpan retryAfter)
+    {
+        http.Response.Headers.RetryAfter = ((int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+        return ApiProblems.Problem(detail, StatusCodes.Status429TooManyRequests).ExecuteAsync(http);
     }
 
     /// <summary>A signed-in caller's budget is theirs wherever they connect from; anyone else's is their address's.</summary>

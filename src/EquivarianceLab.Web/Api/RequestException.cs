@@ -21,6 +21,12 @@ public sealed class RequestException(string message, int status = StatusCodes.St
     /// <summary>Signed in, but this account may not do this (403): someone else's run, or an admin's task.</summary>
     public static RequestException Forbidden(string message) => new(message, StatusCodes.Status403Forbidden);
 
+    /// <summary>Over a quota (429); the API adds Retry-After.</summary>
+    public static RequestException OverQuota(string message, TimeSpan retryAfter) => new(message, StatusCodes.Status429TooManyRequests) { RetryAfter = retryAfter };
+
+    /// <summary>When to try again, for a 429.</summary>
+    public TimeSpan? RetryAfter { get; private init; }
+
     /// <summary>A request the current state does not allow, e.g. cancelling a finished run (409).</summary>
     public static RequestException Conflict(string message) => new(message, StatusCodes.Status409Conflict);
 

@@ -28,7 +28,7 @@ public sealed record ModelUpload
 
 /// <summary>Uploaded models: streamed to disk, named by content hash, opened with the library before they are kept.</summary>
 public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMeasurementRunner runner, LabPaths paths, LabOptions options, SafeText safeText,
-    ContentLocks contentLocks, TimeProvider time, ILogger<ModelService> zooLogger)
+    ContentLocks contentLocks, UploadQuota quota, TimeProvider time, ILogger<ModelService> zooLogger)
 {
     public static readonly IReadOnlyDictionary<string, string> Formats = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
     {
@@ -76,6 +76,7 @@ public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMea
         var id = "upload-" + incoming.Sha256[..12];
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         if (await db.Models.AsNoTracking().FirstOrDefaultAsync(m => m.Id == id, ct) is { } existing) return existing;
+        await quota.CheckAsync(caller, incoming.Length, ct);
         Directory.CreateDirectory(paths.ModelFiles);
         var fileName = incoming.Sha256 + ext;
         var finalPath = Path.Combine(paths.ModelFiles, fileName);

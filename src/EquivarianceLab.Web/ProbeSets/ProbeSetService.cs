@@ -10,7 +10,7 @@ namespace EquivarianceLab.Web.ProbeSets;
 
 /// <summary>Uploaded probe sets (.npy float32 [N,C,H,W] or .zip of images), validated by opening them with the library.</summary>
 public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, IMeasurementRunner runner, LabPaths paths, LabOptions options, SafeText safeText,
-    ContentLocks contentLocks, TimeProvider time, ILogger<ProbeSetService> builtInLogger)
+    ContentLocks contentLocks, UploadQuota quota, TimeProvider time, ILogger<ProbeSetService> builtInLogger)
 {
     public const int ThumbnailCount = 24;
 
@@ -51,6 +51,7 @@ public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, I
         var id = "upload-" + incoming.Sha256[..12];
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         if (await db.ProbeSets.AsNoTracking().FirstOrDefaultAsync(p => p.Id == id, ct) is { } existing) return existing;
+        await quota.CheckAsync(caller, incoming.Length, ct);
         Directory.CreateDirectory(paths.ProbeFiles);
         var finalPath = Path.Combine(paths.ProbeFiles, incoming.Sha256 + ext);
         UploadWriter.Keep(incoming.TempPath, finalPath);

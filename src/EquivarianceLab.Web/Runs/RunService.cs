@@ -41,6 +41,10 @@ public sealed class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackg
         else if (probeId.Length > UploadNames.MaxIdLength || !await db.ProbeSets.AnyAsync(p => p.Id == probeId, ct))
             throw RequestException.NotFound($"No probe set with id '{UploadNames.ShownId(probeId)}'.", "probeSetId");
 
+        if (caller.UserId is { } owner
+            && await db.Runs.CountAsync(r => r.OwnerId == owner && (r.Status == RunStatus.Queued || r.Status == RunStatus.Running), ct) >= options.RateLimits.MaxActiveRunsPerUser)
+            throw RequestException.OverQuota($"You have {options.RateLimits.MaxActiveRunsPerUser} runs queued or running, the most one account may; queue more when some have finished.", TimeSpan.FromMinutes(1));
+
         var run = new Run
         {
             ModelId = request.ModelId!,

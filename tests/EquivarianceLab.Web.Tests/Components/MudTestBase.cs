@@ -39,6 +39,7 @@ public abstract class MudTestBase : BunitContext, IAsyncLifetime
         Services.AddSingleton(TimeProvider.System);
         Services.AddSingleton<EquivarianceLab.Web.Security.SafeText>();
         Services.AddSingleton<EquivarianceLab.Web.Uploads.ContentLocks>();
+        Services.AddSingleton<EquivarianceLab.Web.Uploads.UploadQuota>();
         // The pages act as the local admin of a server without accounts, as the one-command default does.
         AddAuthorization().SetAuthorized("local admin").SetRoles(EquivarianceLab.Web.Accounts.Roles.Admin);
         Services.AddScoped<EquivarianceLab.Web.Accounts.PageCaller>();

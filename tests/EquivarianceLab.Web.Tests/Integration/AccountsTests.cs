@@ -22,20 +22,23 @@ public sealed class AccountsTests
         return (await scope.ServiceProvider.GetRequiredService<AccountService>().AddUserAsync(name, role, "a-Long-passw0rd")).ApiToken;
     }
 
-    private static async Task WithAccountsAsync(Func<LabFactory, HttpClient, Task> test, bool anonymousRead = true, int runsPerMinute = 120)
+    private static async Task WithAccountsAsync(Func<LabFactory, HttpClient, Task> test, bool anonymousRead = true, int runsPerMinute = 120,
+        IReadOnlyDictionary<string, string>? more = null)
     {
         var data = LabFactory.NewFolder("accounts");
         var zoo = LabFactory.ZooWithFashionMnist();
         LabFactory.AddZooModel(zoo, "control-a", "Control A", 80, FakeOnnx);
         try
         {
-            await using var factory = new LabFactory(data, zoo, new FakeMeasurementRunner(), settings: new Dictionary<string, string>
+            var settings = new Dictionary<string, string>
             {
                 ["EquivarianceLab:Access:RequireAccounts"] = "true",
                 ["EquivarianceLab:Access:AnonymousRead"] = anonymousRead ? "true" : "false",
                 ["EquivarianceLab:RateLimits:RunsPerMinute"] = runsPerMinute.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["EquivarianceLab:RunWorker"] = "false",
-            });
+            };
+            foreach (var (k, v) in more ?? new Dictionary<string, string>()) settings[k] = v;
+            await using var factory = new LabFactory(data, zoo, new FakeMeasurementRunner(), settings: settings);
             using var client = factory.CreateClient(new() { AllowAutoRedirect = false });
             await test(factory, client);
         }
@@ -113,6 +116,29 @@ public sealed class AccountsTests
         // Budgets are per account, not per address: bob, on the same address, still has his.
         await QueueAsync(client, bob);
     }, runsPerMinute: 3);
+
+    [Fact]
+    public async Task Quotas_limit_an_accounts_active_runs_and_daily_upload_bytes() => await WithAccountsAsync(async (factory, client) =>
+    {
+        var alice = await AddAsync(factory, "alice", Roles.Member);
+        await QueueAsync(client, alice);
+        await QueueAsync(client, alice);
+        var third = await client.SendAsync(As(alice, HttpMethod.Post, "/api/runs", new { modelId = "control-a" }));
+        Assert.Equal(HttpStatusCode.TooManyRequests, third.StatusCode);
+        Assert.NotNull(third.Headers.RetryAfter);
+        Assert.Contains("runs queued or running", (await third.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString());
+
+        var upload = As(alice, HttpMethod.Post, "/api/models");
+        upload.Content = new MultipartFormDataContent { { new ByteArrayContent(new byte[4096]), "file", "big.onnx" } };
+        var refused = await client.SendAsync(upload);
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Contains("a day", (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString());
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(factory.DataFolder, "models")));
+    }, more: new Dictionary<string, string>
+    {
+        ["EquivarianceLab:RateLimits:MaxActiveRunsPerUser"] = "2",
+        ["EquivarianceLab:RateLimits:UploadBytesPerDay"] = "1000",
+    });
 
     [Fact]
     public async Task Without_anonymous_reading_a_shared_link_needs_an_account() => await WithAccountsAsync(async (factory, client) =>
