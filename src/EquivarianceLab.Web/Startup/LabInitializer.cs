@@ -26,6 +26,23 @@ public sealed class LabInitializer(IServiceProvider services, LabPaths paths, IL
         await services.GetRequiredService<ProbeSetService>().RegisterBuiltInAsync(cancellationToken);
         await services.GetRequiredService<RunService>().RecoverAsync(services.GetRequiredService<Hangfire.JobStorage>(), cancellationToken);
         logger.LogInformation("EquivarianceLab data folder: {Folder}", paths.DataFolder);
+        // The addresses are known once the server listens: say plainly when nobody can sign in yet.
+        var lifetime = services.GetRequiredService<IHostApplicationLifetime>();
+        var local = services.GetRequiredService<Accounts.LocalAccess>();
+        lifetime.ApplicationStarted.Register(() => _ = WarnWithoutAccountsAsync(local));
+    }
+
+    private async Task WarnWithoutAccountsAsync(Accounts.LocalAccess local)
+    {
+        try
+        {
+            if (local.ListensOnLoopbackOnly() || await local.AnyAccountAsync(CancellationToken.None)) return;
+            logger.LogWarning("The server listens beyond this machine and has no accounts, so nobody can change anything yet. Make an admin with: eqlab users add NAME --role admin");
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning(e, "Could not check for accounts.");
+        }
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
