@@ -33,6 +33,7 @@ public static class LabExtensions
         services.AddSingleton(paths);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<SafeText>();
+        services.AddSecurityHeaders();
 
         services.AddEquivarianceLabData(builder.Configuration, paths, options);
         // Before the Hangfire server: migrate, register the zoo, recover interrupted runs.
@@ -57,6 +58,8 @@ public static class LabExtensions
 
     public static WebApplication UseEquivarianceLab(this WebApplication app)
     {
+        // First, so every response gets them: static files, the API, errors, Hangfire and Scalar too.
+        app.UseSecurityHeaders();
         // The API answers an unexpected failure as a problem with a request id, never a stack trace; pages show /error.
         app.UseWhen(ctx => ctx.Request.Path.StartsWithSegments("/api"), api => api.UseExceptionHandler(new ExceptionHandlerOptions
         {
@@ -78,7 +81,8 @@ public static class LabExtensions
             DisplayStorageConnectionString = false,
             AppPath = "/runs",
         });
-        app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+        // Blazor would append its own "frame-ancestors 'self'" policy to pages; ours already says 'none' on every response.
+        app.MapRazorComponents<App>().AddInteractiveServerRenderMode(o => o.ContentSecurityFrameAncestorsPolicy = null);
         return app;
     }
 }
