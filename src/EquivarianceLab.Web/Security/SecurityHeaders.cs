@@ -15,14 +15,19 @@ public static class SecurityHeaders
     private const string NonceKey = "EquivarianceLab.ScriptNonce";
 
     /// <summary>
-    /// The policy without nonces. Styles allow inline: MudBlazor writes style attributes and a theme &lt;style&gt;,
-    /// ApexCharts injects its stylesheet and styles its SVG. <c>connect-src 'self'</c> covers Blazor's WebSocket to the
-    /// same host (CSP3: 'self' matches ws/wss of the page's host). <c>blob:</c> images are the charts' PNG export.
+    /// The policy, with the given nonces (empty or null ones left out) allowed for inline scripts. Styles allow inline:
+    /// MudBlazor writes style attributes and a theme &lt;style&gt;, ApexCharts injects its stylesheet and styles its SVG.
+    /// <c>connect-src 'self'</c> covers Blazor's WebSocket to the same host (CSP3: 'self' matches ws/wss of the page's
+    /// host). <c>data:</c> and <c>blob:</c> images are the charts' PNG export.
     /// </summary>
-    public const string BasePolicy =
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; " +
-        "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
+    public static string Policy(params string?[] nonces)
+    {
+        var scripts = string.Concat(nonces.Where(n => !string.IsNullOrEmpty(n)).Select(n => $" 'nonce-{n}'"));
+        return $"default-src 'self'; script-src 'self'{scripts}; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; " +
+            "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
+    }
 
+    /// <summary>Registers the headers for every response; first in the pipeline, before anything can answer.</summary>
     public static IApplicationBuilder UseSecurityHeaders(this IApplicationBuilder app) => app.Use((context, next) =>
     {
         context.Response.OnStarting(() =>
@@ -48,13 +53,6 @@ public static class SecurityHeaders
             // base64url: nothing in it needs HTML-encoding in the attribute.
             context.Items[NonceKey] = nonce = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(16));
         return nonce;
-    }
-
-    /// <summary>The policy with the given nonces allowed for scripts (empty or null ones are left out).</summary>
-    public static string Policy(params string?[] nonces)
-    {
-        var allowed = string.Concat(nonces.Where(n => !string.IsNullOrEmpty(n)).Select(n => $" 'nonce-{n}'"));
-        return allowed.Length == 0 ? BasePolicy : BasePolicy.Replace("script-src 'self'", "script-src 'self'" + allowed, StringComparison.Ordinal);
     }
 
     private static void Write(HttpContext context)
