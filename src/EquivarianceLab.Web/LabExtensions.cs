@@ -36,6 +36,7 @@ public static class LabExtensions
         services.AddSingleton<SafeText>();
         services.AddSingleton<Uploads.ContentLocks>();
         services.AddSingleton<Uploads.UploadQuota>();
+        services.AddSecurityHeaders();
 
         services.AddEquivarianceLabData(builder.Configuration, paths, options);
         // Before the Hangfire server: migrate, register the zoo, recover interrupted runs.
@@ -74,6 +75,8 @@ public static class LabExtensions
 
     public static WebApplication UseEquivarianceLab(this WebApplication app)
     {
+        // First, so every response gets them: static files, the API, errors, Hangfire and Scalar too.
+        app.UseSecurityHeaders();
         // The API answers an unexpected failure as a problem with a request id, never a stack trace; pages show /error.
         app.UseWhen(ctx => ctx.Request.Path.StartsWithSegments("/api"), api => api.UseExceptionHandler(new ExceptionHandlerOptions
         {
@@ -98,7 +101,9 @@ public static class LabExtensions
             DisplayStorageConnectionString = false,
             AppPath = "/runs",
         });
-        app.MapRazorComponents<App>().AddInteractiveServerRenderMode().RequireAuthorization(AccountsExtensions.Read);
+        // Blazor would append its own "frame-ancestors 'self'" policy to pages; ours already says 'none' on every response.
+        app.MapRazorComponents<App>().AddInteractiveServerRenderMode(o => o.ContentSecurityFrameAncestorsPolicy = null)
+            .RequireAuthorization(AccountsExtensions.Read);
         return app;
     }
 }

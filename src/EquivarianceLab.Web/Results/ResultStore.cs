@@ -52,7 +52,7 @@ public static class ResultStore
         foreach (var part in Parts.All)
         {
             if (!result.Parts.TryGetValue(part, out var s)) continue;
-            csv.Row([.. run6, "part", "", part, part, "", "mean", CsvWriter.Number(s.Invariance), CsvWriter.Number(s.Equivariance)]);
+            csv.Row([.. run6, "part", "", CsvWriter.Text(part), CsvWriter.Text(part), "", "mean", CsvWriter.Number(s.Invariance), CsvWriter.Number(s.Equivariance)]);
         }
         foreach (var layer in result.Layers)
         {

@@ -1,4 +1,3 @@
-using System.Globalization;
 using EquivarianceLab.Reports;
 
 namespace EquivarianceLab.Measure;
@@ -17,13 +16,15 @@ public static class ResultCsv
         var csv = new CsvWriter(Header);
         foreach (var layer in result.Layers)
         {
-            string name = CsvWriter.Text(layer.Name), index = layer.Index.ToString(CultureInfo.InvariantCulture), shape = string.Join("x", layer.Shape);
-            csv.Row(name, index, layer.Part ?? "", shape, "mean", CsvWriter.Number(layer.Invariance), CsvWriter.Number(layer.Equivariance));
+            // Names (the ONNX tensor's, the part's, the transform key) are text cells: a result file may be anyone's.
+            string name = CsvWriter.Text(layer.Name), index = CsvWriter.Int(layer.Index), part = CsvWriter.Text(layer.Part),
+                shape = CsvWriter.Text(string.Join("x", layer.Shape));
+            csv.Row(name, index, part, shape, "mean", CsvWriter.Number(layer.Invariance), CsvWriter.Number(layer.Equivariance));
             foreach (var (key, score) in layer.PerTransform)
-                csv.Row(name, index, layer.Part ?? "", shape, key, CsvWriter.Number(score.Invariance), CsvWriter.Number(score.Equivariance));
+                csv.Row(name, index, part, shape, CsvWriter.Text(key), CsvWriter.Number(score.Invariance), CsvWriter.Number(score.Equivariance));
         }
         foreach (var (part, score) in result.Parts)
-            csv.Row(CsvWriter.Text($"part:{part}"), "", part, "", "mean", CsvWriter.Number(score.Invariance), CsvWriter.Number(score.Equivariance));
+            csv.Row(CsvWriter.Text($"part:{part}"), "", CsvWriter.Text(part), "", "mean", CsvWriter.Number(score.Invariance), CsvWriter.Number(score.Equivariance));
         return csv.ToString();
     }
 }

@@ -5,7 +5,8 @@ namespace EquivarianceLab.Reports;
 
 /// <summary>
 /// The one CSV writer of the project (result files, study tables, the dashboard's downloads): RFC 4180 quoting, invariant
-/// numbers that read back exactly ("R"), empty cells for missing values, <c>\n</c> line ends.
+/// numbers that read back exactly ("R"), empty cells for missing values, <c>\n</c> line ends, and text that a
+/// spreadsheet would run as a formula neutralised (<see cref="Text"/>). Every non-numeric cell goes through <see cref="Text"/>.
 /// </summary>
 public sealed class CsvWriter
 {
@@ -22,12 +23,21 @@ public sealed class CsvWriter
 
     public override string ToString() => _text.ToString();
 
-    /// <summary>A text cell, quoted when it holds a comma, a quote or a line break.</summary>
+    /// <summary>
+    /// A text cell, quoted when it holds a comma, a quote or a line break. Text starting with a character a spreadsheet
+    /// reads as the start of a formula (<c>= + - @</c>, tab, carriage return) gets a leading <c>'</c> (OWASP's CSV
+    /// injection advice): names come from users (model, probe set and ONNX tensor names), and a cell such as
+    /// <c>=HYPERLINK(…)</c> must open as text. Numbers are written with <see cref="Number"/> and <see cref="Int"/>, so a
+    /// negative score stays a number.
+    /// </summary>
     public static string Text(string? s)
     {
         s ??= "";
+        if (s.Length > 0 && FormulaStarts.Contains(s[0])) s = "'" + s;
         return s.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + s.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : s;
     }
+
+    private const string FormulaStarts = "=+-@\t\r";
 
     /// <summary>A number that reads back to the same double; empty for null.</summary>
     public static string Number(double? v) => v?.ToString("R", CultureInfo.InvariantCulture) ?? "";

@@ -68,8 +68,8 @@ public static class StudyOutput
             foreach (var part in Parts.All)
             {
                 if (!r.Parts.TryGetValue(part, out var s)) continue;
-                csv.Row(CsvWriter.Text(e.ModelId), CsvWriter.Text(e.Label), CsvWriter.Number(e.Accuracy), CsvWriter.Text(e.AccuracyDataset), r.Transform,
-                    r.Transform == "translation" ? Int(r.MaxShift) : "", r.Similarity, Int(r.Images), CsvWriter.Text(r.Probe), part, Int(s.Layers),
+                csv.Row(CsvWriter.Text(e.ModelId), CsvWriter.Text(e.Label), CsvWriter.Number(e.Accuracy), CsvWriter.Text(e.AccuracyDataset), CsvWriter.Text(r.Transform),
+                    r.Transform == "translation" ? Int(r.MaxShift) : "", CsvWriter.Text(r.Similarity), Int(r.Images), CsvWriter.Text(r.Probe), CsvWriter.Text(part), Int(s.Layers),
                     CsvWriter.Number(s.Invariance), CsvWriter.Number(s.Equivariance));
             }
         }
@@ -83,7 +83,8 @@ public static class StudyOutput
     {
         var csv = new CsvWriter(CorrelationCsvHeader);
         foreach (var r in rows)
-            csv.Row(CsvWriter.Text(r.Group), r.Transform, r.Transform == "translation" ? Int(r.MaxShift) : "", r.Part, r.Measure, CsvWriter.Number(r.Rho), Int(r.N),
+            csv.Row(CsvWriter.Text(r.Group), CsvWriter.Text(r.Transform), r.Transform == "translation" ? Int(r.MaxShift) : "", CsvWriter.Text(r.Part),
+                CsvWriter.Text(r.Measure), CsvWriter.Number(r.Rho), Int(r.N),
                 CsvWriter.Number(r.P), r.Rho is null ? "" : r.Exact ? "true" : "false", CsvWriter.Text(r.Reason), CsvWriter.Text(string.Join(' ', r.Models)));
         return csv.ToString();
     }

@@ -20,14 +20,40 @@ function withFormatters(options) {
     if (hints.pointNames) {
         // Scatter points carry their model name; show it in the tooltip.
         options.tooltip = options.tooltip || {};
+        // (The series name is HTML already: see withSafeText.)
         options.tooltip.custom = ({ seriesIndex, dataPointIndex, w }) => {
             const p = w.config.series[seriesIndex].data[dataPointIndex];
             const name = (p && p.name) || '';
             return `<div class="apexcharts-tooltip-title">${escapeHtml(name)}</div>` +
-                `<div style="padding:4px 8px">${escapeHtml(w.config.series[seriesIndex].name)}: ${fmt(3)(p.y)}<br>${escapeHtml(hints.xTitle || 'x')}: ${fmt(2)(p.x)}</div>`;
+                `<div style="padding:4px 8px">${w.config.series[seriesIndex].name}: ${fmt(3)(p.y)}<br>${escapeHtml(hints.xTitle || 'x')}: ${fmt(2)(p.x)}</div>`;
         };
     }
     return options;
+}
+
+// Names in the options come from users (models, probe sets, ONNX tensor names). ApexCharts writes some text as HTML
+// (legend, tooltip: innerHTML) and some as SVG text (axis labels, titles, data labels: shown literally). So series
+// names, which only reach HTML, are escaped once here; categories stay as they are for the SVG axis and are escaped
+// where the tooltip shows them (its title and the x-axis tooltip both take tooltip.x.formatter's result). The
+// formatter gets what the axis label formatter gets (a line chart's categories arrive as their 1-based position), so
+// it asks that formatter for the label first, as ApexCharts does without one.
+function withSafeText(options) {
+    for (const s of [].concat(options.series || [])) {
+        if (s && s.name !== undefined && s.name !== null) s.name = escapeHtml(s.name);
+    }
+    const shown = (v, opts) => {
+        const label = opts && opts.w ? opts.w.globals.xLabelFormatter(v, opts) : v;
+        return escapeHtml(Array.isArray(label) ? label.join(' ') : (label ?? ''));
+    };
+    options.tooltip = options.tooltip || {};
+    options.tooltip.x = Object.assign({}, options.tooltip.x, { formatter: shown });
+    return options;
+}
+
+// ApexCharts' own CSV export writes names unquoted and as they are (a name starting with "=" would be a formula in a
+// spreadsheet). The app's CSV is the run page's download (CsvWriter); the chart menu keeps PNG and SVG.
+function withoutCsvExport(element) {
+    for (const item of element.querySelectorAll('.apexcharts-menu-item.exportCSV')) item.remove();
 }
 
 function escapeHtml(s) {
@@ -40,15 +66,15 @@ export function render(element, json) {
         element.textContent = 'Charts unavailable: lib/apexcharts/apexcharts.min.js did not load.';
         return;
     }
-    const chart = new window.ApexCharts(element, withFormatters(JSON.parse(json)));
+    const chart = new window.ApexCharts(element, withSafeText(withFormatters(JSON.parse(json))));
     charts.set(element, chart);
-    return chart.render();
+    return chart.render().then(() => withoutCsvExport(element));
 }
 
 export function update(element, json) {
     const chart = charts.get(element);
     if (!chart) return render(element, json);
-    return chart.updateOptions(withFormatters(JSON.parse(json)), true, false);
+    return chart.updateOptions(withSafeText(withFormatters(JSON.parse(json))), true, false).then(() => withoutCsvExport(element));
 }
 
 export function destroy(element) {
