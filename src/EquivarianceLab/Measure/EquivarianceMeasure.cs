@@ -40,6 +40,8 @@ public static class EquivarianceMeasure
             int count = Math.Min(options.BatchSize, images - start);
             using var scope = NewDisposeScope();
             var x = probe.ReadBatch(start, count);
+            // Cheap next to the forward passes; a NaN image would otherwise turn into silent null scores.
+            FiniteValues.Check(x, start, probe.Name);
 
             forwardClock.Restart();
             var plain = model.Forward(x);

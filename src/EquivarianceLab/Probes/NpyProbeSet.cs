@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
@@ -7,7 +8,8 @@ namespace EquivarianceLab.Probes;
 
 /// <summary>
 /// A float32 <c>[N, C, H, W]</c> <c>.npy</c> file (format versions 1.0, 2.0 and 3.0, as numpy writes them), used as
-/// the model's input unchanged. Batches are read by positioned reads, so memory does not grow with N.
+/// the model's input unchanged. Batches are read by positioned reads, so memory does not grow with N. Opening reads
+/// only the header; every batch read is checked for NaN and ±Inf, and <see cref="CheckFinite"/> checks the whole file.
 /// </summary>
 public sealed class NpyProbeSet : IProbeSet
 {
@@ -78,12 +80,42 @@ public sealed class NpyProbeSet : IProbeSet
                 if (n == 0) throw new EquivarianceLabException($"{Name} is truncated: it ended while reading images {start}..{start + count - 1}.");
                 done += n;
             }
+            FiniteValues.Check(batch, start, Name);
             return batch;
         }
         catch
         {
             batch.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Reads the whole file once, in 1 MiB pieces (memory stays flat however large it is), and throws for the first
+    /// image holding a NaN or ±Inf: "image 17 contains NaN or infinite values". For validating an upload; a measurement
+    /// needs no full pass, since <see cref="ReadBatch"/> checks each batch it reads.
+    /// </summary>
+    public void CheckFinite(CancellationToken cancellationToken = default)
+    {
+        long totalBytes = Count * _imageFloats * sizeof(float);
+        var buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
+        try
+        {
+            for (long done = 0; done < totalBytes;)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                int want = (int)Math.Min(buffer.Length, totalBytes - done);
+                int got = ReadAt(_handle, buffer.AsSpan(0, want), _dataOffset + done);
+                if (got < want)
+                    throw new EquivarianceLabException($"{Name} is truncated: it ended {totalBytes - done - got} bytes before its declared data.");
+                int bad = FiniteValues.FirstNonFinite(MemoryMarshal.Cast<byte, float>(buffer.AsSpan(0, want)));
+                if (bad >= 0) throw FiniteValues.NotFinite(Name, (done / sizeof(float) + bad) / _imageFloats);
+                done += want;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

@@ -50,6 +50,36 @@ public static class ProbeSetLoader
     }
 
     /// <summary>
+    /// Reads the whole set once, in pieces (memory stays flat), and throws for the first image holding a NaN or ±Inf:
+    /// "image 17 contains NaN or infinite values; probe images must be finite". For validating a set before it is
+    /// accepted (an upload); a measurement needs no separate pass, since it checks every batch it reads. PNG/JPEG
+    /// and IDX sets hold bytes, and their preprocessing is checked to map every byte to a finite value, so nothing
+    /// is read for them.
+    /// </summary>
+    public static void CheckFinite(IProbeSet probe, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(probe);
+        switch (probe)
+        {
+            case ImageProbeSet or IdxProbeSet:
+                return;
+            case NpyProbeSet npy:
+                npy.CheckFinite(cancellationToken);
+                return;
+        }
+        // Any other set: through ReadBatch, about 4 M values at a time.
+        long perImage = Math.Max(1, probe.ImageShape.Aggregate(1L, (a, d) => a * Math.Max(1, d)));
+        int batch = (int)Math.Clamp((4L << 20) / perImage, 1, Math.Max(1, probe.Count));
+        for (int start = 0; start < probe.Count; start += batch)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int count = Math.Min(batch, probe.Count - start);
+            using var images = probe.ReadBatch(start, count);
+            FiniteValues.Check(images, start, probe.Name);
+        }
+    }
+
+    /// <summary>
     /// Throws when the probe's <c>[C, H, W]</c> disagrees with the model's fixed input dimensions. The model shape is
     /// <c>[C, H, W]</c> or <c>[N, C, H, W]</c> (the batch dimension is ignored); -1 (or any negative) is a free dimension.
     /// </summary>
