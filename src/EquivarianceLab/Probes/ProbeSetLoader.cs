@@ -20,7 +20,7 @@ public static class ProbeSetLoader
         if (Directory.Exists(path))
             return ImageProbeSet.OpenFolder(path, target, limits);
         if (!File.Exists(path))
-            throw new EquivarianceLabException($"Probe set {path} does not exist.");
+            throw new EquivarianceLabException($"Probe set {Path.GetFileName(path)} does not exist.");
 
         var extension = Path.GetExtension(path).ToLowerInvariant();
         if (extension == ".npy") return NpyProbeSet.Open(path);
@@ -35,14 +35,14 @@ public static class ProbeSetLoader
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new EquivarianceLabException($"Cannot open probe set {path}: {e.Message}", e);
+            throw new EquivarianceLabException($"Cannot open probe set {Path.GetFileName(path)}: {ProbeTensors.Reason(e)}.", e);
         }
         if (got >= 6 && head[0] == 0x93 && head.AsSpan(1, 5).SequenceEqual("NUMPY"u8)) return NpyProbeSet.Open(path);
         if (got >= 4 && head.AsSpan(0, 4).SequenceEqual("PK\x03\x04"u8)) return ImageProbeSet.OpenZip(path, target, limits);
         switch (FashionMnist.PeekMagic(path))
         {
             case FashionMnist.ImagesMagic:
-                return FashionMnist.OpenProbeSet(path, target);
+                return FashionMnist.OpenProbeSet(path, target, limits);
             case FashionMnist.LabelsMagic:
                 throw new EquivarianceLabException($"{Path.GetFileName(path)} is an IDX labels file; pass the images file (…-images-idx3-ubyte[.gz]) as the probe set.");
         }
