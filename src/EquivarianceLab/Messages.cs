@@ -13,6 +13,14 @@ public static class Messages
         return line.Length > maxLength ? line[..maxLength] + "…" : line;
     }
 
+    /// <summary>Why a file could not be opened, without the exception's message (it repeats the server path).</summary>
+    internal static string FileProblem(Exception e) => e switch
+    {
+        FileNotFoundException or DirectoryNotFoundException => "it does not exist",
+        UnauthorizedAccessException => "permission denied",
+        _ => "it cannot be read",
+    };
+
     /// <summary>
     /// A name taken from an uploaded file (a zip entry, an ONNX node or input) made safe to quote in a message: control
     /// and invisible formatting characters (line breaks, bidirectional overrides) become '?', and it is cut to

@@ -182,7 +182,7 @@ public static class FashionMnist
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new EquivarianceLabException($"Cannot open {Path.GetFileName(path)}: {ProbeTensors.Reason(e)}.", e);
+            throw new EquivarianceLabException($"Cannot open {Path.GetFileName(path)}: {Messages.FileProblem(e)}.", e);
         }
         int b0 = file.ReadByte(), b1 = file.ReadByte();
         file.Position = 0;

@@ -49,7 +49,7 @@ internal sealed class FolderImageSource : IImageSource
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new EquivarianceLabException($"Cannot list probe folder {Name}: {ProbeTensors.Reason(e)}.", e);
+            throw new EquivarianceLabException($"Cannot list probe folder {Name}: {Messages.FileProblem(e)}.", e);
         }
         names.Sort(StringComparer.Ordinal);
         _names = names.ToArray();
@@ -72,7 +72,7 @@ internal sealed class FolderImageSource : IImageSource
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new EquivarianceLabException($"Cannot read probe image {Describe(index)}: {ProbeTensors.Reason(e)}.", e);
+            throw new EquivarianceLabException($"Cannot read probe image {Describe(index)}: {Messages.FileProblem(e)}.", e);
         }
     }
 

@@ -49,7 +49,7 @@ public sealed class NpyProbeSet : IProbeSet
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // The exception's message would repeat the server path; the file name is enough to act on.
-            throw new EquivarianceLabException($"Cannot open probe file {System.IO.Path.GetFileName(path)}: {ProbeTensors.Reason(e)}.", e);
+            throw new EquivarianceLabException($"Cannot open probe file {System.IO.Path.GetFileName(path)}: {Messages.FileProblem(e)}.", e);
         }
         try
         {

@@ -35,7 +35,7 @@ public static class ProbeSetLoader
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new EquivarianceLabException($"Cannot open probe set {Path.GetFileName(path)}: {ProbeTensors.Reason(e)}.", e);
+            throw new EquivarianceLabException($"Cannot open probe set {Path.GetFileName(path)}: {Messages.FileProblem(e)}.", e);
         }
         if (got >= 6 && head[0] == 0x93 && head.AsSpan(1, 5).SequenceEqual("NUMPY"u8)) return NpyProbeSet.Open(path);
         if (got >= 4 && head.AsSpan(0, 4).SequenceEqual("PK\x03\x04"u8)) return ImageProbeSet.OpenZip(path, target, limits);

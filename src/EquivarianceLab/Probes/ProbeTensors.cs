@@ -15,12 +15,4 @@ internal static class ProbeTensors
     }
 
     public static string FormatShape(IEnumerable<long> shape) => "[" + string.Join(",", shape) + "]";
-
-    /// <summary>Why a file could not be opened, without the exception's message (it repeats the server path).</summary>
-    public static string Reason(Exception e) => e switch
-    {
-        FileNotFoundException or DirectoryNotFoundException => "it does not exist",
-        UnauthorizedAccessException => "permission denied",
-        _ => "it cannot be read",
-    };
 }
