@@ -101,6 +101,23 @@ public class OnnxLimitsTests
     }
 
     [Fact]
+    public void Input_names_and_many_inputs_are_quoted_safely()
+    {
+        var b = new OnnxGraphBuilder();
+        var x = b.Input("x\nFAKE", 1, 784);
+        b.Output(b.Relu(x));
+        using var dir = new OnnxTempFolder();
+        Assert.Equal("model.onnx: input 'x?FAKE' has shape [1,784]; EquivarianceLab needs an image input [N,C,H,W].",
+            Refused(() => OnnxFeatureModel.Load(dir.Save(b))).Message);
+
+        var many = new OnnxGraphBuilder();
+        var inputs = Enumerable.Range(0, 1000).Select(i => many.Input($"in{i}", "N", 3, 8, 8)).ToList();
+        many.Output(many.Concat(1, inputs));
+        Assert.Equal("model.onnx: the ONNX graph has 1000 inputs (in0, in1, in2, in3, in4, …); EquivarianceLab needs a single image input [N,C,H,W].",
+            Refused(() => OnnxFeatureModel.Load(dir.Save(many))).Message);
+    }
+
+    [Fact]
     public void Control_flow_inside_a_local_function_is_refused_too()
     {
         var b = new OnnxGraphBuilder();

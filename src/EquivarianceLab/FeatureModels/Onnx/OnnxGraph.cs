@@ -32,7 +32,7 @@ internal sealed class OnnxGraph
         if (inputs.Count == 0) throw new EquivarianceLabException($"{name}: the ONNX graph has no inputs.");
         if (inputs.Count > 1)
             throw new EquivarianceLabException(
-                $"{name}: the ONNX graph has {inputs.Count} inputs ({string.Join(", ", inputs.Select(i => i.Name))}); EquivarianceLab needs a single image input [N,C,H,W].");
+                $"{name}: the ONNX graph has {inputs.Count} inputs ({string.Join(", ", inputs.Take(5).Select(i => Messages.Untrusted(i.Name)))}{(inputs.Count > 5 ? ", …" : "")}); EquivarianceLab needs a single image input [N,C,H,W].");
         var input = inputs[0];
         InputName = input.Name;
         InputDims = ReadInputDims(input, name);
@@ -177,19 +177,20 @@ internal sealed class OnnxGraph
     {
         var tensor = input.Type?.TensorType;
         if (tensor is null)
-            throw new EquivarianceLabException($"{name}: input '{input.Name}' is not a tensor; EquivarianceLab needs an image input [N,C,H,W].");
+            throw new EquivarianceLabException($"{name}: input '{Messages.Untrusted(input.Name)}' is not a tensor; EquivarianceLab needs an image input [N,C,H,W].");
         var dims = tensor.Shape?.Dim;
         if (dims is not null && dims.Count != 4)
         {
-            var shape = string.Join(",", dims.Select(d => d.HasDimValue ? d.DimValue.ToString() : d.DimParam is { Length: > 0 } p ? p : "?"));
-            throw new EquivarianceLabException($"{name}: input '{input.Name}' has shape [{shape}]; EquivarianceLab needs an image input [N,C,H,W].");
+            var shape = string.Join(",", dims.Take(8).Select(d => d.HasDimValue ? d.DimValue.ToString() : d.DimParam is { Length: > 0 } p ? Messages.Untrusted(p, 20) : "?"))
+                        + (dims.Count > 8 ? ",…" : "");
+            throw new EquivarianceLabException($"{name}: input '{Messages.Untrusted(input.Name)}' has shape [{shape}]; EquivarianceLab needs an image input [N,C,H,W].");
         }
         if (tensor.ElemType != FloatType)
         {
             var type = Enum.IsDefined(typeof(TensorProto.Types.DataType), tensor.ElemType)
                 ? ((TensorProto.Types.DataType)tensor.ElemType).ToString().ToLowerInvariant()
                 : $"of element type {tensor.ElemType}";
-            throw new EquivarianceLabException($"{name}: input '{input.Name}' is {type}; EquivarianceLab needs a float32 image input [N,C,H,W].");
+            throw new EquivarianceLabException($"{name}: input '{Messages.Untrusted(input.Name)}' is {type}; EquivarianceLab needs a float32 image input [N,C,H,W].");
         }
         // No shape at all: every dim is free.
         return dims is null ? [null, null, null, null] : dims.Select(d => d.HasDimValue && d.DimValue > 0 ? d.DimValue : (long?)null).ToArray();
