@@ -163,7 +163,7 @@ public sealed class NpyProbeSet : IProbeSet
         if (descr is not string dtype)
             throw new EquivarianceLabException($"{name} holds a structured dtype; probe sets must be float32 ('<f4'): save x.astype(np.float32).");
         if (dtype != "<f4")
-            throw new EquivarianceLabException($"{name} holds {DescribeDtype(dtype)} data ('{dtype}'); probe sets must be float32 ('<f4'): save x.astype(np.float32).");
+            throw new EquivarianceLabException($"{name} holds {DescribeDtype(dtype)} data ('{Messages.Untrusted(dtype, 20)}'); probe sets must be float32 ('<f4'): save x.astype(np.float32).");
         if (shapeValue is not List<object?> shapeList || shapeList.Any(d => d is not long))
             throw new EquivarianceLabException($"{name} has a corrupt .npy header: 'shape' is not a tuple of integers.");
         var shape = shapeList.Cast<long>().ToArray();
