@@ -1,4 +1,5 @@
 using EquivarianceLab.Cards;
+using EquivarianceLab.FeatureModels.Onnx;
 using EquivarianceLab.Probes;
 
 namespace EquivarianceLab.FeatureModels;
@@ -10,8 +11,10 @@ namespace EquivarianceLab.FeatureModels;
 /// </summary>
 public static class MeasurementInputs
 {
+    /// <param name="limits">Limits on the probe set (default <see cref="ProbeLimits.Default"/>).</param>
+    /// <param name="onnxLimits">Limits on an ONNX model (default <see cref="OnnxLimits.Default"/>).</param>
     public static (IFeatureModel Model, IProbeSet Probe) Open(string modelPath, string probePath, ModelCard? card = null,
-        IReadOnlyList<string>? layers = null, ProbeLimits? limits = null)
+        IReadOnlyList<string>? layers = null, ProbeLimits? limits = null, OnnxLimits? onnxLimits = null)
     {
         card ??= CardFor(modelPath);
         ModelLoader.CheckExists(modelPath, card); // the model's problems first: they are the likelier ones
@@ -25,20 +28,20 @@ public static class MeasurementInputs
             if (images && cardShape is null)
             {
                 // The decode size comes from the model itself.
-                model = ModelLoader.Load(modelPath, card, layers);
+                model = ModelLoader.Load(modelPath, card, layers, onnxLimits: onnxLimits);
                 var fixedShape = model.InputShape.All(d => d > 0) ? model.InputShape.ToArray() : null;
                 probe = ProbeSetLoader.Open(probePath, Target(fixedShape, card), limits);
                 if (fixedShape is null)
                 {
                     model.Dispose();
                     model = null;
-                    model = ModelLoader.Load(modelPath, card, layers, probe.ImageShape);
+                    model = ModelLoader.Load(modelPath, card, layers, probe.ImageShape, onnxLimits);
                 }
             }
             else
             {
                 probe = ProbeSetLoader.Open(probePath, Target(cardShape, card), limits);
-                model = ModelLoader.Load(modelPath, card, layers, probe.ImageShape);
+                model = ModelLoader.Load(modelPath, card, layers, probe.ImageShape, onnxLimits);
             }
             ProbeSetLoader.CheckFits(probe, model.InputShape, model.Name);
             return (model, probe);

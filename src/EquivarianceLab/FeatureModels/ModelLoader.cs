@@ -24,8 +24,9 @@ public static class ModelLoader
 
     /// <param name="probeShape">The probe images' [C, H, W], when known: ONNX graphs with free dimensions find their
     /// layer shapes (and so the default selection) at this size.</param>
+    /// <param name="onnxLimits">Static limits for ONNX graphs (default <see cref="OnnxLimits.Default"/>), checked before ONNX Runtime sees the file.</param>
     public static IFeatureModel Load(string path, ModelCard? card = null, IReadOnlyList<string>? layers = null,
-        IReadOnlyList<long>? probeShape = null)
+        IReadOnlyList<long>? probeShape = null, OnnxLimits? onnxLimits = null)
     {
         if (string.IsNullOrWhiteSpace(path)) throw new EquivarianceLabException("No model given.");
         if (path.StartsWith(BuiltinPrefix, StringComparison.Ordinal)) return LoadBuiltin(path[BuiltinPrefix.Length..], card, layers);
@@ -37,7 +38,8 @@ public static class ModelLoader
 
         var extension = Path.GetExtension(resolved).ToLowerInvariant();
         if (extension == ".onnx")
-            return OnnxFeatureModel.Load(resolved, layers, new OnnxLoadOptions { ProbeShape = probeShape, Name = card?.Id });
+            return OnnxFeatureModel.Load(resolved, layers,
+                new OnnxLoadOptions { ProbeShape = probeShape, Name = card?.Id, Limits = onnxLimits ?? OnnxLimits.Default });
 
         card ??= ModelCard.FindFor(resolved)
                  ?? throw new EquivarianceLabException(

@@ -27,6 +27,9 @@ public static class EquivarianceMeasure
         if (options.Transform == TransformFamily.Rotation && inputH != inputW)
             throw new EquivarianceLabException(
                 $"Rotation needs square inputs, but the probe images are {inputH}×{inputW}.");
+        if (options.Transform == TransformFamily.Translation &&
+            MeasureOptions.MaxShiftError(options.MaxShift, (int)Math.Min(inputH, int.MaxValue), (int)Math.Min(inputW, int.MaxValue)) is { } shiftError)
+            throw new EquivarianceLabException(shiftError);
 
         var layers = model.Layers;
         var states = new LayerState[layers.Count];
@@ -40,6 +43,8 @@ public static class EquivarianceMeasure
             int count = Math.Min(options.BatchSize, images - start);
             using var scope = NewDisposeScope();
             var x = probe.ReadBatch(start, count);
+            // Cheap next to the forward passes; a NaN image would otherwise turn into silent null scores.
+            FiniteValues.Check(x, start, probe.Name);
 
             forwardClock.Restart();
             var plain = model.Forward(x);

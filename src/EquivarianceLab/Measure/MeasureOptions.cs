@@ -8,13 +8,37 @@ public sealed record MeasureOptions
 {
     public TransformFamily Transform { get; init; } = TransformFamily.Rotation;
     public SimilarityKind Similarity { get; init; } = SimilarityKind.Pearson;
-    /// <summary>Largest diagonal shift for translation (shifts 1..K).</summary>
+    /// <summary>Largest diagonal shift for translation (shifts 1..K); at most <see cref="MaxShiftFor"/> of the probe images.</summary>
     public int MaxShift { get; init; } = 16;
     public int BatchSize { get; init; } = 32;
     /// <summary>Number of probe images; null = all up to <see cref="DefaultMaxImages"/>.</summary>
     public int? Images { get; init; }
 
     public const int DefaultMaxImages = 2000;
+
+    /// <summary>
+    /// The largest <see cref="MaxShift"/> for translation on images of <paramref name="height"/>×<paramref name="width"/>
+    /// (the tensor the model receives): the smaller side minus one. Shifts are circular (docs/measure.md), so a shift by
+    /// k and by k + side are the same, and a shift by the side itself is the identity on a square image; shifts 1 …
+    /// side − 1 are every distinct diagonal shift that moves the image along both axes. 0 when the image is too small
+    /// to shift at all.
+    /// </summary>
+    public static int MaxShiftFor(int height, int width) => Math.Max(0, Math.Min(height, width) - 1);
+
+    /// <summary>
+    /// Why <paramref name="maxShift"/> cannot be used on images of <paramref name="height"/>×<paramref name="width"/>,
+    /// or null when it can: the message a measurement with it fails with, for validating a request beforehand.
+    /// </summary>
+    public static string? MaxShiftError(int maxShift, int height, int width)
+    {
+        int max = MaxShiftFor(height, width);
+        if (max < 1) return $"Translation needs images at least 2 pixels high and wide; the probe images are {height}×{width}.";
+        if (maxShift < 1) return $"maxShift must be at least 1 (got {maxShift}).";
+        if (maxShift > max)
+            return $"maxShift must be at most {max} for {height}×{width} images (got {maxShift}): shifts are circular, so shifting by the " +
+                   $"image's side ({Math.Min(height, width)}) or more repeats a smaller shift.";
+        return null;
+    }
 }
 
 /// <summary>Progress of a running measurement.</summary>

@@ -24,8 +24,13 @@ public static class FashionMnist
     public const string SystemDirectory = "/usr/share/datasets/fashion-mnist";
     private const string RepositorySubdirectory = "models/data/fashion-mnist";
 
-    public static IdxImages LoadImages(string path)
+    /// <summary>
+    /// Reads an IDX3 images file. Its header is checked against <paramref name="limits"/> (default
+    /// <see cref="ProbeLimits.Default"/>) and against the file's length before the pixels are allocated.
+    /// </summary>
+    public static IdxImages LoadImages(string path, ProbeLimits? limits = null)
     {
+        limits ??= ProbeLimits.Default;
         var name = Path.GetFileName(path);
         using var stream = OpenIdx(path);
         Span<byte> header = stackalloc byte[16];
@@ -41,10 +46,32 @@ public static class FashionMnist
         int cols = BinaryPrimitives.ReadInt32BigEndian(header[12..]);
         if (count < 0 || rows <= 0 || cols <= 0 || (long)count * rows * cols > Array.MaxLength)
             throw new EquivarianceLabException($"{name} has an invalid IDX header: {count} images of {rows}×{cols}.");
+        CheckDeclaredSize(stream, name, count, rows, cols, limits);
         var pixels = new byte[count * rows * cols];
         ReadExactly(stream, pixels, name, $"{count} images of {rows}×{cols}");
         ExpectEnd(stream, name);
         return new IdxImages(count, rows, cols, pixels);
+    }
+
+    /// <summary>The header's promise, checked before it is trusted with an allocation.</summary>
+    private static void CheckDeclaredSize(Stream stream, string name, int count, int rows, int cols, ProbeLimits limits)
+    {
+        long pixels = (long)count * rows * cols;
+        if (count > limits.MaxEntries)
+            throw new EquivarianceLabException($"{name} holds {count} images; the limit is {limits.MaxEntries}.");
+        if ((long)rows * cols > limits.MaxImagePixels)
+            throw new EquivarianceLabException($"{name} has images of {rows}×{cols} pixels, over the limit of {limits.MaxImagePixels} pixels per image.");
+        if (pixels > limits.MaxTotalPixels)
+            throw new EquivarianceLabException($"{name} declares {pixels} pixels in all, over the limit of {limits.MaxTotalPixels} for a whole set.");
+        if (stream is GZipStream gzip)
+        {
+            long compressed = gzip.BaseStream.Length;
+            if (pixels > compressed * limits.MaxCompressionRatio)
+                throw new EquivarianceLabException(
+                    $"{name} declares {pixels} bytes of pixels from {compressed} compressed bytes, a ratio over {limits.MaxCompressionRatio:0.##}:1; refusing a possible gzip bomb.");
+        }
+        else if (16 + pixels > stream.Length)
+            throw new EquivarianceLabException($"{name} is truncated: {count} images of {rows}×{cols} need {16 + pixels} bytes but the file holds {stream.Length}.");
     }
 
     public static byte[] LoadLabels(string path)
@@ -80,7 +107,12 @@ public static class FashionMnist
     public static void WriteLabels(string path, byte[] labels) => WriteIdx(path, LabelsMagic, [labels.Length], labels);
 
     /// <summary>Opens an IDX images file as a probe set <c>[N, 1, 28, 28]</c> (or the target's size).</summary>
-    public static IdxProbeSet OpenProbeSet(string imagesPath, ProbeTarget? target = null) => new(imagesPath, LoadImages(imagesPath), target);
+    public static IdxProbeSet OpenProbeSet(string imagesPath, ProbeTarget? target = null, ProbeLimits? limits = null)
+    {
+        limits ??= ProbeLimits.Default;
+        if (target is not null) ImageProbeSet.CheckTargetSize(target, limits); // before the pixels are read
+        return new(imagesPath, LoadImages(imagesPath, limits), target);
+    }
 
     /// <summary>Where <see cref="Locate(FashionMnistSplit)"/> looks, in order: the repository's copy, then Debian's.</summary>
     public static IReadOnlyList<string> SearchDirectories()
@@ -150,7 +182,7 @@ public static class FashionMnist
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new EquivarianceLabException($"Cannot open {path}: {e.Message}", e);
+            throw new EquivarianceLabException($"Cannot open {Path.GetFileName(path)}: {Messages.FileProblem(e)}.", e);
         }
         int b0 = file.ReadByte(), b1 = file.ReadByte();
         file.Position = 0;

@@ -24,10 +24,19 @@ public sealed class ImageProbeSet : IProbeSet
         if (source.Count == 0)
             throw new EquivarianceLabException($"Probe set {source.Name} contains no PNG or JPEG images.");
 
-        // Check every entry up front, so a bad file fails the run before any measurement starts.
+        // Check every entry's header up front, before anything is decoded, so a bad file or a tile bomb (many
+        // small files declaring huge images) fails the run before any measurement starts.
         var sizes = new (int W, int H)[source.Count];
+        long totalPixels = 0;
         for (int i = 0; i < source.Count; i++)
+        {
             sizes[i] = ReadHeader(source, i, limits);
+            totalPixels += (long)sizes[i].W * sizes[i].H;
+            if (totalPixels > limits.MaxTotalPixels)
+                throw new EquivarianceLabException(
+                    $"Probe set {source.Name} declares more than {limits.MaxTotalPixels} pixels in all (the limit for a whole set) " +
+                    $"by {source.Describe(i)}, image {i + 1} of {source.Count}; refusing a possible tile bomb.");
+        }
         if (target is null)
         {
             int odd = Array.FindIndex(sizes, s => s != sizes[0]);
@@ -39,6 +48,7 @@ public sealed class ImageProbeSet : IProbeSet
         }
         else
         {
+            CheckTargetSize(target, limits);
             _pipeline = new PixelPipeline(target.Channels, target.Height, target.Width, target.Preprocessing, "the model");
         }
         _imageShape = [_pipeline.Channels, _pipeline.Height, _pipeline.Width];
@@ -105,6 +115,14 @@ public sealed class ImageProbeSet : IProbeSet
     }
 
     public void Dispose() => _source.Dispose();
+
+    /// <summary>Every image is resized to the model's input, so that size obeys the per-image limit too.</summary>
+    internal static void CheckTargetSize(ProbeTarget target, ProbeLimits limits)
+    {
+        if ((long)target.Height * target.Width > limits.MaxImagePixels)
+            throw new EquivarianceLabException(
+                $"The model's input size {target.Height}×{target.Width} is over the limit of {limits.MaxImagePixels} pixels per image.");
+    }
 
     private static (int W, int H) ReadHeader(IImageSource source, int index, ProbeLimits limits)
     {

@@ -7,7 +7,7 @@ internal interface IImageSource : IDisposable
 {
     string Name { get; }
     int Count { get; }
-    /// <summary>How messages name entry <paramref name="index"/>.</summary>
+    /// <summary>How messages name entry <paramref name="index"/>: its relative name, made safe to quote, and the set's name (never a server path).</summary>
     string Describe(int index);
     /// <summary>Entry <paramref name="index"/>'s name relative to the folder or zip, with '/' separators.</summary>
     string RelativeName(int index);
@@ -44,12 +44,12 @@ internal sealed class FolderImageSource : IImageSource
                 if (ImageSourceRules.IsClutter(relative)) continue;
                 names.Add(relative);
                 if (names.Count > limits.MaxEntries)
-                    throw new EquivarianceLabException($"Probe folder {root} holds more than {limits.MaxEntries} files (the limit).");
+                    throw new EquivarianceLabException($"Probe folder {Name} holds more than {limits.MaxEntries} files (the limit).");
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new EquivarianceLabException($"Cannot list probe folder {root}: {e.Message}", e);
+            throw new EquivarianceLabException($"Cannot list probe folder {Name}: {Messages.FileProblem(e)}.", e);
         }
         names.Sort(StringComparer.Ordinal);
         _names = names.ToArray();
@@ -57,22 +57,22 @@ internal sealed class FolderImageSource : IImageSource
 
     public string Name { get; }
     public int Count => _names.Length;
-    public string Describe(int index) => Path.Combine(_root, _names[index]);
+    public string Describe(int index) => $"'{Messages.Untrusted(_names[index])}' in {Name}";
     public string RelativeName(int index) => _names[index];
 
     public byte[] Read(int index)
     {
-        var path = Describe(index);
+        var path = Path.Combine(_root, _names[index]);
         try
         {
             var length = new FileInfo(path).Length;
             if (length > Array.MaxLength)
-                throw new EquivarianceLabException($"{path} is {length} bytes, too large for an image.");
+                throw new EquivarianceLabException($"Image {Describe(index)} is {length} bytes, too large for an image.");
             return File.ReadAllBytes(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new EquivarianceLabException($"Cannot read probe image {path}: {e.Message}", e);
+            throw new EquivarianceLabException($"Cannot read probe image {Describe(index)}: {Messages.FileProblem(e)}.", e);
         }
     }
 
@@ -115,7 +115,8 @@ internal sealed class ZipImageSource : IImageSource
 
     public string Name { get; }
     public int Count => _entries.Length;
-    public string Describe(int index) => $"'{_entries[index].FullName}' in {Name}";
+    public string Describe(int index) => Describe(_entries[index]);
+    private string Describe(ZipArchiveEntry entry) => $"'{Messages.Untrusted(entry.FullName)}' in {Name}";
     public string RelativeName(int index) => _entries[index].FullName;
 
     private ZipArchiveEntry[] Validate(ProbeLimits limits)
@@ -129,12 +130,12 @@ internal sealed class ZipImageSource : IImageSource
         {
             var name = entry.FullName;
             if (IsUnsafeName(name))
-                throw new EquivarianceLabException($"{Name} has an unsafe entry name '{name}' (absolute or leading outside the archive); refusing it.");
+                throw new EquivarianceLabException($"{Name} has an unsafe entry name '{Messages.Untrusted(name)}' (absolute or leading outside the archive); refusing it.");
             declared += entry.Length;
             if (entry.Length < 0 || declared > limits.MaxUncompressedBytes)
                 throw new EquivarianceLabException($"{Name} declares more than {limits.MaxUncompressedBytes} bytes of uncompressed data (the limit); refusing a possible zip bomb.");
             if (entry.Length > 0 && (entry.CompressedLength <= 0 || (double)entry.Length / entry.CompressedLength > limits.MaxCompressionRatio))
-                throw new EquivarianceLabException($"Entry '{name}' in {Name} has a compression ratio over {limits.MaxCompressionRatio:0.##}:1 ({entry.Length} bytes from {entry.CompressedLength}); refusing a possible zip bomb.");
+                throw new EquivarianceLabException($"Entry {Describe(entry)} has a compression ratio over {limits.MaxCompressionRatio:0.##}:1 ({entry.Length} bytes from {entry.CompressedLength}); refusing a possible zip bomb.");
             if (name.EndsWith('/') || ImageSourceRules.IsClutter(name)) continue;
             images.Add(entry);
         }
@@ -157,7 +158,7 @@ internal sealed class ZipImageSource : IImageSource
     {
         long declared = entry.Length;
         if (declared > Array.MaxLength)
-            throw new EquivarianceLabException($"Entry '{entry.FullName}' in {Name} is {declared} bytes, too large for an image.");
+            throw new EquivarianceLabException($"Entry {Describe(entry)} is {declared} bytes, too large for an image.");
         var buffer = new byte[declared];
         try
         {
@@ -167,19 +168,19 @@ internal sealed class ZipImageSource : IImageSource
             {
                 int n = stream.Read(buffer, done, buffer.Length - done);
                 if (n == 0)
-                    throw new EquivarianceLabException($"Entry '{entry.FullName}' in {Name} is corrupt: it inflates to {done} bytes but declares {declared}.");
+                    throw new EquivarianceLabException($"Entry {Describe(entry)} is corrupt: it inflates to {done} bytes but declares {declared}.");
                 done += n;
             }
             Span<byte> extra = stackalloc byte[1];
             if (stream.Read(extra) != 0)
-                throw new EquivarianceLabException($"Entry '{entry.FullName}' in {Name} inflates to more than its declared {declared} bytes; refusing a possible zip bomb.");
+                throw new EquivarianceLabException($"Entry {Describe(entry)} inflates to more than its declared {declared} bytes; refusing a possible zip bomb.");
             // .NET stops inflating at the declared size, so a header that understates it shows up as a CRC mismatch.
             if (System.IO.Hashing.Crc32.HashToUInt32(buffer) != entry.Crc32)
-                throw new EquivarianceLabException($"Entry '{entry.FullName}' in {Name} does not match its declared size and checksum ({declared} bytes); refusing a corrupt or lying zip header.");
+                throw new EquivarianceLabException($"Entry {Describe(entry)} does not match its declared size and checksum ({declared} bytes); refusing a corrupt or lying zip header.");
         }
         catch (InvalidDataException e)
         {
-            throw new EquivarianceLabException($"Entry '{entry.FullName}' in {Name} is corrupt: {e.Message}", e);
+            throw new EquivarianceLabException($"Entry {Describe(entry)} is corrupt: {e.Message}", e);
         }
         return buffer;
     }

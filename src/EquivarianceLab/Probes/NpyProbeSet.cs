@@ -1,4 +1,4 @@
-using System.Globalization;
+using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
@@ -8,10 +8,17 @@ namespace EquivarianceLab.Probes;
 
 /// <summary>
 /// A float32 <c>[N, C, H, W]</c> <c>.npy</c> file (format versions 1.0, 2.0 and 3.0, as numpy writes them), used as
-/// the model's input unchanged. Batches are read by positioned reads, so memory does not grow with N.
+/// the model's input unchanged. Batches are read by positioned reads, so memory does not grow with N. Opening reads
+/// only the header; every batch read is checked for NaN and ±Inf, and <see cref="CheckFinite"/> checks the whole file.
 /// </summary>
 public sealed class NpyProbeSet : IProbeSet
 {
+    /// <summary>
+    /// Largest header accepted. numpy writes headers of a few hundred bytes and itself refuses to read ones over
+    /// 10 000 (<c>max_header_size</c>); the format's 4 GiB would let a small file make us allocate and parse gigabytes.
+    /// </summary>
+    public const int MaxHeaderBytes = 64 * 1024;
+
     private readonly SafeFileHandle _handle;
     private readonly long _dataOffset;
     private readonly long _imageFloats;
@@ -41,7 +48,8 @@ public sealed class NpyProbeSet : IProbeSet
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new EquivarianceLabException($"Cannot open probe file {path}: {e.Message}", e);
+            // The exception's message would repeat the server path; the file name is enough to act on.
+            throw new EquivarianceLabException($"Cannot open probe file {System.IO.Path.GetFileName(path)}: {Messages.FileProblem(e)}.", e);
         }
         try
         {
@@ -72,12 +80,42 @@ public sealed class NpyProbeSet : IProbeSet
                 if (n == 0) throw new EquivarianceLabException($"{Name} is truncated: it ended while reading images {start}..{start + count - 1}.");
                 done += n;
             }
+            FiniteValues.Check(batch, start, Name);
             return batch;
         }
         catch
         {
             batch.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Reads the whole file once, in 1 MiB pieces (memory stays flat however large it is), and throws for the first
+    /// image holding a NaN or ±Inf: "image 17 contains NaN or infinite values". For validating an upload; a measurement
+    /// needs no full pass, since <see cref="ReadBatch"/> checks each batch it reads.
+    /// </summary>
+    public void CheckFinite(CancellationToken cancellationToken = default)
+    {
+        long totalBytes = Count * _imageFloats * sizeof(float);
+        var buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
+        try
+        {
+            for (long done = 0; done < totalBytes;)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                int want = (int)Math.Min(buffer.Length, totalBytes - done);
+                int got = ReadAt(_handle, buffer.AsSpan(0, want), _dataOffset + done);
+                if (got < want)
+                    throw new EquivarianceLabException($"{Name} is truncated: it ended {totalBytes - done - got} bytes before its declared data.");
+                int bad = FiniteValues.FirstNonFinite(MemoryMarshal.Cast<byte, float>(buffer.AsSpan(0, want)));
+                if (bad >= 0) throw FiniteValues.NotFinite(Name, (done / sizeof(float) + bad) / _imageFloats);
+                done += want;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
@@ -101,7 +139,10 @@ public sealed class NpyProbeSet : IProbeSet
             ? BitConverter.ToUInt16(prefix[8..10])
             : BitConverter.ToUInt32(prefix[8..12]);
         long headerStart = 8 + lengthBytes;
-        if (headerLength > 1 << 20 || headerStart + headerLength > fileLength)
+        if (headerLength > MaxHeaderBytes)
+            throw new EquivarianceLabException(
+                $"{name} has a .npy header of {headerLength} bytes; headers over {MaxHeaderBytes} bytes are refused (numpy writes a few hundred).");
+        if (headerStart + headerLength > fileLength)
             throw new EquivarianceLabException($"{name} is truncated or corrupt: its .npy header claims {headerLength} bytes.");
         var headerBytes = new byte[headerLength];
         ReadAt(handle, headerBytes, headerStart);
@@ -111,7 +152,7 @@ public sealed class NpyProbeSet : IProbeSet
         Dictionary<string, object?> dict;
         try
         {
-            dict = PyLiteral.ParseDict(header);
+            dict = NpyHeaderLiteral.ParseDict(header);
         }
         catch (Exception e) when (e is FormatException or OverflowException)
         {
@@ -122,7 +163,7 @@ public sealed class NpyProbeSet : IProbeSet
         if (descr is not string dtype)
             throw new EquivarianceLabException($"{name} holds a structured dtype; probe sets must be float32 ('<f4'): save x.astype(np.float32).");
         if (dtype != "<f4")
-            throw new EquivarianceLabException($"{name} holds {DescribeDtype(dtype)} data ('{dtype}'); probe sets must be float32 ('<f4'): save x.astype(np.float32).");
+            throw new EquivarianceLabException($"{name} holds {DescribeDtype(dtype)} data ('{Messages.Untrusted(dtype, 20)}'); probe sets must be float32 ('<f4'): save x.astype(np.float32).");
         if (shapeValue is not List<object?> shapeList || shapeList.Any(d => d is not long))
             throw new EquivarianceLabException($"{name} has a corrupt .npy header: 'shape' is not a tuple of integers.");
         var shape = shapeList.Cast<long>().ToArray();
@@ -137,9 +178,8 @@ public sealed class NpyProbeSet : IProbeSet
             throw new EquivarianceLabException($"{name} holds no images (shape {shapeText}).");
         if (shape.Any(d => d <= 0))
             throw new EquivarianceLabException($"{name} has shape {shapeText}; every dimension of an [N, C, H, W] probe set must be positive.");
-        if (shape[0] > int.MaxValue)
-            throw new EquivarianceLabException($"{name} holds {shape[0]} images; at most {int.MaxValue} are supported.");
 
+        // Checked against the file's real length before anything is sized from the shape.
         long dataOffset = headerStart + headerLength;
         long needed;
         try
@@ -153,6 +193,8 @@ public sealed class NpyProbeSet : IProbeSet
         long available = fileLength - dataOffset;
         if (available < needed)
             throw new EquivarianceLabException($"{name} is truncated: shape {shapeText} needs {needed} bytes of float32 data but the file holds {available}.");
+        if (shape[0] > int.MaxValue)
+            throw new EquivarianceLabException($"{name} holds {shape[0]} images; at most {int.MaxValue} are supported.");
         if (!BitConverter.IsLittleEndian)
             throw new PlatformNotSupportedException("Reading .npy probe sets needs a little-endian machine.");
         return (dataOffset, shape);
@@ -184,99 +226,5 @@ public sealed class NpyProbeSet : IProbeSet
             _ => "non-float32",
         };
         return order == '>' && rest.Length > 0 && rest != "u1" && rest != "i1" && rest != "b1" ? "big-endian " + kind : kind;
-    }
-
-    /// <summary>The subset of Python literals a .npy header uses: a dict of strings, booleans, None, integers and tuples/lists.</summary>
-    private sealed class PyLiteral
-    {
-        private readonly string _s;
-        private int _i;
-        private PyLiteral(string s) => _s = s;
-
-        public static Dictionary<string, object?> ParseDict(string text)
-        {
-            var p = new PyLiteral(text);
-            p.Skip();
-            if (p.Parse() is not Dictionary<string, object?> dict) throw new FormatException("not a dict");
-            p.Skip();
-            if (p._i != p._s.Length) throw new FormatException("text after the dict");
-            return dict;
-        }
-
-        private void Skip()
-        {
-            while (_i < _s.Length && char.IsWhiteSpace(_s[_i])) _i++;
-        }
-
-        private char Peek() => _i < _s.Length ? _s[_i] : throw new FormatException("unexpected end");
-
-        private object? Parse()
-        {
-            Skip();
-            char c = Peek();
-            if (c == '{')
-            {
-                _i++;
-                var dict = new Dictionary<string, object?>(StringComparer.Ordinal);
-                while (true)
-                {
-                    Skip();
-                    if (Peek() == '}') { _i++; return dict; }
-                    if (Parse() is not string key) throw new FormatException("dict key is not a string");
-                    Skip();
-                    if (Peek() != ':') throw new FormatException("expected ':'");
-                    _i++;
-                    dict[key] = Parse();
-                    Skip();
-                    if (Peek() == ',') _i++;
-                    else if (Peek() != '}') throw new FormatException("expected ',' or '}'");
-                }
-            }
-            if (c is '(' or '[')
-            {
-                char close = c == '(' ? ')' : ']';
-                _i++;
-                var list = new List<object?>();
-                while (true)
-                {
-                    Skip();
-                    if (Peek() == close) { _i++; return list; }
-                    list.Add(Parse());
-                    Skip();
-                    if (Peek() == ',') _i++;
-                    else if (Peek() != close) throw new FormatException($"expected ',' or '{close}'");
-                }
-            }
-            if (c is '\'' or '"')
-            {
-                _i++;
-                var sb = new StringBuilder();
-                while (Peek() != c)
-                {
-                    if (_s[_i] == '\\') _i++;
-                    sb.Append(Peek());
-                    _i++;
-                }
-                _i++;
-                return sb.ToString();
-            }
-            if (char.IsDigit(c) || c == '-')
-            {
-                int start = _i++;
-                while (_i < _s.Length && char.IsDigit(_s[_i])) _i++;
-                var value = long.Parse(_s.AsSpan(start, _i - start), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
-                if (_i < _s.Length && _s[_i] is 'L' or 'l') _i++; // Python 2 long suffix in old files
-                return value;
-            }
-            int wordStart = _i;
-            while (_i < _s.Length && char.IsLetter(_s[_i])) _i++;
-            return _s[wordStart.._i] switch
-            {
-                "True" => true,
-                "False" => false,
-                "None" => null,
-                var w => throw new FormatException($"unexpected '{(w.Length > 0 ? w : c.ToString())}'"),
-            };
-        }
     }
 }

@@ -49,6 +49,12 @@ internal sealed class PixelPipeline
             throw new EquivarianceLabException($"The preprocessing std of {modelContext} must be non-zero in every channel.");
         if (_mean.Any(m => !double.IsFinite(m)))
             throw new EquivarianceLabException($"The preprocessing mean of {modelContext} must be finite in every channel.");
+        // (p·scale − mean)/std is monotonic in p, so pixels 0 and 255 bound it: both must stay finite as float32,
+        // or a hostile card (scale 1e300, std 1e-300) would turn ordinary images into ±Inf probe values.
+        for (int c = 0; c < channels; c++)
+            if (!float.IsFinite((float)((0 * _scale - _mean[c]) / _std[c])) || !float.IsFinite((float)((255 * _scale - _mean[c]) / _std[c])))
+                throw new EquivarianceLabException(
+                    $"The preprocessing of {modelContext} maps pixels outside the float32 range in channel {c} (scale {pre.Scale}, mean {_mean[c]}, std {_std[c]}).");
     }
 
     /// <summary>The pipeline for probe images without a model target: RGB scaled to [0, 1].</summary>

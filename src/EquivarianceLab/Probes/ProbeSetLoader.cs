@@ -20,7 +20,7 @@ public static class ProbeSetLoader
         if (Directory.Exists(path))
             return ImageProbeSet.OpenFolder(path, target, limits);
         if (!File.Exists(path))
-            throw new EquivarianceLabException($"Probe set {path} does not exist.");
+            throw new EquivarianceLabException($"Probe set {Path.GetFileName(path)} does not exist.");
 
         var extension = Path.GetExtension(path).ToLowerInvariant();
         if (extension == ".npy") return NpyProbeSet.Open(path);
@@ -35,18 +35,48 @@ public static class ProbeSetLoader
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new EquivarianceLabException($"Cannot open probe set {path}: {e.Message}", e);
+            throw new EquivarianceLabException($"Cannot open probe set {Path.GetFileName(path)}: {Messages.FileProblem(e)}.", e);
         }
         if (got >= 6 && head[0] == 0x93 && head.AsSpan(1, 5).SequenceEqual("NUMPY"u8)) return NpyProbeSet.Open(path);
         if (got >= 4 && head.AsSpan(0, 4).SequenceEqual("PK\x03\x04"u8)) return ImageProbeSet.OpenZip(path, target, limits);
         switch (FashionMnist.PeekMagic(path))
         {
             case FashionMnist.ImagesMagic:
-                return FashionMnist.OpenProbeSet(path, target);
+                return FashionMnist.OpenProbeSet(path, target, limits);
             case FashionMnist.LabelsMagic:
                 throw new EquivarianceLabException($"{Path.GetFileName(path)} is an IDX labels file; pass the images file (…-images-idx3-ubyte[.gz]) as the probe set.");
         }
         throw new EquivarianceLabException($"Unknown probe set format: {Path.GetFileName(path)}. Expected {Formats}.");
+    }
+
+    /// <summary>
+    /// Reads the whole set once, in pieces (memory stays flat), and throws for the first image holding a NaN or ±Inf:
+    /// "image 17 contains NaN or infinite values; probe images must be finite". For validating a set before it is
+    /// accepted (an upload); a measurement needs no separate pass, since it checks every batch it reads. PNG/JPEG
+    /// and IDX sets hold bytes, and their preprocessing is checked to map every byte to a finite value, so nothing
+    /// is read for them.
+    /// </summary>
+    public static void CheckFinite(IProbeSet probe, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(probe);
+        switch (probe)
+        {
+            case ImageProbeSet or IdxProbeSet:
+                return;
+            case NpyProbeSet npy:
+                npy.CheckFinite(cancellationToken);
+                return;
+        }
+        // Any other set: through ReadBatch, about 4 M values at a time.
+        long perImage = Math.Max(1, probe.ImageShape.Aggregate(1L, (a, d) => a * Math.Max(1, d)));
+        int batch = (int)Math.Clamp((4L << 20) / perImage, 1, Math.Max(1, probe.Count));
+        for (int start = 0; start < probe.Count; start += batch)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int count = Math.Min(batch, probe.Count - start);
+            using var images = probe.ReadBatch(start, count);
+            FiniteValues.Check(images, start, probe.Name);
+        }
     }
 
     /// <summary>

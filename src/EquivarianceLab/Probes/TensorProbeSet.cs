@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 
 namespace EquivarianceLab.Probes;
 
-/// <summary>A probe set held in memory (tests, small generated sets). Owns the tensor it is given.</summary>
+/// <summary>A probe set held in memory (tests, small generated sets). Owns the tensor it is given; NaN and ±Inf are refused.</summary>
 public sealed class TensorProbeSet : IProbeSet
 {
     private readonly Tensor _images;
@@ -11,8 +11,18 @@ public sealed class TensorProbeSet : IProbeSet
     public TensorProbeSet(string name, Tensor images)
     {
         if (images.dim() != 4) throw new EquivarianceLabException($"Probe {name} must be [N,C,H,W], not [{string.Join(",", images.shape)}].");
-        _images = images.to_type(ScalarType.Float32).contiguous().DetachFromDisposeScope();
         Name = name;
+        var floats = images.to_type(ScalarType.Float32).contiguous();
+        try
+        {
+            FiniteValues.Check(floats, 0, name); // in memory already: checking it all costs next to nothing
+        }
+        catch
+        {
+            if (!ReferenceEquals(floats, images)) floats.Dispose();
+            throw;
+        }
+        _images = floats.DetachFromDisposeScope();
     }
 
     public string Name { get; }

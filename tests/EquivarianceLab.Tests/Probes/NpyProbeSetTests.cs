@@ -8,21 +8,8 @@ public class NpyProbeSetTests
 {
     private static float[] Sequence(int n) => Enumerable.Range(0, n).Select(i => i * 0.25f - 3f).ToArray();
 
-    /// <summary>An .npy file written byte by byte as numpy lays it out, with any header dict and version.</summary>
-    private static void WriteRaw(string path, int major, string dict, ReadOnlySpan<float> data, int dataBytes = -1)
-    {
-        int prefix = major == 1 ? 10 : 12;
-        var encoding = major == 3 ? Encoding.UTF8 : Encoding.Latin1;
-        int headerLen = (prefix + encoding.GetByteCount(dict) + 1 + 63) / 64 * 64 - prefix;
-        var header = dict + new string(' ', headerLen - encoding.GetByteCount(dict) - 1) + "\n";
-        using var s = File.Create(path);
-        s.Write([0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', (byte)major, 0]);
-        if (major == 1) s.Write(BitConverter.GetBytes((ushort)encoding.GetByteCount(header)));
-        else s.Write(BitConverter.GetBytes((uint)encoding.GetByteCount(header)));
-        s.Write(encoding.GetBytes(header));
-        var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(data);
-        s.Write(dataBytes < 0 ? bytes : bytes[..dataBytes]);
-    }
+    private static void WriteRaw(string path, int major, string dict, ReadOnlySpan<float> data, int dataBytes = -1) =>
+        NpyTestFiles.WriteRaw(path, major, dict, data, dataBytes);
 
     [Fact]
     public void WriterRoundTripKeepsEveryBit()
@@ -33,7 +20,7 @@ public class NpyProbeSetTests
         data[0] = -0.0f;
         data[1] = float.Epsilon;
         data[2] = float.MaxValue;
-        data[3] = float.NaN;
+        data[3] = float.MinValue; // NaN and ±Inf are refused (NonFiniteProbeTests)
         data[4] = 1.1754942e-38f; // subnormal
         NpyWriter.Write(path, data, [5, 2, 3, 4]);
 

@@ -79,8 +79,8 @@ public sealed class OnnxFeatureModel : IFeatureModel
         var name = options.Name ?? Path.GetFileName(path);
         try
         {
-            var graph = OnnxGraph.Read(path, name);
-            var chw = ProbeShape(graph, options.ProbeShape);
+            var graph = OnnxGraph.Read(path, name, options.Limits);
+            var chw = ProbeShape(graph, options.ProbeShape, options.Limits);
             var probe = OnnxProbe.Run(graph, chw, options);
             var defaults = OnnxLayerSelection.Default(graph, probe.Tensors, probe.Shapes, out var logits);
             var chosen = layers is null or { Count: 0 } ? defaults : CheckLayers(layers, graph, probe, defaults);
@@ -263,10 +263,20 @@ public sealed class OnnxFeatureModel : IFeatureModel
                     $"{Name} takes input [{FormatChw(InputShape)}] (C,H,W) but the batch is [{FormatChw(shape[1..])}].");
     }
 
-    private static long[] ProbeShape(OnnxGraph graph, IReadOnlyList<long>? requested)
+    private static long[] ProbeShape(OnnxGraph graph, IReadOnlyList<long>? requested, OnnxLimits limits)
     {
         var fixedChw = graph.InputDims.Skip(1).ToArray();
-        if (requested is null) return [fixedChw[0] ?? 3, fixedChw[1] ?? 224, fixedChw[2] ?? 224];
+        var chw = requested is null ? [fixedChw[0] ?? 3, fixedChw[1] ?? 224, fixedChw[2] ?? 224] : CheckRequested(graph, requested, fixedChw);
+        // The probe run allocates inputs of this size and ONNX Runtime every tensor that follows: check it first.
+        long elements = OnnxLimits.ElementsOf(chw);
+        if (elements > limits.MaxInputElements)
+            throw new EquivarianceLabException(
+                $"{graph.Name}: an input of [{FormatChw(chw)}] is {elements} values per image (C×H×W); the limit is {limits.DescribeMaxInputElements()}.");
+        return chw;
+    }
+
+    private static long[] CheckRequested(OnnxGraph graph, IReadOnlyList<long> requested, long?[] fixedChw)
+    {
         if (requested.Count != 3 || requested.Any(d => d <= 0))
             throw new EquivarianceLabException($"The probe shape [{string.Join(",", requested)}] is not a [C,H,W] shape.");
         for (var i = 0; i < 3; i++)

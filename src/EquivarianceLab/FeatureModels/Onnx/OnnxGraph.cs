@@ -32,7 +32,7 @@ internal sealed class OnnxGraph
         if (inputs.Count == 0) throw new EquivarianceLabException($"{name}: the ONNX graph has no inputs.");
         if (inputs.Count > 1)
             throw new EquivarianceLabException(
-                $"{name}: the ONNX graph has {inputs.Count} inputs ({string.Join(", ", inputs.Select(i => i.Name))}); EquivarianceLab needs a single image input [N,C,H,W].");
+                $"{name}: the ONNX graph has {inputs.Count} inputs ({string.Join(", ", inputs.Take(5).Select(i => Messages.Untrusted(i.Name)))}{(inputs.Count > 5 ? ", …" : "")}); EquivarianceLab needs a single image input [N,C,H,W].");
         var input = inputs[0];
         InputName = input.Name;
         InputDims = ReadInputDims(input, name);
@@ -79,26 +79,51 @@ internal sealed class OnnxGraph
 
     public bool IsGraphTensor(string tensor) => _producer.ContainsKey(tensor) || tensor == InputName;
 
-    public static OnnxGraph Read(string path, string name)
+    /// <summary>
+    /// Parses the model and checks it against <paramref name="limits"/> (<see cref="OnnxGraphChecks"/>, and the input
+    /// size it declares) before anything else sees it.
+    /// </summary>
+    public static OnnxGraph Read(string path, string name, OnnxLimits limits)
     {
-        if (!File.Exists(path)) throw new EquivarianceLabException($"Model file {path} not found.");
+        if (!File.Exists(path)) throw new EquivarianceLabException($"Model file {Path.GetFileName(path)} not found.");
         ModelProto model;
+        long fileLength;
         try
         {
+            fileLength = new FileInfo(path).Length;
+            // Protobuf cannot hold a message over 2 GiB; large weights belong in external data.
+            if (fileLength > int.MaxValue)
+                throw new EquivarianceLabException($"{name} is {fileLength} bytes; an ONNX file over 2 GiB must keep its weights as external data.");
             model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
         }
         catch (InvalidProtocolBufferException e)
         {
             throw NotOnnx(name, e);
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new EquivarianceLabException($"Model file {path} could not be read: {e.Message}", e);
+            throw new EquivarianceLabException($"Model file {Path.GetFileName(path)} could not be read: {Messages.FileProblem(e)}.", e);
         }
         // Protobuf skips unknown fields, so a text file can parse "successfully" into an empty model.
         if (model.Graph is null || model.Graph.Node.Count == 0 || model.IrVersion <= 0)
             throw new EquivarianceLabException($"{name} is not an ONNX model (no graph found in it).");
-        return new OnnxGraph(model, name, Path.GetDirectoryName(Path.GetFullPath(path))!);
+        var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        OnnxGraphChecks.Check(model, name, folder, fileLength, limits);
+        var graph = new OnnxGraph(model, name, folder);
+        graph.CheckDeclaredInput(limits);
+        return graph;
+    }
+
+    /// <summary>The declared C×H×W (free dims counted as 1 until the probe's size is known) must be within the limit.</summary>
+    private void CheckDeclaredInput(OnnxLimits limits)
+    {
+        long elements = OnnxLimits.ElementsOf(InputDims.Skip(1).Select(d => d ?? 1));
+        if (elements > limits.MaxInputElements)
+        {
+            var shape = "[" + string.Join(",", InputDims.Select(d => d?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?")) + "]";
+            throw new EquivarianceLabException(
+                $"{Name}: input '{Messages.Untrusted(InputName)}' declares {shape}, {elements} values per image (C×H×W); the limit is {limits.DescribeMaxInputElements()}.");
+        }
     }
 
     public static EquivarianceLabException NotOnnx(string name, InvalidProtocolBufferException e) =>
@@ -152,19 +177,20 @@ internal sealed class OnnxGraph
     {
         var tensor = input.Type?.TensorType;
         if (tensor is null)
-            throw new EquivarianceLabException($"{name}: input '{input.Name}' is not a tensor; EquivarianceLab needs an image input [N,C,H,W].");
+            throw new EquivarianceLabException($"{name}: input '{Messages.Untrusted(input.Name)}' is not a tensor; EquivarianceLab needs an image input [N,C,H,W].");
         var dims = tensor.Shape?.Dim;
         if (dims is not null && dims.Count != 4)
         {
-            var shape = string.Join(",", dims.Select(d => d.HasDimValue ? d.DimValue.ToString() : d.DimParam is { Length: > 0 } p ? p : "?"));
-            throw new EquivarianceLabException($"{name}: input '{input.Name}' has shape [{shape}]; EquivarianceLab needs an image input [N,C,H,W].");
+            var shape = string.Join(",", dims.Take(8).Select(d => d.HasDimValue ? d.DimValue.ToString() : d.DimParam is { Length: > 0 } p ? Messages.Untrusted(p, 20) : "?"))
+                        + (dims.Count > 8 ? ",…" : "");
+            throw new EquivarianceLabException($"{name}: input '{Messages.Untrusted(input.Name)}' has shape [{shape}]; EquivarianceLab needs an image input [N,C,H,W].");
         }
         if (tensor.ElemType != FloatType)
         {
             var type = Enum.IsDefined(typeof(TensorProto.Types.DataType), tensor.ElemType)
                 ? ((TensorProto.Types.DataType)tensor.ElemType).ToString().ToLowerInvariant()
                 : $"of element type {tensor.ElemType}";
-            throw new EquivarianceLabException($"{name}: input '{input.Name}' is {type}; EquivarianceLab needs a float32 image input [N,C,H,W].");
+            throw new EquivarianceLabException($"{name}: input '{Messages.Untrusted(input.Name)}' is {type}; EquivarianceLab needs a float32 image input [N,C,H,W].");
         }
         // No shape at all: every dim is free.
         return dims is null ? [null, null, null, null] : dims.Select(d => d.HasDimValue && d.DimValue > 0 ? d.DimValue : (long?)null).ToArray();

@@ -27,6 +27,9 @@ public sealed record OnnxLoadOptions
 
     /// <summary>Display name; defaults to the file name.</summary>
     public string? Name { get; init; }
+
+    /// <summary>Static limits checked before ONNX Runtime sees the graph (input size, node count, control flow, tensor data).</summary>
+    public OnnxLimits Limits { get; init; } = OnnxLimits.Default;
 }
 
 /// <summary>How a loaded graph processes a batch.</summary>
