@@ -53,10 +53,12 @@ public sealed class ProbeArchiveLimits
     public long MaxUncompressedBytes { get; set; } = Defaults.MaxUncompressedBytes;
     public double MaxCompressionRatio { get; set; } = Defaults.MaxCompressionRatio;
     public long MaxImagePixels { get; set; } = Defaults.MaxImagePixels;
+    public long MaxTotalPixels { get; set; } = Defaults.MaxTotalPixels;
 
     public EquivarianceLab.Probes.ProbeLimits ToLibrary() => new()
     {
         MaxEntries = MaxEntries, MaxUncompressedBytes = MaxUncompressedBytes, MaxCompressionRatio = MaxCompressionRatio, MaxImagePixels = MaxImagePixels,
+        MaxTotalPixels = MaxTotalPixels,
     };
 }
 

@@ -27,6 +27,7 @@ public sealed class LabOptionsValidator : IValidateOptions<LabOptions>
         if (o.ProbeLimits.MaxEntries < 1) yield return $"{s}:ProbeLimits:MaxEntries must be positive (got {o.ProbeLimits.MaxEntries}).";
         if (o.ProbeLimits.MaxUncompressedBytes < 1) yield return $"{s}:ProbeLimits:MaxUncompressedBytes must be positive (got {o.ProbeLimits.MaxUncompressedBytes}).";
         if (!(o.ProbeLimits.MaxCompressionRatio > 1)) yield return $"{s}:ProbeLimits:MaxCompressionRatio must be above 1 (got {o.ProbeLimits.MaxCompressionRatio}).";
+        if (o.ProbeLimits.MaxTotalPixels < 1) yield return $"{s}:ProbeLimits:MaxTotalPixels must be positive (got {o.ProbeLimits.MaxTotalPixels}).";
         if (o.ProbeLimits.MaxImagePixels < 1) yield return $"{s}:ProbeLimits:MaxImagePixels must be positive (got {o.ProbeLimits.MaxImagePixels}).";
         if (o.Worker.MemoryLimitMiB < 512) yield return $"{s}:Worker:MemoryLimitMiB must be at least 512 (got {o.Worker.MemoryLimitMiB}).";
         if (o.Worker.RunTimeLimit <= TimeSpan.Zero) yield return $"{s}:Worker:RunTimeLimit must be a positive time span such as 02:00:00 (got {o.Worker.RunTimeLimit}).";

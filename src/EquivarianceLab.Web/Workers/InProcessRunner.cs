@@ -1,6 +1,7 @@
 using EquivarianceLab.Architectures;
 using EquivarianceLab.Cards;
 using EquivarianceLab.FeatureModels;
+using EquivarianceLab.FeatureModels.Onnx;
 using EquivarianceLab.Measure;
 using EquivarianceLab.Probes;
 
@@ -21,9 +22,12 @@ public sealed class InProcessRunner(ProbeLimits limits) : IMeasurementRunner
 
     public IReadOnlyList<string> Architectures => ArchitectureRegistry.Names;
 
+    /// <summary>An upload is opened under the library's ONNX limits, and may not reach files beside it (external data).</summary>
+    private static readonly OnnxLimits UploadLimits = OnnxLimits.Default with { AllowExternalData = false };
+
     public ModelInspection InspectModel(string path, ModelCard card)
     {
-        using var model = ModelLoader.Load(path, card);
+        using var model = ModelLoader.Load(path, card, onnxLimits: UploadLimits);
         return new ModelInspection(model.InputShape.ToArray(), model.Layers.Count, model.LogitsLayer);
     }
 
@@ -32,6 +36,8 @@ public sealed class InProcessRunner(ProbeLimits limits) : IMeasurementRunner
         if (!IsImageArchive(path))
         {
             using var probe = ProbeSetLoader.Open(path, null, Limits);
+            // One streaming pass: a NaN or infinity anywhere is refused now, naming the image, not found mid-run.
+            ProbeSetLoader.CheckFinite(probe);
             var shape = probe.ImageShape.ToArray();
             return new ProbeInspection(probe.Count, shape, ReadSamples(probe, samples), shape);
         }
