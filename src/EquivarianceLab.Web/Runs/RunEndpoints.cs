@@ -70,6 +70,16 @@ public static class RunEndpoints
             .ProducesProblem(StatusCodes.Status409Conflict)
             .WithSummary("Cancel a queued or running run.")
             .RequireAuthorization(AccountsExtensions.Member);
+        runs.MapDelete("/{id:int}", async Task<NoContent> (int id, ClaimsPrincipal user, RunService service, CancellationToken ct) =>
+            {
+                await service.DeleteAsync(id, Caller.From(user), ct);
+                return TypedResults.NoContent();
+            })
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .WithSummary("Delete a finished, failed or cancelled run with its scores (its owner or an admin).")
+            .RequireAuthorization(AccountsExtensions.Member);
         runs.MapPost("/{id:int}/rerun", async Task<Created<CreatedRunDto>> (int id, ClaimsPrincipal user, RunService service, CancellationToken ct) =>
             {
                 var run = await service.RerunAsync(id, Caller.From(user), ct);

@@ -113,6 +113,17 @@ public sealed class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackg
         }, caller, ct);
     }
 
+    /// <summary>Deletes a finished, failed or cancelled run with its scores (its owner or an admin); a live one must be cancelled first.</summary>
+    public async Task DeleteAsync(int runId, Caller caller, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var run = await db.Runs.AsNoTracking().FirstOrDefaultAsync(r => r.Id == runId, ct) ?? throw RequestException.NotFound($"No run {runId}.");
+        if (!caller.MayChange(run.OwnerId)) throw RequestException.Forbidden($"Run {runId} is not yours to delete.");
+        if (run.IsActive) throw RequestException.Conflict($"Run {runId} is {run.Status.ToString().ToLowerInvariant()}: cancel it first.");
+        // Scores go with the run (cascade); nothing else refers to a run.
+        await db.Runs.Where(r => r.Id == runId).ExecuteDeleteAsync(ct);
+    }
+
     /// <summary>A queued run is cancelled at once; a running one is signalled and ends as cancelled at its next batch.</summary>
     public async Task<bool> CancelAsync(int runId, Caller caller, CancellationToken ct = default)
     {

@@ -97,7 +97,11 @@ public sealed class AccountsTests
         Assert.Equal("queued", (await client.GetFromJsonAsync<JsonElement>($"/api/runs/{alicesRun}")).GetProperty("status").GetString());
 
         Assert.Equal(HttpStatusCode.Created, (await client.SendAsync(As(alice, HttpMethod.Post, $"/api/runs/{alicesRun}/rerun"))).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await client.SendAsync(As(bob, HttpMethod.Delete, $"/api/runs/{alicesRun}"))).StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await client.SendAsync(As(alice, HttpMethod.Delete, $"/api/runs/{alicesRun}"))).StatusCode);
         Assert.Equal(HttpStatusCode.Accepted, (await client.SendAsync(As(ada, HttpMethod.Post, $"/api/runs/{alicesRun}/cancel"))).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await client.SendAsync(As(alice, HttpMethod.Delete, $"/api/runs/{alicesRun}"))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/api/runs/{alicesRun}")).StatusCode);
 
         // A zoo model's accuracy feeds every correlation: members may not change it, admins may.
         Assert.Equal(HttpStatusCode.Forbidden, (await client.SendAsync(As(alice, HttpMethod.Patch, "/api/models/control-a", new { accuracy = 99.0 }))).StatusCode);

@@ -1,3 +1,4 @@
+using EquivarianceLab.Web.Tests.Fakes;
 using EquivarianceLab.Web.Workers;
 using System.Net;
 using System.Net.Http.Json;
@@ -94,19 +95,13 @@ public sealed class FaultTests
     }
 
     /// <summary>The real library, with the first measurement held until the test opens the gate.</summary>
-    private sealed class GatedRunner : IMeasurementRunner
+    private sealed class GatedRunner : DelegatingRunner
     {
         private int _calls;
-        public IMeasurementRunner Inner { get; set; } = null!;
         public ManualResetEventSlim Entered { get; } = new();
         public ManualResetEventSlim Open { get; } = new();
 
-        public ModelInspection InspectModel(string path, ModelCard card) => Inner.InspectModel(path, card);
-        public ProbeInspection InspectProbeSet(string path, int samples) => Inner.InspectProbeSet(path, samples);
-        public IReadOnlyList<string> Architectures => Inner.Architectures;
-        public Correlation Spearman(IReadOnlyList<double> x, IReadOnlyList<double> y) => Inner.Spearman(x, y);
-
-        public MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions options,
+        public override MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions options,
             IProgress<MeasureProgress> progress, CancellationToken cancellationToken)
         {
             if (Interlocked.Increment(ref _calls) == 1)

@@ -64,19 +64,20 @@ public sealed class HostileNamesFixture : IAsyncLifetime
     }
 
     /// <summary>The fake library, with the first layers of its result renamed (ONNX tensor names are whatever the file says).</summary>
-    private sealed class RenamingRunner(IReadOnlyList<string> names) : IMeasurementRunner
+    private sealed class RenamingRunner : DelegatingRunner
     {
-        private readonly FakeMeasurementRunner _fake = new();
+        private readonly IReadOnlyList<string> names;
 
-        public ModelInspection InspectModel(string path, ModelCard card) => _fake.InspectModel(path, card);
-        public ProbeInspection InspectProbeSet(string path, int samples) => _fake.InspectProbeSet(path, samples);
-        public IReadOnlyList<string> Architectures => _fake.Architectures;
-        public Correlation Spearman(IReadOnlyList<double> x, IReadOnlyList<double> y) => _fake.Spearman(x, y);
+        public RenamingRunner(IReadOnlyList<string> names)
+        {
+            this.names = names;
+            Inner = new FakeMeasurementRunner();
+        }
 
-        public MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions options,
+        public override MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions options,
             IProgress<MeasureProgress> progress, CancellationToken cancellationToken)
         {
-            var result = _fake.Measure(modelPath, card, probePath, options, progress, cancellationToken);
+            var result = Inner.Measure(modelPath, card, probePath, options, progress, cancellationToken);
             return result with { Layers = result.Layers.Select((l, i) => i < names.Count ? l with { Name = names[i] } : l).ToList() };
         }
     }

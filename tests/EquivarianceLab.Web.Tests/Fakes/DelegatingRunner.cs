@@ -1,0 +1,20 @@
+using EquivarianceLab.Cards;
+using EquivarianceLab.Measure;
+using EquivarianceLab.Web.Jobs;
+
+namespace EquivarianceLab.Web.Tests.Fakes;
+
+/// <summary>A runner that hands everything to <see cref="Inner"/>; a test overrides only what it changes.</summary>
+public abstract class DelegatingRunner : IMeasurementRunner
+{
+    public IMeasurementRunner Inner { get; set; } = null!;
+
+    public virtual ModelInspection InspectModel(string path, ModelCard card) => Inner.InspectModel(path, card);
+    public virtual ProbeInspection InspectProbeSet(string path, int samples) => Inner.InspectProbeSet(path, samples);
+    public IReadOnlyList<string> Architectures => Inner.Architectures;
+    public Correlation Spearman(IReadOnlyList<double> x, IReadOnlyList<double> y) => Inner.Spearman(x, y);
+
+    public virtual MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions options,
+        IProgress<MeasureProgress> progress, CancellationToken cancellationToken) =>
+        Inner.Measure(modelPath, card, probePath, options, progress, cancellationToken);
+}
