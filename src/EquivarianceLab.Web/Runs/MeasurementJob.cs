@@ -26,7 +26,8 @@ public sealed class MeasurementJob(RunService runs, IMeasurementRunner runner, R
     // Failures are the input's fault (bad model, probe mismatch) and would fail again; restarts are RunService.RecoverAsync's job.
     [AutomaticRetry(Attempts = 0)]
     [Queue(RunService.GpuQueue)]
-    public void Execute(int runId, string attemptToken, CancellationToken cancellationToken)
+    [JobDisplayName("Measure {2}")]
+    public void Execute(int runId, string attemptToken, string label, CancellationToken cancellationToken)
     {
         if (runs.Claim(runId, attemptToken, Environment.MachineName) is not { } run)
         {
@@ -65,6 +66,8 @@ public sealed class MeasurementJob(RunService runs, IMeasurementRunner runner, R
             var error = safeText.Clean(LibraryErrors.Describe(e),
                 (run.Model!.FilePath, $"'{run.Model.Name}'"), (run.ProbeSet!.FilePath, $"'{run.ProbeSet.Name}'"));
             runs.Finish(runId, r => { r.Status = RunStatus.Failed; r.Error = error; });
+            // The run is closed; failing the job too puts it in Hangfire's Failed list, where an admin looks.
+            throw new MeasurementFailedException($"Run {runId} failed: {error}");
         }
         finally
         {
@@ -99,3 +102,6 @@ public sealed class MeasurementJob(RunService runs, IMeasurementRunner runner, R
         }
     }
 }
+
+/// <summary>Thrown after a failed run is recorded, so the Hangfire job ends Failed as well (its message is the run's error).</summary>
+public sealed class MeasurementFailedException(string message) : Exception(message);

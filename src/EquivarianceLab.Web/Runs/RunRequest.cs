@@ -28,17 +28,17 @@ public sealed record RunRequest
         return (MeasureNames.Name(t), MeasureNames.Name(s));
     }
 
-    /// <summary>The default largest diagonal shift (the paper's CIFAR setting), lowered to what a small input allows.</summary>
+    /// <summary>The default largest diagonal shift (the paper's CIFAR setting), lowered to a quarter of a small input's side.</summary>
     public const int DefaultMaxShift = 16;
 
     /// <summary>
     /// A translation's largest shift may be at most half the model input's smaller side: beyond that the shifted
-    /// image shares less than half of itself with the original. Returns the shift to store (the default if none was asked).
+    /// image shares less than half of itself with the original. Returns the shift to store; without one asked, 16 or a quarter of the smaller side, whichever is smaller (7 on 28×28).
     /// </summary>
     public static int CheckMaxShift(int? asked, string transform, IReadOnlyList<int> inputShape)
     {
         var allowed = inputShape.Count == 3 ? Math.Min(inputShape[1], inputShape[2]) / 2 : MaxShiftLimit;
-        if (asked is null) return Math.Max(1, Math.Min(DefaultMaxShift, allowed));
+        if (asked is null) return Math.Max(1, Math.Min(DefaultMaxShift, allowed / 2));
         if (transform == MeasureNames.Name(TransformFamily.Translation) && asked > allowed)
             throw RequestException.Invalid("maxShift", $"maxShift must be at most {allowed} for this model's {inputShape[1]}×{inputShape[2]} input (half its smaller side); got {asked}.");
         return asked.Value;

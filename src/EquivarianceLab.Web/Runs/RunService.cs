@@ -154,7 +154,10 @@ public sealed class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackg
         await db.SaveChangesAsync(ct);
         var token = run.AttemptToken;
         var id = run.Id;
-        run.HangfireJobId = jobs.Create<MeasurementJob>(j => j.Execute(id, token, CancellationToken.None), new EnqueuedState(GpuQueue));
+        // The job's name in Hangfire's dashboard: what is measured, not a method name.
+        var model = await db.Models.Where(m => m.Id == run.ModelId).Select(m => m.Name).FirstOrDefaultAsync(ct) ?? run.ModelId;
+        var label = $"{model} · {run.Transform} (run {id})";
+        run.HangfireJobId = jobs.Create<MeasurementJob>(j => j.Execute(id, token, label, CancellationToken.None), new EnqueuedState(GpuQueue));
         await db.SaveChangesAsync(ct);
         notifier.Publish(RunUpdate.From(run));
     }

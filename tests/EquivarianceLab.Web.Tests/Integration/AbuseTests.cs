@@ -145,10 +145,10 @@ public sealed class AbuseTests
             var problem = await tooFar.Content.ReadFromJsonAsync<JsonElement>();
             Assert.Contains("at most 14 for this model's 28×28 input", problem.GetProperty("errors").GetProperty("maxShift")[0].GetString());
             Assert.Equal(HttpStatusCode.Created, (await client.PostAsJsonAsync("/api/runs", new { modelId = "control-tiny", transform = "translation", maxShift = 14 })).StatusCode);
-            // Without a shift the default (16) is lowered to what the input allows.
+            // Without a shift the default (16) is lowered to a quarter of the input's side.
             var created = await client.PostAsJsonAsync("/api/runs", new { modelId = "control-tiny", transform = "translation" });
             var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt32();
-            Assert.Equal(14, (await client.GetFromJsonAsync<JsonElement>($"/api/runs/{id}")).GetProperty("maxShift").GetInt32());
+            Assert.Equal(7, (await client.GetFromJsonAsync<JsonElement>($"/api/runs/{id}")).GetProperty("maxShift").GetInt32());
         }
         finally
         {

@@ -56,6 +56,11 @@ public sealed class FaultTests
             Assert.Equal("failed", failed.GetProperty("status").GetString());
             Assert.Equal("Model file not found: 'Doomed CNN'", failed.GetProperty("error").GetString());
             Leaks.AssertNone(failed.ToString(), "the failed run");
+            // Hangfire agrees: the job is Failed (not Succeeded) and named after what it measured.
+            var monitor = factory.Services.GetRequiredService<Hangfire.JobStorage>().GetMonitoringApi();
+            var failedJob = Assert.Single(monitor.FailedJobs(0, 10));
+            Assert.Equal($"Doomed CNN · rotation (run {second})", failedJob.Value.Job.Args[2]);
+            Assert.Contains("Model file not found", failedJob.Value.ExceptionMessage);
 
             // The same worker serves the next run.
             var third = await QueueAsync(client, "control-tiny");
