@@ -31,7 +31,7 @@ public sealed class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackg
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         if (string.IsNullOrWhiteSpace(request.ModelId)) throw RequestException.Invalid("modelId", "modelId is required.");
         var model = request.ModelId.Length > UploadNames.MaxIdLength ? null
-            : await db.Models.AsNoTracking().Where(m => m.Id == request.ModelId).Select(m => new { m.CardJson }).FirstOrDefaultAsync(ct);
+            : await db.Models.AsNoTracking().Where(m => m.Id == request.ModelId).Select(m => new { m.Name, m.CardJson, m.InputShape }).FirstOrDefaultAsync(ct);
         if (model is null) throw RequestException.NotFound($"No model with id '{UploadNames.ShownId(request.ModelId)}'.", "modelId");
         var maxShift = RunRequest.CheckMaxShift(request.MaxShift, transform, CardJson.Parse(model.CardJson).InputShape);
         var probeId = request.ProbeSetId;
@@ -40,6 +40,11 @@ public sealed class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackg
                       ?? throw RequestException.Invalid("probeSetId", "probeSetId is required (no default probe set is registered).");
         else if (probeId.Length > UploadNames.MaxIdLength || !await db.ProbeSets.AnyAsync(p => p.Id == probeId, ct))
             throw RequestException.NotFound($"No probe set with id '{UploadNames.ShownId(probeId)}'.", "probeSetId");
+        // A .npy set is fed to the model as it is: its images must have the model's input shape (image archives and the
+        // built-in set are decoded to it). Refused now, naming both, rather than failing in the worker later.
+        var probe = await db.ProbeSets.AsNoTracking().Where(p => p.Id == probeId).Select(p => new { p.Name, p.Kind, p.ImageShape }).FirstAsync(ct);
+        if (probe.Kind == "npy" && probe.ImageShape.Length > 0 && model.InputShape.Length > 0 && probe.ImageShape != model.InputShape)
+            throw RequestException.Invalid("probeSetId", $"Probe set '{probe.Name}' holds {probe.ImageShape} images, but model '{model.Name}' takes {model.InputShape}.");
 
         if (caller.UserId is { } owner
             && await db.Runs.CountAsync(r => r.OwnerId == owner && (r.Status == RunStatus.Queued || r.Status == RunStatus.Running), ct) >= options.RateLimits.MaxActiveRunsPerUser)

@@ -157,6 +157,33 @@ public sealed class AbuseTests
     }
 
     [Fact]
+    public async Task A_probe_set_whose_images_do_not_fit_the_model_is_refused_at_submission_naming_both_shapes()
+    {
+        var data = LabFactory.NewFolder("abuse");
+        var zoo = LabFactory.ZooWithFashionMnist();
+        try
+        {
+            LabFactory.AddZooModel(zoo, "control-tiny", "Tiny control CNN", 50, Onnx.TinyCnn());
+            await using var factory = new LabFactory(data, zoo, settings: new Dictionary<string, string> { ["EquivarianceLab:RunWorker"] = "false" });
+            using var client = factory.CreateClient();
+            var npy = Path.Combine(data, "small.npy");
+            EquivarianceLab.Tests.Probes.NpyTestFiles.WriteRaw(npy, 1, EquivarianceLab.Tests.Probes.NpyTestFiles.Dict("(2, 3, 8, 8)"), new float[2 * 3 * 8 * 8]);
+            using var form = new MultipartFormDataContent { { new StringContent("Small colour"), "name" }, { new ByteArrayContent(File.ReadAllBytes(npy)), "file", "small.npy" } };
+            var upload = await client.PostAsync("/api/probesets", form);
+            Assert.Equal(HttpStatusCode.Created, upload.StatusCode);
+            var probe = (await upload.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
+
+            var run = await client.PostAsJsonAsync("/api/runs", new { modelId = "control-tiny", probeSetId = probe });
+            Assert.Equal(HttpStatusCode.BadRequest, run.StatusCode);
+            Assert.Contains("Probe set 'Small colour' holds 3×8×8 images, but model 'Tiny control CNN' takes 1×28×28.", await run.Content.ReadAsStringAsync());
+        }
+        finally
+        {
+            LabFactory.TryDelete(data, zoo);
+        }
+    }
+
+    [Fact]
     public async Task Partial_uploads_of_dead_processes_are_removed_at_start_and_live_ones_kept()
     {
         var data = LabFactory.NewFolder("abuse");
