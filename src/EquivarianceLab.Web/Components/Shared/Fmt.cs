@@ -20,5 +20,8 @@ public static class Fmt
         < 3600 => $"{Math.Floor(seconds.Value / 60):0} min {seconds.Value % 60:0} s",
         _ => $"{Math.Floor(seconds.Value / 3600):0} h {Math.Floor(seconds.Value % 3600 / 60):0} min",
     };
+    /// <summary>"1 run", "3 runs".</summary>
+    public static string Count(int n, string noun) => n.ToString(CultureInfo.InvariantCulture) + " " + (n == 1 ? noun : noun + "s");
+
     public static string When(DateTime? utc) => utc?.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) + (utc is null ? "" : " UTC");
 }
