@@ -12,176 +12,108 @@ namespace EquivarianceLab.Web.Tests.Integration;
 public sealed class AbuseTests
 {
     [Fact]
-    public async Task Six_identical_uploads_at_once_store_one_file_and_all_get_the_same_model()
+    public Task Six_identical_uploads_at_once_store_one_file_and_all_get_the_same_model() => WithLabAsync(async (data, factory, client) =>
     {
-        var data = LabFactory.NewFolder("abuse");
-        var zoo = LabFactory.ZooWithFashionMnist();
-        try
+        var onnx = Onnx.TinyCnn(seed: 11);
+        var responses = await Task.WhenAll(Enumerable.Range(0, 6).Select(async _ =>
         {
-            await using var factory = new LabFactory(data, zoo);
-            using var client = factory.CreateClient();
-            var onnx = Onnx.TinyCnn(seed: 11);
-            var responses = await Task.WhenAll(Enumerable.Range(0, 6).Select(async _ =>
-            {
-                using var form = new MultipartFormDataContent { { new ByteArrayContent(onnx), "file", "same.onnx" } };
-                var r = await client.PostAsync("/api/models", form);
-                return (r.StatusCode, Body: await r.Content.ReadAsStringAsync());
-            }));
-            Assert.All(responses, r => Assert.True(r.StatusCode == HttpStatusCode.Created, $"{r.StatusCode}: {r.Body}"));
-            var ids = responses.Select(r => JsonDocument.Parse(r.Body).RootElement.GetProperty("id").GetString()).Distinct().ToList();
-            Assert.Single(ids);
-            Assert.Single(Directory.EnumerateFiles(Path.Combine(data, "models"), "*.onnx"));
-            Assert.Empty(Directory.EnumerateFiles(Path.Combine(data, "incoming")));
-        }
-        finally
-        {
-            LabFactory.TryDelete(data, zoo);
-        }
-    }
+            using var form = new MultipartFormDataContent { { new ByteArrayContent(onnx), "file", "same.onnx" } };
+            var r = await client.PostAsync("/api/models", form);
+            return (r.StatusCode, Body: await r.Content.ReadAsStringAsync());
+        }));
+        Assert.All(responses, r => Assert.True(r.StatusCode == HttpStatusCode.Created, $"{r.StatusCode}: {r.Body}"));
+        var ids = responses.Select(r => JsonDocument.Parse(r.Body).RootElement.GetProperty("id").GetString()).Distinct().ToList();
+        Assert.Single(ids);
+        Assert.Single(Directory.EnumerateFiles(Path.Combine(data, "models"), "*.onnx"));
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(data, "incoming")));
+    });
 
     [Fact]
-    public async Task A_form_of_480000_fields_is_refused_quickly_and_nothing_is_kept()
+    public Task A_form_of_480000_fields_is_refused_quickly_and_nothing_is_kept() => WithLabAsync(async (data, factory, client) =>
     {
-        var data = LabFactory.NewFolder("abuse");
-        var zoo = LabFactory.ZooWithFashionMnist();
-        try
-        {
-            await using var factory = new LabFactory(data, zoo, settings: new Dictionary<string, string> { ["EquivarianceLab:MaxUploadBytes"] = (64 << 20).ToString(System.Globalization.CultureInfo.InvariantCulture) });
-            using var client = factory.CreateClient();
-            const string boundary = "b0undary";
-            var body = new StringBuilder();
-            for (var i = 0; i < 480_000; i++) body.Append("--").Append(boundary).Append("\r\nContent-Disposition: form-data; name=\"f").Append(i).Append("\"\r\n\r\nx\r\n");
-            body.Append("--").Append(boundary).Append("--\r\n");
-            using var content = new ByteArrayContent(Encoding.ASCII.GetBytes(body.ToString()));
-            content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse($"multipart/form-data; boundary={boundary}");
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            var response = await client.PostAsync("/api/models", content);
-            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-            Assert.Contains("Too many form fields", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString());
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed.TotalSeconds:0.0} s");
-            Assert.Empty((await client.GetFromJsonAsync<JsonElement>("/api/models")).EnumerateArray());
-        }
-        finally
-        {
-            LabFactory.TryDelete(data, zoo);
-        }
-    }
+        const string boundary = "b0undary";
+        var body = new StringBuilder();
+        for (var i = 0; i < 480_000; i++) body.Append("--").Append(boundary).Append("\r\nContent-Disposition: form-data; name=\"f").Append(i).Append("\"\r\n\r\nx\r\n");
+        body.Append("--").Append(boundary).Append("--\r\n");
+        using var content = new ByteArrayContent(Encoding.ASCII.GetBytes(body.ToString()));
+        content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse($"multipart/form-data; boundary={boundary}");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var response = await client.PostAsync("/api/models", content);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("Too many form fields", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString());
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed.TotalSeconds:0.0} s");
+        Assert.Empty((await client.GetFromJsonAsync<JsonElement>("/api/models")).EnumerateArray());
+    }, settings: new Dictionary<string, string> { ["EquivarianceLab:MaxUploadBytes"] = (64 << 20).ToString(System.Globalization.CultureInfo.InvariantCulture) });
 
     [Fact]
-    public async Task A_huge_id_is_answered_without_being_echoed_and_a_long_name_is_refused()
+    public Task A_huge_id_is_answered_without_being_echoed_and_a_long_name_is_refused() => WithLabAsync(async (data, factory, client) =>
     {
-        var data = LabFactory.NewFolder("abuse");
-        var zoo = LabFactory.ZooWithFashionMnist();
-        try
-        {
-            await using var factory = new LabFactory(data, zoo);
-            using var client = factory.CreateClient();
-            var id = new string('a', 60_000);
-            var run = await client.PostAsJsonAsync("/api/runs", new { modelId = id });
-            Assert.Equal(HttpStatusCode.NotFound, run.StatusCode);
-            var text = await run.Content.ReadAsStringAsync();
-            Assert.True(text.Length < 2_000, $"the answer is {text.Length} characters long");
+        var id = new string('a', 60_000);
+        var run = await client.PostAsJsonAsync("/api/runs", new { modelId = id });
+        Assert.Equal(HttpStatusCode.NotFound, run.StatusCode);
+        var text = await run.Content.ReadAsStringAsync();
+        Assert.True(text.Length < 2_000, $"the answer is {text.Length} characters long");
 
-            using var form = new MultipartFormDataContent { { new StringContent(new string('n', 121)), "name" }, { new ByteArrayContent(Onnx.TinyCnn()), "file", "tiny.onnx" } };
-            var upload = await client.PostAsync("/api/models", form);
-            Assert.Equal(HttpStatusCode.BadRequest, upload.StatusCode);
-            Assert.Contains("name must be at most 120 characters", await upload.Content.ReadAsStringAsync());
-            Assert.Empty(Directory.EnumerateFiles(Path.Combine(data, "models")));
-        }
-        finally
-        {
-            LabFactory.TryDelete(data, zoo);
-        }
-    }
+        using var form = new MultipartFormDataContent { { new StringContent(new string('n', 121)), "name" }, { new ByteArrayContent(Onnx.TinyCnn()), "file", "tiny.onnx" } };
+        var upload = await client.PostAsync("/api/models", form);
+        Assert.Equal(HttpStatusCode.BadRequest, upload.StatusCode);
+        Assert.Contains("name must be at most 120 characters", await upload.Content.ReadAsStringAsync());
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(data, "models")));
+    });
 
     [Fact]
-    public async Task A_burst_of_run_requests_is_limited_per_client_with_429_and_retry_after()
+    public Task A_burst_of_run_requests_is_limited_per_client_with_429_and_retry_after() => WithLabAsync(async (data, factory, client) =>
     {
-        var data = LabFactory.NewFolder("abuse");
-        var zoo = LabFactory.ZooWithFashionMnist();
-        try
+        var statuses = new List<HttpStatusCode>();
+        HttpResponseMessage? limited = null;
+        for (var i = 0; i < 20; i++)
         {
-            await using var factory = new LabFactory(data, zoo, settings: new Dictionary<string, string>
-            {
-                ["EquivarianceLab:RateLimits:RunsPerMinute"] = "5",
-                ["EquivarianceLab:RunWorker"] = "false",
-            });
-            using var client = factory.CreateClient();
-            var statuses = new List<HttpStatusCode>();
-            HttpResponseMessage? limited = null;
-            for (var i = 0; i < 20; i++)
-            {
-                var r = await client.PostAsJsonAsync("/api/runs", new { modelId = "nope" });
-                statuses.Add(r.StatusCode);
-                if (r.StatusCode == HttpStatusCode.TooManyRequests) limited ??= r;
-            }
-            Assert.Equal(5, statuses.Count(s => s == HttpStatusCode.NotFound));
-            Assert.Equal(15, statuses.Count(s => s == HttpStatusCode.TooManyRequests));
-            Assert.NotNull(limited);
-            Assert.Equal("application/problem+json", limited.Content.Headers.ContentType?.MediaType);
-            Assert.True(limited.Headers.RetryAfter is not null);
-            // Reading is not limited.
-            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/runs")).StatusCode);
+            var r = await client.PostAsJsonAsync("/api/runs", new { modelId = "nope" });
+            statuses.Add(r.StatusCode);
+            if (r.StatusCode == HttpStatusCode.TooManyRequests) limited ??= r;
         }
-        finally
+        Assert.Equal(5, statuses.Count(s => s == HttpStatusCode.NotFound));
+        Assert.Equal(15, statuses.Count(s => s == HttpStatusCode.TooManyRequests));
+        Assert.NotNull(limited);
+        Assert.Equal("application/problem+json", limited.Content.Headers.ContentType?.MediaType);
+        Assert.True(limited.Headers.RetryAfter is not null);
+        // Reading is not limited.
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/runs")).StatusCode);
+    }, settings: new Dictionary<string, string>
         {
-            LabFactory.TryDelete(data, zoo);
-        }
-    }
+            ["EquivarianceLab:RateLimits:RunsPerMinute"] = "5",
+            ["EquivarianceLab:RunWorker"] = "false",
+        });
 
     [Fact]
-    public async Task A_shift_beyond_half_the_input_is_refused_naming_the_largest_allowed()
+    public Task A_shift_beyond_half_the_input_is_refused_naming_the_largest_allowed() => WithLabAsync(async (data, factory, client) =>
     {
-        var data = LabFactory.NewFolder("abuse");
-        var zoo = LabFactory.ZooWithFashionMnist();
-        try
-        {
-            LabFactory.AddZooModel(zoo, "control-tiny", "Tiny control CNN", 50, Onnx.TinyCnn());
-            await using var factory = new LabFactory(data, zoo, settings: new Dictionary<string, string> { ["EquivarianceLab:RunWorker"] = "false" });
-            using var client = factory.CreateClient();
-            var tooFar = await client.PostAsJsonAsync("/api/runs", new { modelId = "control-tiny", transform = "translation", maxShift = 512 });
-            Assert.Equal(HttpStatusCode.BadRequest, tooFar.StatusCode);
-            var problem = await tooFar.Content.ReadFromJsonAsync<JsonElement>();
-            Assert.Contains("at most 14 for this model's 28×28 input", problem.GetProperty("errors").GetProperty("maxShift")[0].GetString());
-            Assert.Equal(HttpStatusCode.Created, (await client.PostAsJsonAsync("/api/runs", new { modelId = "control-tiny", transform = "translation", maxShift = 14 })).StatusCode);
-            // Without a shift the default (16) is lowered to a quarter of the input's side.
-            var created = await client.PostAsJsonAsync("/api/runs", new { modelId = "control-tiny", transform = "translation" });
-            var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt32();
-            Assert.Equal(7, (await client.GetFromJsonAsync<JsonElement>($"/api/runs/{id}")).GetProperty("maxShift").GetInt32());
-        }
-        finally
-        {
-            LabFactory.TryDelete(data, zoo);
-        }
-    }
+        var tooFar = await client.PostAsJsonAsync("/api/runs", new { modelId = "control-tiny", transform = "translation", maxShift = 512 });
+        Assert.Equal(HttpStatusCode.BadRequest, tooFar.StatusCode);
+        var problem = await tooFar.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Contains("at most 14 for this model's 28×28 input", problem.GetProperty("errors").GetProperty("maxShift")[0].GetString());
+        Assert.Equal(HttpStatusCode.Created, (await client.PostAsJsonAsync("/api/runs", new { modelId = "control-tiny", transform = "translation", maxShift = 14 })).StatusCode);
+        // Without a shift the default (16) is lowered to a quarter of the input's side.
+        var created = await client.PostAsJsonAsync("/api/runs", new { modelId = "control-tiny", transform = "translation" });
+        var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt32();
+        Assert.Equal(7, (await client.GetFromJsonAsync<JsonElement>($"/api/runs/{id}")).GetProperty("maxShift").GetInt32());
+    }, settings: new Dictionary<string, string> { ["EquivarianceLab:RunWorker"] = "false" }, tinyModel: true);
 
     [Fact]
-    public async Task A_probe_set_whose_images_do_not_fit_the_model_is_refused_at_submission_naming_both_shapes()
+    public Task A_probe_set_whose_images_do_not_fit_the_model_is_refused_at_submission_naming_both_shapes() => WithLabAsync(async (data, factory, client) =>
     {
-        var data = LabFactory.NewFolder("abuse");
-        var zoo = LabFactory.ZooWithFashionMnist();
-        try
-        {
-            LabFactory.AddZooModel(zoo, "control-tiny", "Tiny control CNN", 50, Onnx.TinyCnn());
-            await using var factory = new LabFactory(data, zoo, settings: new Dictionary<string, string> { ["EquivarianceLab:RunWorker"] = "false" });
-            using var client = factory.CreateClient();
-            var npy = Path.Combine(data, "small.npy");
-            EquivarianceLab.Tests.Probes.NpyTestFiles.WriteRaw(npy, 1, EquivarianceLab.Tests.Probes.NpyTestFiles.Dict("(2, 3, 8, 8)"), new float[2 * 3 * 8 * 8]);
-            using var form = new MultipartFormDataContent { { new StringContent("Small colour"), "name" }, { new ByteArrayContent(File.ReadAllBytes(npy)), "file", "small.npy" } };
-            var upload = await client.PostAsync("/api/probesets", form);
-            Assert.Equal(HttpStatusCode.Created, upload.StatusCode);
-            var probe = (await upload.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
+        var npy = Path.Combine(data, "small.npy");
+        EquivarianceLab.Tests.Probes.NpyTestFiles.WriteRaw(npy, 1, EquivarianceLab.Tests.Probes.NpyTestFiles.Dict("(2, 3, 8, 8)"), new float[2 * 3 * 8 * 8]);
+        using var form = new MultipartFormDataContent { { new StringContent("Small colour"), "name" }, { new ByteArrayContent(File.ReadAllBytes(npy)), "file", "small.npy" } };
+        var upload = await client.PostAsync("/api/probesets", form);
+        Assert.Equal(HttpStatusCode.Created, upload.StatusCode);
+        var probe = (await upload.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
 
-            var run = await client.PostAsJsonAsync("/api/runs", new { modelId = "control-tiny", probeSetId = probe });
-            Assert.Equal(HttpStatusCode.BadRequest, run.StatusCode);
-            Assert.Contains("Probe set 'Small colour' holds 3×8×8 images, but model 'Tiny control CNN' takes 1×28×28.", await run.Content.ReadAsStringAsync());
-        }
-        finally
-        {
-            LabFactory.TryDelete(data, zoo);
-        }
-    }
+        var run = await client.PostAsJsonAsync("/api/runs", new { modelId = "control-tiny", probeSetId = probe });
+        Assert.Equal(HttpStatusCode.BadRequest, run.StatusCode);
+        Assert.Contains("Probe set 'Small colour' holds 3×8×8 images, but model 'Tiny control CNN' takes 1×28×28.", await run.Content.ReadAsStringAsync());
+    }, settings: new Dictionary<string, string> { ["EquivarianceLab:RunWorker"] = "false" }, tinyModel: true);
 
     [Fact]
     public async Task Partial_uploads_of_dead_processes_are_removed_at_start_and_live_ones_kept()
@@ -245,6 +177,24 @@ public sealed class AbuseTests
         var error = p.StandardError.ReadToEnd();
         p.WaitForExit();
         Assert.True(p.ExitCode == 0, $"{command} {string.Join(' ', args)} failed (this test needs root): {error}");
+    }
+
+    /// <summary>A fresh lab (its own data folder and zoo with the built-in probe set, optionally the tiny ONNX model) for one test.</summary>
+    private static async Task WithLabAsync(Func<string, LabFactory, HttpClient, Task> test, IReadOnlyDictionary<string, string>? settings = null, bool tinyModel = false)
+    {
+        var data = LabFactory.NewFolder("abuse");
+        var zoo = LabFactory.ZooWithFashionMnist();
+        try
+        {
+            if (tinyModel) LabFactory.AddZooModel(zoo, "control-tiny", "Tiny control CNN", 50, Onnx.TinyCnn());
+            await using var factory = new LabFactory(data, zoo, settings: settings);
+            using var client = factory.CreateClient();
+            await test(data, factory, client);
+        }
+        finally
+        {
+            LabFactory.TryDelete(data, zoo);
+        }
     }
 
     /// <summary>The pid of a process that has just ended.</summary>
