@@ -57,7 +57,9 @@ public sealed class FaultTests
             Assert.Equal("Model file not found: 'Doomed CNN'", failed.GetProperty("error").GetString());
             Leaks.AssertNone(failed.ToString(), "the failed run");
             // Hangfire agrees: the job is Failed (not Succeeded) and named after what it measured.
+            // (The run is closed first; Hangfire records the job's state a moment later.)
             var monitor = factory.Services.GetRequiredService<Hangfire.JobStorage>().GetMonitoringApi();
+            for (var until = DateTime.UtcNow.AddSeconds(30); monitor.FailedCount() == 0 && DateTime.UtcNow < until;) await Task.Delay(100);
             var failedJob = Assert.Single(monitor.FailedJobs(0, 10));
             Assert.Equal($"Doomed CNN · rotation (run {second})", failedJob.Value.Job.Args[2]);
             Assert.Contains("Model file not found", failedJob.Value.ExceptionMessage);
