@@ -12,6 +12,9 @@ public sealed record Caller(string? UserId, string Name, bool IsAdmin, bool IsMe
 
     public bool IsSignedIn => IsMember || IsAdmin;
 
+    /// <summary>The name recorded on what this caller makes: an account's; none for the local admin (the lab's own).</summary>
+    public string? OwnerName => UserId is null ? null : Name;
+
     public static Caller From(ClaimsPrincipal user)
     {
         if (user.Identity?.IsAuthenticated != true) return Anonymous;

@@ -28,8 +28,7 @@ public static class ApiExtensions
             try { return await next(context); }
             catch (RequestException e)
             {
-                if (e.RetryAfter is { } retry)
-                    context.HttpContext.Response.Headers.RetryAfter = ((int)Math.Ceiling(retry.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                if (e.RetryAfter is { } retry) RateLimiting.WithRetryAfter(context.HttpContext, retry);
                 return ApiProblems.From(e);
             }
         }).DisableAntiforgery().RequireAuthorization(Accounts.AccountsExtensions.Read).RequireRateLimiting(RateLimiting.Api);

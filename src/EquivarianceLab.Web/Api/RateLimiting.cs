@@ -25,18 +25,21 @@ public static class RateLimiting
             o.OnRejected = async (context, ct) =>
             {
                 var retry = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromMinutes(1);
-                await TooManyAsync(context.HttpContext, $"Too many requests: try again in {(int)Math.Ceiling(retry.TotalSeconds)} s.", retry);
+                await ApiProblems.From(RequestException.OverQuota($"Too many requests: try again in {Seconds(retry)} s.", retry))
+                    .ExecuteAsync(WithRetryAfter(context.HttpContext, retry));
             };
         });
         return services;
     }
 
-    /// <summary>429 as a problem, with Retry-After in whole seconds.</summary>
-    public static Task TooManyAsync(HttpContext http, string detail, TimeSpan retryAfter)
+    /// <summary>Sets Retry-After in whole seconds (rounded up) on a 429 from the limiter or a quota.</summary>
+    public static HttpContext WithRetryAfter(HttpContext http, TimeSpan retryAfter)
     {
-        http.Response.Headers.RetryAfter = ((int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-        return ApiProblems.Problem(detail, StatusCodes.Status429TooManyRequests).ExecuteAsync(http);
+        http.Response.Headers.RetryAfter = Seconds(retryAfter).ToString(CultureInfo.InvariantCulture);
+        return http;
     }
+
+    private static int Seconds(TimeSpan t) => (int)Math.Ceiling(t.TotalSeconds);
 
     /// <summary>A signed-in caller's budget is theirs wherever they connect from; anyone else's is their address's.</summary>
     private static RateLimitPartition<string> PerClient(HttpContext http, int perMinute) =>

@@ -27,7 +27,7 @@ public sealed record ModelUpload
 }
 
 /// <summary>Uploaded models: streamed to disk, named by content hash, opened with the library before they are kept.</summary>
-public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMeasurementRunner runner, LabPaths paths, LabOptions options, SafeText safeText,
+public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMeasurementRunner runner, LabPaths paths, SafeText safeText,
     ContentLocks contentLocks, UploadQuota quota, TimeProvider time, ILogger<ModelService> zooLogger)
 {
     public static readonly IReadOnlyDictionary<string, string> Formats = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
@@ -51,21 +51,14 @@ public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMea
         return format;
     }
 
-    public async Task<ModelEntry> UploadAsync(Stream content, ModelUpload upload, Caller caller, CancellationToken ct = default)
-    {
-        CheckFields(upload);
-        if (!caller.IsSignedIn) throw RequestException.Forbidden("Sign in to upload models.");
-        var incoming = await UploadWriter.SaveAsync(content, paths.Incoming, options.MaxUploadBytes, ct);
-        return await AddAsync(incoming, upload, caller, ct);
-    }
-
     /// <summary>Keeps a file already streamed to the incoming folder (the multipart API reads the fields after the file).</summary>
     public async Task<ModelEntry> AddAsync(UploadWriter.Incoming incoming, ModelUpload upload, Caller caller, CancellationToken ct = default)
     {
-        string format;
-        try { format = CheckFields(upload); }
-        catch { UploadWriter.TryDelete(incoming.TempPath); throw; }
-        try { return await contentLocks.RunAsync(incoming.Sha256, () => KeepAsync(incoming, upload, format, caller, ct), ct); }
+        try
+        {
+            var format = CheckFields(upload);
+            return await contentLocks.RunAsync(incoming.Sha256, () => KeepAsync(incoming, upload, format, caller, ct), ct);
+        }
         finally { UploadWriter.TryDelete(incoming.TempPath); }
     }
 
@@ -133,7 +126,7 @@ public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMea
             Id = id, Name = card.DisplayName, Family = card.Family, Format = format, Architecture = card.Architecture, Source = Sources.Upload,
             FilePath = finalPath, CardJson = CardJson.Write(card), InputShape = CardJson.Shape(card.InputShape), Accuracy = upload.Accuracy,
             Provenance = card.Provenance, ContentHash = incoming.Sha256, SizeBytes = incoming.Length, AddedUtc = time.GetUtcNow().UtcDateTime,
-            OwnerId = caller.UserId, OwnerName = caller.UserId is null ? null : caller.Name,
+            OwnerId = caller.UserId, OwnerName = caller.OwnerName,
         };
         db.Models.Add(entry);
         try { await db.SaveChangesAsync(ct); }

@@ -9,7 +9,7 @@ using Microsoft.EntityFrameworkCore;
 namespace EquivarianceLab.Web.ProbeSets;
 
 /// <summary>Uploaded probe sets (.npy float32 [N,C,H,W] or .zip of images), validated by opening them with the library.</summary>
-public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, IMeasurementRunner runner, LabPaths paths, LabOptions options, SafeText safeText,
+public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, IMeasurementRunner runner, LabPaths paths, SafeText safeText,
     ContentLocks contentLocks, UploadQuota quota, TimeProvider time, ILogger<ProbeSetService> builtInLogger)
 {
     public const int ThumbnailCount = 24;
@@ -23,14 +23,6 @@ public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, I
             ".zip" => "images",
             _ => throw RequestException.Invalid("file", $"Unsupported probe set '{UploadNames.SafeName(fileName)}': use .npy (float32 [N,C,H,W]) or .zip of PNG/JPEG images."),
         };
-    }
-
-    public async Task<ProbeSetEntry> UploadAsync(Stream content, string fileName, string? name, Caller caller, CancellationToken ct = default)
-    {
-        CheckFields(fileName);
-        if (!caller.IsSignedIn) throw RequestException.Forbidden("Sign in to upload probe sets.");
-        var incoming = await UploadWriter.SaveAsync(content, paths.Incoming, options.MaxUploadBytes, ct);
-        return await AddAsync(incoming, fileName, name, caller, ct);
     }
 
     public async Task<ProbeSetEntry> AddAsync(UploadWriter.Incoming incoming, string fileName, string? name, Caller caller, CancellationToken ct = default)
@@ -73,7 +65,7 @@ public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, I
             Kind = kind, Source = Sources.Upload, FilePath = finalPath, Count = inspection.Count,
             ImageShape = inspection.ImageShape.Count == 3 ? CardJson.Shape(inspection.ImageShape) : "",
             ContentHash = incoming.Sha256, SizeBytes = incoming.Length, Thumbnails = thumbs, AddedUtc = time.GetUtcNow().UtcDateTime,
-            OwnerId = caller.UserId, OwnerName = caller.UserId is null ? null : caller.Name,
+            OwnerId = caller.UserId, OwnerName = caller.OwnerName,
         };
         db.ProbeSets.Add(entry);
         try { await db.SaveChangesAsync(ct); }

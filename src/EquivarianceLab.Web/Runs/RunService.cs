@@ -34,15 +34,15 @@ public sealed class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackg
             : await db.Models.AsNoTracking().Where(m => m.Id == request.ModelId).Select(m => new { m.Name, m.CardJson, m.InputShape }).FirstOrDefaultAsync(ct);
         if (model is null) throw RequestException.NotFound($"No model with id '{UploadNames.ShownId(request.ModelId)}'.", "modelId");
         var maxShift = RunRequest.CheckMaxShift(request.MaxShift, transform, CardJson.Parse(model.CardJson).InputShape);
-        var probeId = request.ProbeSetId;
-        if (string.IsNullOrWhiteSpace(probeId))
-            probeId = await db.ProbeSets.Where(p => p.IsDefault).Select(p => p.Id).FirstOrDefaultAsync(ct)
-                      ?? throw RequestException.Invalid("probeSetId", "probeSetId is required (no default probe set is registered).");
-        else if (probeId.Length > UploadNames.MaxIdLength || !await db.ProbeSets.AnyAsync(p => p.Id == probeId, ct))
-            throw RequestException.NotFound($"No probe set with id '{UploadNames.ShownId(probeId)}'.", "probeSetId");
+        var asked = request.ProbeSetId;
+        var probe = string.IsNullOrWhiteSpace(asked)
+            ? await db.ProbeSets.Where(p => p.IsDefault).Select(p => new { p.Id, p.Name, p.Kind, p.ImageShape }).FirstOrDefaultAsync(ct)
+              ?? throw RequestException.Invalid("probeSetId", "probeSetId is required (no default probe set is registered).")
+            : (asked.Length > UploadNames.MaxIdLength ? null
+                  : await db.ProbeSets.Where(p => p.Id == asked).Select(p => new { p.Id, p.Name, p.Kind, p.ImageShape }).FirstOrDefaultAsync(ct))
+              ?? throw RequestException.NotFound($"No probe set with id '{UploadNames.ShownId(asked)}'.", "probeSetId");
         // A .npy set is fed to the model as it is: its images must have the model's input shape (image archives and the
         // built-in set are decoded to it). Refused now, naming both, rather than failing in the worker later.
-        var probe = await db.ProbeSets.AsNoTracking().Where(p => p.Id == probeId).Select(p => new { p.Name, p.Kind, p.ImageShape }).FirstAsync(ct);
         if (probe.Kind == "npy" && probe.ImageShape.Length > 0 && model.InputShape.Length > 0 && probe.ImageShape != model.InputShape)
             throw RequestException.Invalid("probeSetId", $"Probe set '{probe.Name}' holds {probe.ImageShape} images, but model '{model.Name}' takes {model.InputShape}.");
 
@@ -53,7 +53,7 @@ public sealed class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackg
         var run = new Run
         {
             ModelId = request.ModelId!,
-            ProbeSetId = probeId,
+            ProbeSetId = probe.Id,
             Transform = transform,
             Similarity = similarity,
             Images = request.Images,
@@ -61,7 +61,7 @@ public sealed class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackg
             Status = RunStatus.Queued,
             CreatedUtc = time.GetUtcNow().UtcDateTime,
             OwnerId = caller.UserId,
-            OwnerName = caller.UserId is null ? null : caller.Name,
+            OwnerName = caller.OwnerName,
         };
         db.Runs.Add(run);
         await db.SaveChangesAsync(ct);

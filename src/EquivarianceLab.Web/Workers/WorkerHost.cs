@@ -27,7 +27,6 @@ public static class WorkerHost
         if (request is null) { Send(protocol, new WorkerMessage { Error = "The worker got an empty request." }); return 2; }
         try
         {
-            if (request.Threads > 0) TorchSharp.torch.set_num_threads(request.Threads);
             Send(protocol, Execute(request, protocol));
             return 0;
         }

@@ -70,7 +70,7 @@ public sealed class WorkerProcess(WorkerLimits limits, ILogger<WorkerProcess> lo
 
     private Process Start(WorkerRequest request)
     {
-        var (host, prefix) = WorkerCommand();
+        var (dotnet, dll) = WorkerCommand();
         // The cap must be in place before the runtime starts: `ulimit -d` in a shell that then execs the worker.
         var info = new ProcessStartInfo("/bin/sh")
         {
@@ -83,8 +83,8 @@ public sealed class WorkerProcess(WorkerLimits limits, ILogger<WorkerProcess> lo
         info.ArgumentList.Add("-c");
         info.ArgumentList.Add("ulimit -d \"$0\" && exec \"$@\"");
         info.ArgumentList.Add(((long)limits.MemoryLimitMiB * 1024).ToString(CultureInfo.InvariantCulture));
-        info.ArgumentList.Add(host);
-        foreach (var a in prefix) info.ArgumentList.Add(a);
+        info.ArgumentList.Add(dotnet);
+        info.ArgumentList.Add(dll);
         info.ArgumentList.Add(WorkerHost.Argument);
         if (limits.Threads > 0)
         {
@@ -101,7 +101,7 @@ public sealed class WorkerProcess(WorkerLimits limits, ILogger<WorkerProcess> lo
         try
         {
             using (var stdin = process.StandardInput)
-                stdin.Write(JsonSerializer.Serialize(request with { Threads = limits.Threads }, WorkerMessage.Json));
+                stdin.Write(JsonSerializer.Serialize(request, WorkerMessage.Json));
         }
         catch (IOException)
         {
@@ -111,10 +111,10 @@ public sealed class WorkerProcess(WorkerLimits limits, ILogger<WorkerProcess> lo
     }
 
     /// <summary>
-    /// This very app, started again with the argument <c>worker</c>: its apphost when it runs from one, else the
-    /// dotnet host with the app's dll (a plain build, the test host, <c>dotnet run</c>).
+    /// This very app's dll, started again by the dotnet host with the argument <c>worker</c> (whether the app runs
+    /// from a plain build, the test host, <c>dotnet run</c> or its apphost).
     /// </summary>
-    private static (string Host, string[] Prefix) WorkerCommand()
+    private static (string Dotnet, string Dll) WorkerCommand()
     {
         var dll = typeof(WorkerHost).Assembly.Location;
         var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
@@ -125,7 +125,7 @@ public sealed class WorkerProcess(WorkerLimits limits, ILogger<WorkerProcess> lo
                 ? current
                 : Path.GetFullPath(Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), "..", "..", "..", "dotnet"));
         }
-        return (File.Exists(dotnet) ? dotnet : "dotnet", [dll]);
+        return (File.Exists(dotnet) ? dotnet : "dotnet", dll);
     }
 
     private static WorkerMessage? Parse(string line)
@@ -142,7 +142,7 @@ public sealed class WorkerProcess(WorkerLimits limits, ILogger<WorkerProcess> lo
         catch (System.ComponentModel.Win32Exception e) { logger.LogWarning(e, "Could not kill worker process {Pid}.", process.Id); }
     }
 
-    private string OverMemory() => $"It exceeded the {DescribeMiB(limits.MemoryLimitMiB)} memory limit of a worker.";
+    private string OverMemory() => $"It exceeded the {MemoryLimit} memory limit of a worker.";
 
     /// <summary>A worker that ended without an answer: killed from outside, crashed, or stopped by the memory cap.</summary>
     private string Explain(int exitCode, string stderr)
@@ -157,7 +157,7 @@ public sealed class WorkerProcess(WorkerLimits limits, ILogger<WorkerProcess> lo
             return signal switch
             {
                 9 => "The worker process was killed (signal 9: by an administrator, or by the system when memory ran out).",
-                6 => $"The worker process aborted (signal 6), most likely when an allocation failed under the {DescribeMiB(limits.MemoryLimitMiB)} memory limit.",
+                6 => $"The worker process aborted (signal 6), most likely when an allocation failed under the {MemoryLimit} memory limit.",
                 11 => "The worker process crashed (signal 11) while reading the files.",
                 15 => "The worker process was terminated (signal 15).",
                 _ => $"The worker process ended on signal {signal}.",
@@ -171,7 +171,7 @@ public sealed class WorkerProcess(WorkerLimits limits, ILogger<WorkerProcess> lo
         : t.TotalMinutes >= 1 && t.TotalMinutes % 1 == 0 ? $"{t.TotalMinutes:0}-minute"
         : $"{t.TotalSeconds:0.#}-second";
 
-    private static string DescribeMiB(int mib) => mib % 1024 == 0 ? $"{mib / 1024} GiB" : $"{mib} MiB";
+    private string MemoryLimit => Uploads.UploadWriter.Format((long)limits.MemoryLimitMiB << 20);
 }
 
 /// <summary>A worker ended without doing its work; the message is for users (no paths, no stack traces).</summary>

@@ -20,8 +20,6 @@ public sealed record WorkerRequest
     public int Samples { get; init; }
     public MeasureOptions? Options { get; init; }
     public required ProbeLimits Limits { get; init; }
-    /// <summary>Compute threads; 0 = one per core.</summary>
-    public int Threads { get; init; }
 }
 
 /// <summary>
