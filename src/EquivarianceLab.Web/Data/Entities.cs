@@ -33,6 +33,11 @@ public sealed class ModelEntry
     /// <summary>Who made it: an account's id and name; null for the zoo, built-ins and what the local user made without accounts.</summary>
     public string? OwnerId { get; set; }
     public string? OwnerName { get; set; }
+    /// <summary>
+    /// The model's measurable layers as the worker listed them (JSON array of {name, shape, op, part, default}), kept
+    /// so listing them opens no file; null until first listed.
+    /// </summary>
+    public string? LayersJson { get; set; }
 }
 
 /// <summary>A probe set: the built-in Fashion-MNIST test set or an uploaded .npy / .zip of images.</summary>
@@ -72,6 +77,10 @@ public sealed class Run
     /// <summary>Requested image count; null = the engine's default.</summary>
     public int? Images { get; set; }
     public int MaxShift { get; set; } = 16;
+    /// <summary>The layers the user chose, in forward order, one per line; null = the model's default selection.</summary>
+    public string? RequestedLayers { get; set; }
+    /// <summary>The tensor the user named as logits (the Final part); null = the model's own.</summary>
+    public string? LogitsLayer { get; set; }
     public RunStatus Status { get; set; }
     public int ImagesDone { get; set; }
     public int ImagesTotal { get; set; }
@@ -112,6 +121,13 @@ public sealed class LayerScore
     public required string Shape { get; set; }
     public double? Invariance { get; set; }
     public double? Equivariance { get; set; }
+    /// <summary>Standard error over probe images and the 95% interval (docs/measure.md, "Uncertainty"); null with the score.</summary>
+    public double? InvarianceStderr { get; set; }
+    public double? InvarianceLow { get; set; }
+    public double? InvarianceHigh { get; set; }
+    public double? EquivarianceStderr { get; set; }
+    public double? EquivarianceLow { get; set; }
+    public double? EquivarianceHigh { get; set; }
     public List<TransformScore> PerTransform { get; set; } = [];
 }
 
@@ -124,6 +140,13 @@ public sealed class TransformScore
     public required string Key { get; set; }
     public double? Invariance { get; set; }
     public double? Equivariance { get; set; }
+    /// <summary>Standard error over probe images and the 95% interval (docs/measure.md, "Uncertainty"); null with the score.</summary>
+    public double? InvarianceStderr { get; set; }
+    public double? InvarianceLow { get; set; }
+    public double? InvarianceHigh { get; set; }
+    public double? EquivarianceStderr { get; set; }
+    public double? EquivarianceLow { get; set; }
+    public double? EquivarianceHigh { get; set; }
 }
 
 public sealed class PartScoreRow
@@ -133,5 +156,12 @@ public sealed class PartScoreRow
     public required string Part { get; set; }
     public double? Invariance { get; set; }
     public double? Equivariance { get; set; }
+    /// <summary>Standard error over probe images and the 95% interval (docs/measure.md, "Uncertainty"); null with the score.</summary>
+    public double? InvarianceStderr { get; set; }
+    public double? InvarianceLow { get; set; }
+    public double? InvarianceHigh { get; set; }
+    public double? EquivarianceStderr { get; set; }
+    public double? EquivarianceLow { get; set; }
+    public double? EquivarianceHigh { get; set; }
     public int Layers { get; set; }
 }

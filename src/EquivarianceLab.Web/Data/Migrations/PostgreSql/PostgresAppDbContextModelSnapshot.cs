@@ -138,10 +138,28 @@ namespace EquivarianceLab.Web.Data.Migrations.PostgreSql
                     b.Property<double?>("Equivariance")
                         .HasColumnType("double precision");
 
+                    b.Property<double?>("EquivarianceHigh")
+                        .HasColumnType("double precision");
+
+                    b.Property<double?>("EquivarianceLow")
+                        .HasColumnType("double precision");
+
+                    b.Property<double?>("EquivarianceStderr")
+                        .HasColumnType("double precision");
+
                     b.Property<int>("Index")
                         .HasColumnType("integer");
 
                     b.Property<double?>("Invariance")
+                        .HasColumnType("double precision");
+
+                    b.Property<double?>("InvarianceHigh")
+                        .HasColumnType("double precision");
+
+                    b.Property<double?>("InvarianceLow")
+                        .HasColumnType("double precision");
+
+                    b.Property<double?>("InvarianceStderr")
                         .HasColumnType("double precision");
 
                     b.Property<string>("Name")
@@ -207,6 +225,9 @@ namespace EquivarianceLab.Web.Data.Migrations.PostgreSql
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<string>("LayersJson")
+                        .HasColumnType("text");
+
                     b.Property<string>("Name")
                         .IsRequired()
                         .HasColumnType("text");
@@ -243,7 +264,25 @@ namespace EquivarianceLab.Web.Data.Migrations.PostgreSql
                     b.Property<double?>("Equivariance")
                         .HasColumnType("double precision");
 
+                    b.Property<double?>("EquivarianceHigh")
+                        .HasColumnType("double precision");
+
+                    b.Property<double?>("EquivarianceLow")
+                        .HasColumnType("double precision");
+
+                    b.Property<double?>("EquivarianceStderr")
+                        .HasColumnType("double precision");
+
                     b.Property<double?>("Invariance")
+                        .HasColumnType("double precision");
+
+                    b.Property<double?>("InvarianceHigh")
+                        .HasColumnType("double precision");
+
+                    b.Property<double?>("InvarianceLow")
+                        .HasColumnType("double precision");
+
+                    b.Property<double?>("InvarianceStderr")
                         .HasColumnType("double precision");
 
                     b.Property<int>("Layers")
@@ -358,6 +397,9 @@ namespace EquivarianceLab.Web.Data.Migrations.PostgreSql
                     b.Property<int>("ImagesTotal")
                         .HasColumnType("integer");
 
+                    b.Property<string>("LogitsLayer")
+                        .HasColumnType("text");
+
                     b.Property<int>("MaxShift")
                         .HasColumnType("integer");
 
@@ -374,6 +416,9 @@ namespace EquivarianceLab.Web.Data.Migrations.PostgreSql
                     b.Property<string>("ProbeSetId")
                         .IsRequired()
                         .HasColumnType("character varying(128)");
+
+                    b.Property<string>("RequestedLayers")
+                        .HasColumnType("text");
 
                     b.Property<int>("Restarts")
                         .HasColumnType("integer");
@@ -424,7 +469,25 @@ namespace EquivarianceLab.Web.Data.Migrations.PostgreSql
                     b.Property<double?>("Equivariance")
                         .HasColumnType("double precision");
 
+                    b.Property<double?>("EquivarianceHigh")
+                        .HasColumnType("double precision");
+
+                    b.Property<double?>("EquivarianceLow")
+                        .HasColumnType("double precision");
+
+                    b.Property<double?>("EquivarianceStderr")
+                        .HasColumnType("double precision");
+
                     b.Property<double?>("Invariance")
+                        .HasColumnType("double precision");
+
+                    b.Property<double?>("InvarianceHigh")
+                        .HasColumnType("double precision");
+
+                    b.Property<double?>("InvarianceLow")
+                        .HasColumnType("double precision");
+
+                    b.Property<double?>("InvarianceStderr")
                         .HasColumnType("double precision");
 
                     b.Property<string>("Key")

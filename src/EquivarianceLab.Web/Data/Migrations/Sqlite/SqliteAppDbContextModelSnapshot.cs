@@ -129,10 +129,28 @@ namespace EquivarianceLab.Web.Data.Migrations.Sqlite
                     b.Property<double?>("Equivariance")
                         .HasColumnType("REAL");
 
+                    b.Property<double?>("EquivarianceHigh")
+                        .HasColumnType("REAL");
+
+                    b.Property<double?>("EquivarianceLow")
+                        .HasColumnType("REAL");
+
+                    b.Property<double?>("EquivarianceStderr")
+                        .HasColumnType("REAL");
+
                     b.Property<int>("Index")
                         .HasColumnType("INTEGER");
 
                     b.Property<double?>("Invariance")
+                        .HasColumnType("REAL");
+
+                    b.Property<double?>("InvarianceHigh")
+                        .HasColumnType("REAL");
+
+                    b.Property<double?>("InvarianceLow")
+                        .HasColumnType("REAL");
+
+                    b.Property<double?>("InvarianceStderr")
                         .HasColumnType("REAL");
 
                     b.Property<string>("Name")
@@ -198,6 +216,9 @@ namespace EquivarianceLab.Web.Data.Migrations.Sqlite
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("LayersJson")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("Name")
                         .IsRequired()
                         .HasColumnType("TEXT");
@@ -232,7 +253,25 @@ namespace EquivarianceLab.Web.Data.Migrations.Sqlite
                     b.Property<double?>("Equivariance")
                         .HasColumnType("REAL");
 
+                    b.Property<double?>("EquivarianceHigh")
+                        .HasColumnType("REAL");
+
+                    b.Property<double?>("EquivarianceLow")
+                        .HasColumnType("REAL");
+
+                    b.Property<double?>("EquivarianceStderr")
+                        .HasColumnType("REAL");
+
                     b.Property<double?>("Invariance")
+                        .HasColumnType("REAL");
+
+                    b.Property<double?>("InvarianceHigh")
+                        .HasColumnType("REAL");
+
+                    b.Property<double?>("InvarianceLow")
+                        .HasColumnType("REAL");
+
+                    b.Property<double?>("InvarianceStderr")
                         .HasColumnType("REAL");
 
                     b.Property<int>("Layers")
@@ -345,6 +384,9 @@ namespace EquivarianceLab.Web.Data.Migrations.Sqlite
                     b.Property<int>("ImagesTotal")
                         .HasColumnType("INTEGER");
 
+                    b.Property<string>("LogitsLayer")
+                        .HasColumnType("TEXT");
+
                     b.Property<int>("MaxShift")
                         .HasColumnType("INTEGER");
 
@@ -360,6 +402,9 @@ namespace EquivarianceLab.Web.Data.Migrations.Sqlite
 
                     b.Property<string>("ProbeSetId")
                         .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RequestedLayers")
                         .HasColumnType("TEXT");
 
                     b.Property<int>("Restarts")
@@ -409,7 +454,25 @@ namespace EquivarianceLab.Web.Data.Migrations.Sqlite
                     b.Property<double?>("Equivariance")
                         .HasColumnType("REAL");
 
+                    b.Property<double?>("EquivarianceHigh")
+                        .HasColumnType("REAL");
+
+                    b.Property<double?>("EquivarianceLow")
+                        .HasColumnType("REAL");
+
+                    b.Property<double?>("EquivarianceStderr")
+                        .HasColumnType("REAL");
+
                     b.Property<double?>("Invariance")
+                        .HasColumnType("REAL");
+
+                    b.Property<double?>("InvarianceHigh")
+                        .HasColumnType("REAL");
+
+                    b.Property<double?>("InvarianceLow")
+                        .HasColumnType("REAL");
+
+                    b.Property<double?>("InvarianceStderr")
                         .HasColumnType("REAL");
 
                     b.Property<string>("Key")
