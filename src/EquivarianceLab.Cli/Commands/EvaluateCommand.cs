@@ -40,7 +40,7 @@ public static class EvaluateCommand
         if (!(tolerance >= 0)) throw new EquivarianceLabException($"--tolerance must be zero or more (got {tolerance}).");
         var zoo = StudyCommand.OpenZoo(zooFolder);
         var targets = models.Length == 0
-            ? zoo.Entries.Where(e => e.Card is { Accuracy: not null, AccuracyDataset.Length: > 0 } c && c.Format != ModelLoader.BuiltinFormat && e.Folder is not null)
+            ? zoo.Entries.Where(e => e.Card is { Accuracy: not null, AccuracyDataset.Length: > 0, AccuracyReportedBy: null } c && c.Format != ModelLoader.BuiltinFormat && e.Folder is not null)
                 .Select(e => (Id: e.Id, Card: e.Card!, Folder: e.Folder!)).ToList()
             : models.Select(m => Resolve(m, zoo)).ToList();
         if (targets.Count == 0) throw new EquivarianceLabException($"No model with an accuracy on its card in {zoo.Folder ?? "the zoo"}.");
@@ -83,6 +83,8 @@ public static class EvaluateCommand
         if (card.Accuracy is null || string.IsNullOrWhiteSpace(card.AccuracyDataset))
             throw new EquivarianceLabException($"{id}: its card records no accuracy and accuracyDataset to compare with.");
         if (card.Format == ModelLoader.BuiltinFormat) throw new EquivarianceLabException($"{id}: a built-in control has no trained weights to evaluate.");
+        if (card.AccuracyReportedBy is { } reporter)
+            throw new EquivarianceLabException($"{id}: its accuracy is the publisher's figure ({reporter}); this repository has no test set or classifier to re-measure it.");
         return (id, card, folder);
     }
 }

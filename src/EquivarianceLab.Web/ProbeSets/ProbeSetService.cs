@@ -78,7 +78,6 @@ public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, I
         return entry;
     }
 
-    /// <summary>The PNG for thumbnail <paramref name="index"/>, resolved from the database id only (never a user path).</summary>
     /// <summary>Every probe set, the default first, by name.</summary>
     public async Task<List<ProbeSetEntry>> ListAsync(CancellationToken ct = default)
     {
@@ -98,6 +97,7 @@ public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, I
         return await db.ProbeSets.CountAsync(ct);
     }
 
+    /// <summary>The PNG for thumbnail <paramref name="index"/>, resolved from the database id only (never a user path).</summary>
     public async Task<string?> ThumbnailPathAsync(string id, int index, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
@@ -111,8 +111,21 @@ public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, I
     public const string FashionMnistName = "Fashion-MNIST test (10k)";
     public static string FashionMnistRelative { get; } = Path.Combine("data", "fashion-mnist", "t10k-images-idx3-ubyte.gz");
 
-    /// <summary>At start: registers the shipped Fashion-MNIST test images (the default probe set unless another is) and their thumbnails.</summary>
+    public const string NaturalPhotosId = "natural-photos";
+    public const string NaturalPhotosName = "Natural photos (50)";
+    public static string NaturalPhotosRelative { get; } = Path.Combine("data", "natural-photos", "photos.zip");
+
+    /// <summary>
+    /// At start: registers the shipped probe sets — the Fashion-MNIST test images (the default probe set unless another
+    /// is) and the natural photos for ImageNet-scale models (models/data/natural-photos/README.md) — with thumbnails.
+    /// </summary>
     public async Task RegisterBuiltInAsync(CancellationToken ct = default)
+    {
+        await RegisterFashionMnistAsync(ct);
+        await RegisterNaturalPhotosAsync(ct);
+    }
+
+    private async Task RegisterFashionMnistAsync(CancellationToken ct)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var path = Path.Combine(paths.ZooFolder, FashionMnistRelative);
@@ -128,15 +141,7 @@ public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, I
         int count = images.Count, h = images.Height, w = images.Width, size = h * w;
         var samples = Enumerable.Range(0, Math.Min(ThumbnailCount, count))
             .Select(i => images.Pixels.AsSpan(i * size, size).ToArray().Select(b => b / 255f).ToArray()).ToList();
-        if (entry is null)
-        {
-            entry = new ProbeSetEntry
-            {
-                Id = FashionMnistId, Name = FashionMnistName, Kind = "idx", Source = Sources.BuiltIn, FilePath = path,
-                AddedUtc = time.GetUtcNow().UtcDateTime,
-            };
-            db.ProbeSets.Add(entry);
-        }
+        entry ??= AddBuiltIn(db, FashionMnistId, FashionMnistName, "idx", path);
         entry.FilePath = path;
         entry.Count = count;
         entry.ImageShape = $"1×{h}×{w}";
@@ -145,5 +150,45 @@ public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, I
         if (!File.Exists(Path.Combine(thumbs, "0.png")) || entry.Thumbnails == 0)
             entry.Thumbnails = Thumbnails.Write(thumbs, samples, [1, h, w]);
         await db.SaveChangesAsync(ct);
+    }
+
+    /// <summary>
+    /// The photo archive is opened like an upload (by the worker), but only when it is new or its thumbnails are gone,
+    /// so an ordinary start costs nothing.
+    /// </summary>
+    private async Task RegisterNaturalPhotosAsync(CancellationToken ct)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var path = Path.Combine(paths.ZooFolder, NaturalPhotosRelative);
+        if (!File.Exists(path))
+        {
+            builtInLogger.LogWarning("Built-in probe set {Path} not found.", path);
+            return;
+        }
+        var entry = await db.ProbeSets.FirstOrDefaultAsync(p => p.Id == NaturalPhotosId, ct);
+        var thumbs = Path.Combine(paths.Thumbnails, NaturalPhotosId);
+        var size = new FileInfo(path).Length;
+        if (entry is not null && entry.FilePath == path && entry.SizeBytes == size && entry.Thumbnails > 0 && File.Exists(Path.Combine(thumbs, "0.png")))
+            return;
+        ProbeInspection inspection;
+        try { inspection = runner.InspectProbeSet(path, ThumbnailCount); }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            builtInLogger.LogWarning("Built-in probe set {Path} could not be opened: {Reason}", path, LibraryErrors.Describe(e));
+            return;
+        }
+        entry ??= AddBuiltIn(db, NaturalPhotosId, NaturalPhotosName, "images", path);
+        entry.FilePath = path;
+        entry.Count = inspection.Count;
+        entry.SizeBytes = size;
+        entry.Thumbnails = Thumbnails.Write(thumbs, inspection.Samples, inspection.SampleShape);
+        await db.SaveChangesAsync(ct);
+    }
+
+    private ProbeSetEntry AddBuiltIn(AppDbContext db, string id, string name, string kind, string path)
+    {
+        var entry = new ProbeSetEntry { Id = id, Name = name, Kind = kind, Source = Sources.BuiltIn, FilePath = path, AddedUtc = time.GetUtcNow().UtcDateTime };
+        db.ProbeSets.Add(entry);
+        return entry;
     }
 }

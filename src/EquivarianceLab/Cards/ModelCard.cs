@@ -28,6 +28,11 @@ public sealed record ModelCard
     /// <summary>Accuracy in percent, and the data set it was measured on.</summary>
     public double? Accuracy { get; init; }
     public string? AccuracyDataset { get; init; }
+    /// <summary>
+    /// Set when the accuracy is the publisher's figure rather than one the project measured (a pretrained graph without
+    /// its classifier or test set here): who reported it, where. <c>eqlab evaluate</c> cannot re-measure such a card.
+    /// </summary>
+    public string? AccuracyReportedBy { get; init; }
     /// <summary>The exact command and seed that produced the model.</summary>
     public string? Provenance { get; init; }
     public int? Seed { get; init; }

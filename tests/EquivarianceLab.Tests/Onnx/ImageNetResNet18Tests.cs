@@ -71,7 +71,10 @@ public class ImageNetResNet18Tests
         Assert.Equal([3, 224, 224], card.InputShape);
         Assert.Equal("BGR", card.Preprocessing.ChannelOrder);
         Assert.Equal(1.0, card.Preprocessing.Scale);
-        Assert.Null(card.Accuracy);
+        // No classifier and no ImageNet here: the accuracy is the publisher's top-1 (100 − 29.186% error), marked as such.
+        Assert.Equal(70.81, card.Accuracy!.Value, 2);
+        Assert.Equal("imagenet-1k/val", card.AccuracyDataset);
+        Assert.Contains("29.186%", card.AccuracyReportedBy);
         Assert.Contains("Microsoft.ML.DnnImageFeaturizer.ResNet18 0.23.1", card.Provenance);
     }
 }

@@ -152,6 +152,56 @@ public sealed class RealMeasurementTests
         }
     }
 
+    /// <summary>
+    /// Issue 14: after the README's one command the ImageNet ResNet-18 is in the dashboard with its card's accuracy and
+    /// test set, the shipped natural photos are a probe set, and the two fit: a run through the real worker measures the
+    /// model's default layers on the photos (resized and cropped to 224×224, BGR, mean image subtracted).
+    /// </summary>
+    [Fact]
+    public async Task The_imagenet_model_and_the_natural_photos_are_registered_at_start_and_fit_each_other()
+    {
+        var data = LabFactory.NewFolder("imagenet");
+        var zoo = LabFactory.ZooWithFashionMnist();
+        try
+        {
+            foreach (var folder in new[] { "imagenet-resnet18", Path.Combine("data", "natural-photos") })
+            {
+                var dir = Directory.CreateDirectory(Path.Combine(zoo, folder)).FullName;
+                foreach (var f in Directory.GetFiles(Path.Combine(LabFactory.RepositoryRoot(), "models", folder)))
+                    File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+            }
+            await using var factory = new LabFactory(data, zoo);
+            using var client = factory.CreateClient();
+
+            var models = await client.GetFromJsonAsync<JsonElement>("/api/models");
+            var imagenet = models.EnumerateArray().Single(m => m.GetProperty("id").GetString() == "imagenet-resnet18");
+            Assert.Equal(70.81, imagenet.GetProperty("accuracy").GetDouble(), 2);
+            Assert.Equal("imagenet-1k/val", imagenet.GetProperty("accuracyDataset").GetString());
+            Assert.Contains("CNTK", imagenet.GetProperty("accuracyReportedBy").GetString());
+            Assert.Equal("3×224×224", imagenet.GetProperty("inputShape").GetString());
+
+            var probes = await client.GetFromJsonAsync<JsonElement>("/api/probesets");
+            var photos = probes.EnumerateArray().Single(p => p.GetProperty("id").GetString() == "natural-photos");
+            Assert.Equal(50, photos.GetProperty("count").GetInt32());
+            var thumbnail = await client.GetAsync("/thumbnails/natural-photos/0.png");
+            Assert.Equal(HttpStatusCode.OK, thumbnail.StatusCode);
+
+            var created = await client.PostAsJsonAsync("/api/runs", new { modelId = "imagenet-resnet18", probeSetId = "natural-photos", transform = "rotation", images = 4 });
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            var run = await WaitForAsync(client, (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt32());
+            Assert.True(run.GetProperty("status").GetString() == "done", run.ToString());
+            var result = EquivarianceLab.Measure.MeasurementResult.FromJson(run.GetProperty("result").GetRawText());
+            Assert.Equal(4, result.Images);
+            Assert.Contains("Pool", result.Parts.Keys);
+            Assert.DoesNotContain("Final", result.Parts.Keys); // a featurizer: no classifier
+            Assert.All(result.Layers, l => Assert.NotNull(l.Equivariance));
+        }
+        finally
+        {
+            LabFactory.TryDelete(data, zoo);
+        }
+    }
+
     private static async Task<JsonElement> WaitForAsync(HttpClient client, int id)
     {
         JsonElement run;
