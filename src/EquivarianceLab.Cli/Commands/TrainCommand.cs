@@ -31,6 +31,10 @@ public static class TrainCommand
         var seed = new Option<int>("--seed") { Description = "Random seed (weights, shuffle, augmentation).", DefaultValueFactory = _ => 0 };
         var lr = new Option<double?>("--lr") { Description = "Base learning rate (default: the paper's for the architecture)." };
         var trainLimit = new Option<int?>("--train-limit") { Description = "Train on the first N images of the training set only." };
+        var dataFolder = new Option<string?>("--data-folder")
+        {
+            Description = "A folder with Fashion-MNIST's IDX files (train-/t10k-images-idx3-ubyte[.gz] and labels), searched before models/data/fashion-mnist and /usr/share/datasets/fashion-mnist.",
+        };
         var option = new Option<string[]>("--option")
         {
             Description = "Further architecture option NAME=INTEGER (repeatable), e.g. depth=40, base=4, dim=64.",
@@ -47,7 +51,7 @@ public static class TrainCommand
 
         var command = new Command("train", "Train a model on Fashion-MNIST (FMNIST-6, -Rot-Inv, -Rot-Eq) and write its checkpoint and model card.")
         {
-            arch, data, augment, width, epochs, batch, seed, lr, trainLimit, option, output, id, name, threads, similarity,
+            arch, data, augment, width, epochs, batch, seed, lr, trainLimit, dataFolder, option, output, id, name, threads, similarity,
         };
 
         command.SetAction((parseResult, cancellationToken) =>
@@ -63,7 +67,7 @@ public static class TrainCommand
                 }
                 if (parseResult.GetValue(similarity))
                 {
-                    var files = FashionMnist.Locate(FashionMnistSplit.Train);
+                    var files = FashionMnist.Locate(FashionMnistSplit.Train, parseResult.GetValue(dataFolder));
                     var report = RotationSimilarity.Compute(FashionMnist.LoadImages(files.Images), FashionMnist.LoadLabels(files.Labels));
                     stdout.Write(report.Format());
                     return Task.FromResult(0);
@@ -79,6 +83,7 @@ public static class TrainCommand
                     Seed = parseResult.GetValue(seed),
                     LearningRate = parseResult.GetValue(lr) is double l ? (l > 0 ? l : throw new EquivarianceLabException("--lr must be positive.")) : null,
                     TrainLimit = parseResult.GetValue(trainLimit),
+                    DataFolder = parseResult.GetValue(dataFolder),
                     Options = ParseOptions(parseResult.GetValue(option) ?? []),
                     Out = parseResult.GetValue(output) ?? throw new EquivarianceLabException("--out is required (a folder or a weight file)."),
                     Id = parseResult.GetValue(id),

@@ -126,6 +126,10 @@ public static class FashionMnist
 
     public static FashionMnistFiles Locate(FashionMnistSplit split = FashionMnistSplit.Test) => Locate(split, SearchDirectories());
 
+    /// <summary>As <see cref="Locate(FashionMnistSplit)"/>, looking in <paramref name="first"/> (when given) before the usual places.</summary>
+    public static FashionMnistFiles Locate(FashionMnistSplit split, string? first) =>
+        Locate(split, first is null ? SearchDirectories() : [first, .. SearchDirectories()]);
+
     public static FashionMnistFiles Locate(FashionMnistSplit split, IReadOnlyList<string> searchDirectories)
     {
         string prefix = split == FashionMnistSplit.Test ? "t10k" : "train";

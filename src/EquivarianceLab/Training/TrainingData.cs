@@ -104,10 +104,13 @@ public static class TrainingData
         return (Parse(parts[0]), parts[1] == "test" ? FashionMnistSplit.Test : FashionMnistSplit.Train);
     }
 
-    /// <summary>Loads a split of a variant from the Fashion-MNIST files <see cref="FashionMnist.Locate(FashionMnistSplit)"/> finds.</summary>
-    public static LabeledImages Load(DataVariant v, FashionMnistSplit split, int? limit = null)
+    /// <summary>
+    /// Loads a split of a variant from the Fashion-MNIST files found in <paramref name="dataFolder"/> (when given), else
+    /// where <see cref="FashionMnist.Locate(FashionMnistSplit)"/> looks.
+    /// </summary>
+    public static LabeledImages Load(DataVariant v, FashionMnistSplit split, int? limit = null, string? dataFolder = null)
     {
-        var files = FashionMnist.Locate(split);
+        var files = FashionMnist.Locate(split, dataFolder);
         var images = FashionMnist.LoadImages(files.Images);
         var labels = FashionMnist.LoadLabels(files.Labels);
         return Build(v, split, images, labels, limit);

@@ -24,6 +24,8 @@ public sealed record TrainRequest
     public double? LearningRate { get; init; }
     /// <summary>Train on the first N images of the variant's training set only.</summary>
     public int? TrainLimit { get; init; }
+    /// <summary>A folder searched first for the Fashion-MNIST IDX files (before the repository's copy and Debian's).</summary>
+    public string? DataFolder { get; init; }
     /// <summary>Further architecture options (depth, base, dim, …).</summary>
     public IReadOnlyDictionary<string, int> Options { get; init; } = new Dictionary<string, int>();
     /// <summary>A folder (gets <c>model.dat</c> + <c>card.json</c>) or a weight file path (.dat/.pt/.pth/.safetensors; card beside it as <c>FILE.card.json</c>).</summary>
@@ -80,8 +82,8 @@ public static class TrainingRun
         }
 
         log?.WriteLine($"Loading {TrainingData.DisplayName(request.Data)} …");
-        using var train = TrainingData.Load(request.Data, FashionMnistSplit.Train, request.TrainLimit);
-        using var test = TrainingData.Load(request.Data, FashionMnistSplit.Test);
+        using var train = TrainingData.Load(request.Data, FashionMnistSplit.Train, request.TrainLimit, request.DataFolder);
+        using var test = TrainingData.Load(request.Data, FashionMnistSplit.Test, dataFolder: request.DataFolder);
 
         torch.manual_seed(request.Seed);
         using var model = ArchitectureRegistry.CreateHooked(info.Name, options, out var resolved);

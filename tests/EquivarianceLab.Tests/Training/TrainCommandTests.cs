@@ -1,6 +1,7 @@
 using System.CommandLine;
 using EquivarianceLab.Cards;
 using EquivarianceLab.Cli.Commands;
+using EquivarianceLab.Probes;
 
 namespace EquivarianceLab.Tests.Training;
 
@@ -39,8 +40,14 @@ public class TrainCommandTests
     {
         using var dir = new TempDirectory();
         var file = Path.Combine(dir.Path, "tiny.safetensors");
+        // A stand-in training split beside the shipped test set, so the test needs nothing outside the repository
+        // (the real one comes with Debian's dataset-fashion-mnist): the first 600 test images, written as train files.
+        var data = Directory.CreateDirectory(Path.Combine(dir.Path, "fmnist")).FullName;
+        var images = TrainingTestData.Images;
+        FashionMnist.WriteImages(Path.Combine(data, "train-images-idx3-ubyte.gz"), images with { Count = 600, Pixels = images.Pixels[..(600 * 784)] });
+        FashionMnist.WriteLabels(Path.Combine(data, "train-labels-idx1-ubyte.gz"), TrainingTestData.Labels[..600]);
         var (exit, stdout, stderr) = Run("train", "--arch", "cnn7", "--data", "fmnist6-rot-inv", "--augment", "crop,flip", "--epochs", "1",
-            "--batch", "64", "--train-limit", "256", "--seed", "7", "--out", file);
+            "--batch", "64", "--train-limit", "256", "--data-folder", data, "--seed", "7", "--out", file);
         Assert.True(exit == 0, stderr);
         Assert.Contains("epoch 1/1", stderr); // progress
         Assert.Contains("test accuracy", stdout);
@@ -49,7 +56,7 @@ public class TrainCommandTests
         Assert.Equal("pytorch", card.Format);
         Assert.Equal("tiny.safetensors", card.File);
         Assert.Equal(7, card.Seed);
-        Assert.StartsWith($"eqlab train --arch cnn7 --data fmnist6-rot-inv --augment crop,flip --epochs 1 --batch 64 --train-limit 256 --seed 7 --out {file}", card.Provenance);
+        Assert.StartsWith($"eqlab train --arch cnn7 --data fmnist6-rot-inv --augment crop,flip --epochs 1 --batch 64 --train-limit 256 --data-folder {data} --seed 7 --out {file}", card.Provenance);
         Assert.Equal("fmnist6-rot-inv/test", card.AccuracyDataset);
         Assert.Contains("crop,flip", card.DisplayName);
         Assert.NotNull(ModelCard.FindFor(file));
