@@ -45,6 +45,12 @@ public static class ApexOptions
         zoom = new { enabled = false },
     };
 
+    /// <summary>
+    /// Room beside the plot for the first and last category labels, which ApexCharts centres on the outermost points
+    /// of a line chart and would otherwise cut off at the edges of the SVG.
+    /// </summary>
+    private static readonly object LineGrid = new { padding = new { left = 16, right = 32 } };
+
     private static object YAxis(string title, double? min, double? max) => new { title = new { text = title }, min, max, forceNiceScale = min is null };
 
     /// <summary>Grouped bars: one group per category, one bar per series (the run's parts; Compare; the ρ chart).</summary>
@@ -78,6 +84,7 @@ public static class ApexOptions
         colors = colors ?? series.Select((_, i) => Color(i)).ToArray(),
         stroke = new { width = 2, curve = "straight", dashArray = dashes },
         markers = new { size = 3 },
+        grid = LineGrid,
         legend = new { position = "top" },
         noData = new { text = "No data" },
         eqlab = new { decimals = 3 },
@@ -95,6 +102,7 @@ public static class ApexOptions
         colors = series.Select((_, i) => Color(i)).ToArray(),
         stroke = new { width = 2, curve = "straight" },
         markers = new { size = 3 },
+        grid = LineGrid,
         legend = new { position = "top" },
         noData = new { text = "No data" },
         eqlab = new { decimals = 3, xDecimals = 2 },
