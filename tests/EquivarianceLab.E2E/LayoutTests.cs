@@ -95,6 +95,10 @@ public sealed class LayoutTests() : ServerTest("layout")
           const doc = document.documentElement;
           if (doc.scrollWidth > window.innerWidth + 1)
             problems.push(`page is ${doc.scrollWidth} px wide in a ${window.innerWidth} px window`);
+          for (const item of document.querySelectorAll('.mud-appbar .mud-toolbar > *')) {
+            const r = item.getBoundingClientRect();
+            if (r.width > 0 && r.right > window.innerWidth + 1) { problems.push(`app bar item "${item.textContent.trim().slice(0, 30)}" runs past the window`); break; }
+          }
           for (const td of document.querySelectorAll('.mud-table td')) {
             const display = getComputedStyle(td).display;
             if (display === 'none' || display === 'table-cell' || td.offsetParent === null || td.textContent.trim() === '') continue;
