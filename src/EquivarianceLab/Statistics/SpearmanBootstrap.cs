@@ -20,7 +20,7 @@ public static class SpearmanBootstrap
     public const int Seed = 42;
 
     /// <summary>
-    /// The interval over the pairs where neither value is NaN; null when fewer than 3 pairs remain, a side is constant,
+    /// The interval over the pairs where neither value is NaN, in any order; null when fewer than 3 pairs remain, a side is constant,
     /// or no resample had a ρ. Percentiles interpolate linearly between order statistics (position p·(m − 1) of the m
     /// sorted ρ, numpy's default).
     /// </summary>
@@ -30,7 +30,10 @@ public static class SpearmanBootstrap
         ArgumentNullException.ThrowIfNull(y);
         if (x.Count != y.Count) throw new ArgumentException($"x has {x.Count} values but y has {y.Count}.", nameof(y));
         ArgumentOutOfRangeException.ThrowIfLessThan(resamples, 1);
-        var pairs = Enumerable.Range(0, x.Count).Where(i => !double.IsNaN(x[i]) && !double.IsNaN(y[i])).Select(i => (X: x[i], Y: y[i])).ToList();
+        // Sorted, so that the interval depends on the pairs only, not on the order the caller lists them in (the study
+        // lists models in its slot order, the dashboard by run id).
+        var pairs = Enumerable.Range(0, x.Count).Where(i => !double.IsNaN(x[i]) && !double.IsNaN(y[i])).Select(i => (X: x[i], Y: y[i]))
+            .OrderBy(p => p.X).ThenBy(p => p.Y).ToList();
         int n = pairs.Count;
         if (n < 3 || pairs.All(p => p.X == pairs[0].X) || pairs.All(p => p.Y == pairs[0].Y)) return null;
 

@@ -15,6 +15,9 @@ public class SpearmanBootstrapTests
         var b = SpearmanBootstrap.Interval([.. X], [.. Y])!;
         Assert.Equal(a, b);
         Assert.Equal(SpearmanBootstrap.DefaultResamples, a.Resamples);
+        // The pairs in another order: the same interval (the study and the dashboard list models differently).
+        var order = Enumerable.Range(0, X.Length).Reverse().ToArray();
+        Assert.Equal(a, SpearmanBootstrap.Interval([.. order.Select(k => X[k])], [.. order.Select(k => Y[k])]));
     }
 
     [Fact]
