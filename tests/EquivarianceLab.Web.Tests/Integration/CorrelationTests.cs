@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using EquivarianceLab.Web.Tests.Fakes;
 
 namespace EquivarianceLab.Web.Tests.Integration;
 
@@ -12,37 +11,18 @@ namespace EquivarianceLab.Web.Tests.Integration;
 /// </summary>
 public sealed class CorrelationTests : IAsyncLifetime
 {
-    private static readonly byte[] FakeOnnx = [0x08, 0x07, 0x12, 0x04, 0x74, 0x65, 0x73, 0x74];
+    // The fake runner's scores grow with the length of the model id (its seed): m-a < m-bb < m-ccc < m-dddd in every
+    // part's invariance; its equivariance is the same for every model.
+    private readonly FakeLab _lab = new("correlation", ("m-a", "Model A", 80), ("m-bb", "Model B", 70), ("m-ccc", "Model C", 90),
+        ("m-dddd", "Model D", 85), ("m-none", "Model without accuracy", 50));
 
-    private readonly string _data = LabFactory.NewFolder("correlation");
-    private readonly string _zoo = LabFactory.ZooWithFashionMnist();
-    private LabFactory _factory = null!;
-    private HttpClient _client = null!;
+    public Task InitializeAsync() => Task.CompletedTask;
 
-    public Task InitializeAsync()
-    {
-        // The fake runner's scores grow with the length of the model id (its seed): m-a < m-bb < m-ccc < m-dddd in
-        // every part's invariance; its equivariance is the same for every model.
-        LabFactory.AddZooModel(_zoo, "m-a", "Model A", 80, FakeOnnx);
-        LabFactory.AddZooModel(_zoo, "m-bb", "Model B", 70, FakeOnnx);
-        LabFactory.AddZooModel(_zoo, "m-ccc", "Model C", 90, FakeOnnx);
-        LabFactory.AddZooModel(_zoo, "m-dddd", "Model D", 85, FakeOnnx);
-        LabFactory.AddZooModel(_zoo, "m-none", "Model without accuracy", 50, FakeOnnx);
-        _factory = new LabFactory(_data, _zoo, new FakeMeasurementRunner());
-        _client = _factory.CreateClient();
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync()
-    {
-        _client.Dispose();
-        await _factory.DisposeAsync();
-        LabFactory.TryDelete(_data, _zoo);
-    }
+    public Task DisposeAsync() => _lab.DisposeAsync().AsTask();
 
     private async Task<int> QueueAsync(string model, int maxShift, string probe = "fashion-mnist-test")
     {
-        var created = await _client.PostAsJsonAsync("/api/runs", new { modelId = model, probeSetId = probe, transform = "translation", images = 64, maxShift });
+        var created = await _lab.Client.PostAsJsonAsync("/api/runs", new { modelId = model, probeSetId = probe, transform = "translation", images = 64, maxShift });
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         return (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt32();
     }
@@ -52,7 +32,7 @@ public sealed class CorrelationTests : IAsyncLifetime
         var until = DateTime.UtcNow + TimeSpan.FromSeconds(90);
         foreach (var id in ids)
         {
-            while ((await _client.GetFromJsonAsync<JsonElement>($"/api/runs/{id}")).GetProperty("status").GetString() != "done")
+            while ((await _lab.Client.GetFromJsonAsync<JsonElement>($"/api/runs/{id}")).GetProperty("status").GetString() != "done")
             {
                 if (DateTime.UtcNow > until) throw new TimeoutException($"Run {id} did not finish.");
                 await Task.Delay(100);
@@ -62,10 +42,10 @@ public sealed class CorrelationTests : IAsyncLifetime
 
     private async Task<string> UploadProbeSetAsync()
     {
-        var npy = Path.Combine(_data, "other.npy");
+        var npy = Path.Combine(_lab.DataFolder, "other.npy");
         EquivarianceLab.Tests.Probes.NpyTestFiles.WriteRaw(npy, 1, EquivarianceLab.Tests.Probes.NpyTestFiles.Dict("(4, 1, 28, 28)"), new float[4 * 28 * 28]);
         using var form = new MultipartFormDataContent { { new StringContent("Other images"), "name" }, { new ByteArrayContent(File.ReadAllBytes(npy)), "file", "other.npy" } };
-        var upload = await _client.PostAsync("/api/probesets", form);
+        var upload = await _lab.Client.PostAsync("/api/probesets", form);
         Assert.Equal(HttpStatusCode.Created, upload.StatusCode);
         return (await upload.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
     }
@@ -77,7 +57,7 @@ public sealed class CorrelationTests : IAsyncLifetime
     public async Task Runs_differing_in_max_shift_or_probe_set_are_separate_groups_and_the_page_shows_the_api_numbers()
     {
         var other = await UploadProbeSetAsync();
-        Assert.Equal(HttpStatusCode.NoContent, (await _client.PatchAsJsonAsync("/api/models/m-none", new { accuracy = (double?)null })).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await _lab.Client.PatchAsJsonAsync("/api/models/m-none", new { accuracy = (double?)null })).StatusCode);
         var older = await QueueAsync("m-a", 2);
         await WaitDoneAsync([older]);
         int[] shift2 = [await QueueAsync("m-a", 2), await QueueAsync("m-bb", 2), await QueueAsync("m-ccc", 2), await QueueAsync("m-dddd", 2)];
@@ -86,7 +66,7 @@ public sealed class CorrelationTests : IAsyncLifetime
         var noAccuracy = await QueueAsync("m-none", 2);
         await WaitDoneAsync([.. shift2, .. shift3, .. otherProbe, noAccuracy]);
 
-        var study = await _client.GetFromJsonAsync<JsonElement>("/api/correlation");
+        var study = await _lab.Client.GetFromJsonAsync<JsonElement>("/api/correlation");
         var groups = study.GetProperty("groups").EnumerateArray().ToList();
         Assert.Equal(3, groups.Count);
         Assert.Equal([4, 3, 3], groups.Select(g => g.GetProperty("n").GetInt32()));
@@ -144,11 +124,11 @@ public sealed class CorrelationTests : IAsyncLifetime
 
         // ?group=KEY: that group alone, the same numbers.
         var key = a.GetProperty("key").GetString()!;
-        var one = await _client.GetFromJsonAsync<JsonElement>($"/api/correlation?group={Uri.EscapeDataString(key)}");
+        var one = await _lab.Client.GetFromJsonAsync<JsonElement>($"/api/correlation?group={Uri.EscapeDataString(key)}");
         Assert.Equal(a.GetRawText(), Assert.Single(one.GetProperty("groups").EnumerateArray()).GetRawText());
 
         // The page at the same URL state shows the same numbers (as the server renders it).
-        var html = await _client.GetStringAsync($"/correlation?group={Uri.EscapeDataString(key)}");
+        var html = await _lab.Client.GetStringAsync($"/correlation?group={Uri.EscapeDataString(key)}");
         foreach (var part in a.GetProperty("parts").EnumerateArray())
         {
             var name = part.GetProperty("part").GetString()!;
@@ -166,7 +146,7 @@ public sealed class CorrelationTests : IAsyncLifetime
         Assert.Contains("Model without accuracy has no accuracy", html);
 
         // Without a group the page names the largest one in its URL.
-        var landing = await _client.GetAsync("/correlation");
+        var landing = await _lab.Client.GetAsync("/correlation");
         Assert.Equal(HttpStatusCode.OK, landing.StatusCode);
         Assert.EndsWith($"/correlation?group={Uri.EscapeDataString(key)}", landing.RequestMessage!.RequestUri!.AbsoluteUri.Replace("%7E", "~", StringComparison.Ordinal));
     }
@@ -174,7 +154,7 @@ public sealed class CorrelationTests : IAsyncLifetime
     [Fact]
     public async Task An_unknown_group_is_a_404_problem()
     {
-        var response = await _client.GetAsync("/api/correlation?group=rotation~shift99~pearson~1img~nothing~nowhere");
+        var response = await _lab.Client.GetAsync("/api/correlation?group=rotation~shift99~pearson~1img~nothing~nowhere");
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
@@ -182,7 +162,7 @@ public sealed class CorrelationTests : IAsyncLifetime
         Assert.StartsWith("No group of comparable runs 'rotation~shift99~pearson~1img~nothing~nowhere'", problem.GetProperty("detail").GetString());
 
         // With no runs at all there are no groups and nothing left out.
-        var empty = await _client.GetFromJsonAsync<JsonElement>("/api/correlation");
+        var empty = await _lab.Client.GetFromJsonAsync<JsonElement>("/api/correlation");
         Assert.Equal(0, empty.GetProperty("groups").GetArrayLength());
         Assert.Equal(0, empty.GetProperty("leftOut").GetArrayLength());
     }

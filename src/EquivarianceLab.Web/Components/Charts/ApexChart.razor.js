@@ -73,7 +73,7 @@ function withoutCsvExport(element) {
 }
 
 // One vertical whisker with caps per bar that has an interval ([low, high] in data units), in the plot area's
-// coordinates: the bar's own box gives x, the y axis's range gives y.
+// coordinates: the bar's position attributes give x, the y axis's range gives y.
 function drawErrorBars(ctx, bars) {
     const w = ctx.w;
     const root = ctx.el;
@@ -91,13 +91,20 @@ function drawErrorBars(ctx, bars) {
         l.setAttribute('stroke', '#222'); l.setAttribute('stroke-width', '1.5');
         return l;
     };
+    // A bar of height 0 has an empty box, so x comes from the bar's cx attribute, which is its centre shifted by the
+    // same amount for every bar of the chart; that shift is read off any bar with a box.
+    const allBars = [...root.querySelectorAll('.apexcharts-bar-series path.apexcharts-bar-area')];
+    const measured = allBars.map(b => ({ b, box: b.getBBox() })).find(m => m.box.width > 0);
+    const offset = measured
+        ? Number(measured.b.getAttribute('cx')) - (measured.box.x + measured.box.width / 2)
+        : w.globals.translateX + Number((allBars[0] || { getAttribute: () => 0 }).getAttribute('barWidth')) / 2;
     for (const series of root.querySelectorAll('.apexcharts-bar-series .apexcharts-series')) {
         const i = Number(series.getAttribute('data:realIndex'));
         for (const bar of series.querySelectorAll('path.apexcharts-bar-area')) {
             const interval = (bars[i] || [])[Number(bar.getAttribute('j'))];
             if (!interval) continue;
-            const box = bar.getBBox();
-            const x = box.x + box.width / 2, cap = Math.max(2, Math.min(6, box.width / 4));
+            const width = Number(bar.getAttribute('barWidth'));
+            const x = Number(bar.getAttribute('cx')) - offset, cap = Math.max(2, Math.min(6, width / 4));
             const top = y(interval[1]), bottom = y(interval[0]);
             const whisker = document.createElementNS(ns, 'g');
             whisker.setAttribute('class', 'eqlab-error-bar');
