@@ -158,18 +158,32 @@ public sealed partial class DashboardFlowTests(DashboardFixture lab)
         await Assertions.Expect(page.Locator("[data-chart-id=compare-layers-equivariance] .apexcharts-series")).ToHaveCountAsync(ModelCount);
         await page.ShotAsync("10-compare-layers");
 
-        // Correlation: the study of all rotation runs on the built-in probe set; every model has an accuracy → ρ per part, n = 4.
-        await page.OpenAsync("correlation?transform=rotation&probe=fashion-mnist-test&similarity=pearson");
-        // (Another test's upload, measured without an accuracy, may be listed too: it takes no part in ρ.)
-        var studyRuns = (await lab.Api.GetFromJsonAsync<JsonElement>("api/runs")).EnumerateArray()
-            .Where(r => r.GetProperty("status").GetString() == "done" && r.GetProperty("transform").GetString() == "rotation")
-            .Select(r => r.GetProperty("modelId").GetString()).Distinct().Count();
-        await Assertions.Expect(page.Locator("[data-testid=study-description]")).ToContainTextAsync($": {studyRuns} runs.");
+        // Correlation: the group of comparable runs that holds the rotation runs (same probe set, settings and test set;
+        // every model has an accuracy → ρ per part, n = 4), named in the URL; the page shows the API's numbers.
+        var study = await lab.Api.GetFromJsonAsync<JsonElement>("api/correlation");
+        var group = study.GetProperty("groups").EnumerateArray()
+            .Single(g => g.GetProperty("runs").EnumerateArray().Any(r => rotationRuns.Contains(r.GetProperty("runId").GetInt32())));
+        Assert.Equal(ModelCount, group.GetProperty("n").GetInt32());
+        await page.OpenAsync($"correlation?group={Uri.EscapeDataString(group.GetProperty("key").GetString()!)}");
+        await Assertions.Expect(page.Locator("[data-testid=group-description]")).ToContainTextAsync($"each of {ModelCount} models");
         await ExpectBarsAsync(page, "correlation-rho", 2 * parts.Count);
         var rhoTable = await page.Locator("[data-testid=rho-table]").InnerTextAsync();
         var rhoRows = rhoTable.Split('\n').Where(l => parts.Any(p => l.StartsWith(p + "\t", StringComparison.Ordinal))).ToList();
         Assert.Equal(parts.Count, rhoRows.Count);
         Assert.All(rhoRows, r => Assert.Equal(ModelCount.ToString(CultureInfo.InvariantCulture), r.Split('\t')[2]));
+        var intervals = 0;
+        foreach (var part in group.GetProperty("parts").EnumerateArray())
+        {
+            var cells = rhoRows.Single(r => r.StartsWith(part.GetProperty("part").GetString() + "\t", StringComparison.Ordinal)).Split('\t');
+            foreach (var (measure, column) in new[] { ("invariance", 1), ("equivariance", 5) })
+            {
+                var c = part.GetProperty(measure);
+                Assert.Equal(c.GetProperty("rho").ValueKind == JsonValueKind.Null ? "—" : c.GetProperty("rho").GetDouble().ToString("0.000", CultureInfo.InvariantCulture), cells[column]);
+                if (c.GetProperty("low").ValueKind != JsonValueKind.Null) intervals++;
+            }
+        }
+        // Each interval is a whisker on its bar.
+        await Assertions.Expect(page.Locator("[data-chart-id=correlation-rho] .eqlab-error-bar")).ToHaveCountAsync(intervals);
         await ExpectChartAsync(page, "correlation-scatter-early");
         await page.ShotAsync("11-correlation");
         var correlationLink = await CopyLinkAsync(page);

@@ -134,8 +134,12 @@ public sealed class HostileNamesTests() : ServerTest("hostile")
                 await Assertions.Expect(page.Locator("[data-chart-id=compare-layers-equivariance] .apexcharts-legend-text").First).ToContainTextAsync(ModelName);
                 await CheckAsync("compare per layer");
 
-                // Correlation: each scatter point's tooltip names its run.
-                await page.OpenAsync($"correlation?runs={hostileRun},{tinyRun}");
+                // Correlation: the group of the run on the hostile probe set (its name is in the group's description);
+                // each scatter point's tooltip names its run.
+                var groups = (await api.GetFromJsonAsync<JsonElement>("api/correlation")).GetProperty("groups").EnumerateArray();
+                var hostileGroup = groups.Single(g => g.GetProperty("runs").EnumerateArray().Any(r => r.GetProperty("runId").GetInt32() == onHostileProbes));
+                await page.OpenAsync($"correlation?group={Uri.EscapeDataString(hostileGroup.GetProperty("key").GetString()!)}");
+                await Assertions.Expect(page.Locator("[data-testid=group-description]")).ToContainTextAsync(ProbeName);
                 var scatter = page.Locator("[data-chart-id=correlation-scatter-early]");
                 await Assertions.Expect(scatter.Locator("svg.apexcharts-svg")).ToHaveCountAsync(1);
                 var pointTitles = new List<string>();

@@ -1,3 +1,4 @@
+using EquivarianceLab.Web.Compare;
 using EquivarianceLab.Web.Models;
 using EquivarianceLab.Web.ProbeSets;
 using EquivarianceLab.Web.Runs;
@@ -15,7 +16,7 @@ public static class ApiExtensions
         services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
         {
             document.Info.Title = "EquivarianceLab API";
-            document.Info.Description = "Models, probe sets and measurement runs of an EquivarianceLab server. Every error is application/problem+json.";
+            document.Info.Description = "Models, probe sets, measurement runs and accuracy correlations of an EquivarianceLab server. Every error is application/problem+json.";
             return Task.CompletedTask;
         }));
         return services;
@@ -35,6 +36,7 @@ public static class ApiExtensions
         api.MapModelEndpoints();
         api.MapProbeSetEndpoints();
         api.MapRunEndpoints();
+        api.MapCorrelationEndpoints();
         app.MapThumbnails();
 
         app.MapOpenApi();

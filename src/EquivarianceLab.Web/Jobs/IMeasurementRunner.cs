@@ -12,12 +12,10 @@ public sealed record ModelInspection(IReadOnlyList<long> InputShape, int Layers,
 /// </summary>
 public sealed record ProbeInspection(int Count, IReadOnlyList<long> ImageShape, IReadOnlyList<float[]> Samples, IReadOnlyList<long> SampleShape);
 
-/// <summary>Spearman's ρ with n and the two-sided p-value; no ρ when <see cref="Reason"/> says why.</summary>
-public sealed record Correlation(double? Rho, int N, double? PValue, string? Reason);
-
 /// <summary>
-/// The app's only door into the measurement library (model loading, probe sets, the measure, statistics),
-/// so the web layer can be tested with a fake and never depends on library internals.
+/// The app's only door into the measurement library for what touches files (model loading, probe sets, the measure),
+/// so the web layer can be tested with a fake. Statistics on numbers already in the database (the correlation
+/// study) call the library directly in the web process: no untrusted file is involved.
 /// </summary>
 public interface IMeasurementRunner
 {
@@ -35,6 +33,4 @@ public interface IMeasurementRunner
 
     MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions options,
         IProgress<MeasureProgress> progress, CancellationToken cancellationToken);
-
-    Correlation Spearman(IReadOnlyList<double> x, IReadOnlyList<double> y);
 }

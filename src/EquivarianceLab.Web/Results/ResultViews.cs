@@ -1,5 +1,4 @@
 using EquivarianceLab.Measure;
-using EquivarianceLab.Web.Jobs;
 
 namespace EquivarianceLab.Web.Results;
 
@@ -14,10 +13,9 @@ public sealed record RunResult(int RunId, string ModelName, double? Accuracy, Me
 {
     /// <summary>Series name: model name, plus the run id when one model appears twice.</summary>
     public string Label { get; init; } = ModelName;
-}
 
-/// <summary>Spearman's ρ of one part's invariance and equivariance against accuracy.</summary>
-public sealed record PartCorrelation(string Part, Correlation Invariance, Correlation Equivariance);
+    public string ModelId { get; init; } = "";
+}
 
 /// <summary>Pure functions from stored results to what the pages show (and the tests check).</summary>
 public static class ResultViews
@@ -57,22 +55,6 @@ public static class ResultViews
         var dupes = runs.GroupBy(r => r.ModelName).Where(g => g.Count() > 1).Select(g => g.Key).ToHashSet();
         return runs.Select(r => dupes.Contains(r.ModelName) ? r with { Label = $"{r.ModelName} (run {r.RunId})" } : r).ToList();
     }
-
-    /// <summary>
-    /// Paper §4.2: across runs, Spearman's ρ between each part's score and the model's accuracy. Runs without an
-    /// accuracy or without that part take no part in that part's ρ.
-    /// </summary>
-    public static IReadOnlyList<PartCorrelation> Correlations(IReadOnlyList<RunResult> runs, IMeasurementRunner stats) =>
-        PartsIn(runs.Select(r => r.Result)).Select(part =>
-        {
-            Correlation For(Func<PartScore, double?> pick)
-            {
-                var pairs = runs.Where(r => r.Accuracy is not null && r.Result.Parts.TryGetValue(part, out var s) && pick(s) is not null)
-                    .Select(r => (X: pick(r.Result.Parts[part])!.Value, Y: r.Accuracy!.Value)).ToList();
-                return stats.Spearman(pairs.Select(p => p.X).ToList(), pairs.Select(p => p.Y).ToList());
-            }
-            return new PartCorrelation(part, For(s => s.Invariance), For(s => s.Equivariance));
-        }).ToList();
 
     private static double? Mean(IEnumerable<double?> values)
     {

@@ -78,14 +78,5 @@ public sealed class InProcessRunner(ProbeLimits limits) : IMeasurementRunner
         return EquivarianceMeasure.Run(model, probe, measureOptions, progress, cancellationToken);
     }
 
-    public Correlation Spearman(IReadOnlyList<double> x, IReadOnlyList<double> y) => Statistics(x, y);
-
-    /// <summary>Spearman's ρ on numbers the app already holds: safe anywhere, so both runners share it.</summary>
-    internal static Correlation Statistics(IReadOnlyList<double> x, IReadOnlyList<double> y)
-    {
-        var r = EquivarianceLab.Statistics.Spearman.Compute(x, y);
-        return new Correlation(r.Rho, r.N, r.PValue, r.Reason);
-    }
-
     internal static bool IsImageArchive(string path) => path.EndsWith(".zip", StringComparison.OrdinalIgnoreCase) || Directory.Exists(path);
 }

@@ -35,7 +35,5 @@ public sealed class WorkerRunner(WorkerProcess workers, LabOptions options) : IM
         return MeasurementResult.FromJson(answer.Result ?? throw new WorkerFailedException("The worker gave no result."));
     }
 
-    public Correlation Spearman(IReadOnlyList<double> x, IReadOnlyList<double> y) => InProcessRunner.Statistics(x, y);
-
     private WorkerRequest Request(WorkerTask task) => new() { Task = task, Limits = options.ProbeLimits.ToLibrary() };
 }

@@ -4,16 +4,31 @@ using EquivarianceLab.Statistics;
 namespace EquivarianceLab.Studies;
 
 /// <summary>
-/// One Spearman correlation of the §4.2 study: across the models of <see cref="Group"/>, the rank correlation between a
-/// part's invariance or equivariance (<see cref="Measure"/>) under one transform family and the card accuracy.
+/// Spearman's ρ of one part's invariance or equivariance against accuracy, with n, the two-sided p (<see cref="Exact"/>:
+/// from all n! orderings) and a bootstrap 95% <see cref="Interval"/>. <see cref="Rho"/> is null when no ρ exists, with
+/// <see cref="Reason"/> saying why.
+/// </summary>
+public sealed record AccuracyRho(double? Rho, int N, double? P, bool Exact, SpearmanInterval? Interval, string? Reason);
+
+/// <summary>One part's correlations with accuracy, for invariance and for equivariance.</summary>
+public sealed record PartAccuracyRho(string Part, AccuracyRho Invariance, AccuracyRho Equivariance);
+
+/// <summary>
+/// One Spearman correlation of the §4.2 study: across the models of one <see cref="ComparableKey"/> (<see cref="Group"/>),
+/// the rank correlation between a part's invariance or equivariance (<see cref="Measure"/>) and the card accuracy.
 /// <see cref="Rho"/> and <see cref="P"/> are null when no ρ exists, with <see cref="Reason"/> saying why.
 /// </summary>
 public sealed record AccuracyCorrelationRow
 {
-    /// <summary><c>all</c>, or an <c>accuracyDataset</c> such as <c>fmnist/test</c>.</summary>
+    /// <summary>The comparable key's <see cref="ComparableKey.Text"/>.</summary>
     public required string Group { get; init; }
+    /// <summary>The <c>accuracyDataset</c> the group's accuracies were measured on, e.g. <c>fmnist/test</c>.</summary>
+    public required string TestSet { get; init; }
+    public required string Probe { get; init; }
     public required string Transform { get; init; }
     public required int MaxShift { get; init; }
+    public required string Similarity { get; init; }
+    public required int Images { get; init; }
     public required string Part { get; init; }
     /// <summary><c>invariance</c> or <c>equivariance</c>.</summary>
     public required string Measure { get; init; }
@@ -22,72 +37,94 @@ public sealed record AccuracyCorrelationRow
     public required int N { get; init; }
     /// <summary>Two-sided p-value.</summary>
     public double? P { get; init; }
-    /// <summary>True when <see cref="P"/> is exact (all n! orderings, n ≤ 9); false for the t approximation.</summary>
+    /// <summary>True when <see cref="P"/> is exact (all n! orderings, n ≤ 10); false for the t approximation.</summary>
     public bool Exact { get; init; }
+    /// <summary>The bootstrap 95% percentile interval of ρ (<see cref="SpearmanBootstrap"/>).</summary>
+    public double? Low { get; init; }
+    public double? High { get; init; }
+    /// <summary>Bootstrap resamples drawn, and how many of them had no ρ (a constant side) and were skipped.</summary>
+    public int? Resamples { get; init; }
+    public int? Skipped { get; init; }
     public string? Reason { get; init; }
-    /// <summary>The models of the group measured with this transform family (including those without this part).</summary>
+    /// <summary>The models of the group (including those without this part).</summary>
     public required IReadOnlyList<string> Models { get; init; }
 }
 
 /// <summary>
 /// Paper §4.2 (docs/measure.md, "Accuracy correlation (Spearman)"): Spearman's ρ between each part's score and the
-/// models' accuracy.
+/// models' accuracy, over comparable measurements only. The study and the dashboard both call <see cref="ByPart"/>.
 /// </summary>
 public static class AccuracyCorrelation
 {
-    public const string AllGroup = "all";
     public const string Invariance = "invariance", Equivariance = "equivariance";
 
     /// <summary>
-    /// For each transform family (in first-seen order), each part and each of invariance/equivariance: ρ over the entries
-    /// with an accuracy. Group <c>all</c> takes every such entry; when the entries come from more than one
-    /// <c>accuracyDataset</c>, each dataset with at least 3 models is also its own group (accuracies of different tasks are
-    /// not on one scale). A model missing a part is left out of that part's correlation.
+    /// For each comparable group (in first-seen order), each part and each of invariance/equivariance: ρ over the
+    /// entries with an accuracy. Entries of different keys — another test set, probe set, shift, image count — are
+    /// never pooled (accuracies of different tasks are not on one scale). A model missing a part is left out of that
+    /// part's correlation.
     /// </summary>
     public static IReadOnlyList<AccuracyCorrelationRow> Compute(IReadOnlyList<StudyEntry> entries)
     {
-        var scored = entries.Where(e => e.Accuracy is double a && !double.IsNaN(a)).ToList();
-        var groups = new List<(string Name, List<StudyEntry> Members)> { (AllGroup, scored) };
-        var datasets = scored.GroupBy(e => e.AccuracyDataset ?? "?").ToList();
-        if (datasets.Count > 1)
-            groups.AddRange(datasets.Where(d => d.Select(e => e.ModelId).Distinct().Count() >= 3).OrderBy(d => d.Key, StringComparer.Ordinal)
-                .Select(d => (d.Key, d.ToList())));
-
         var rows = new List<AccuracyCorrelationRow>();
-        foreach (var (group, members) in groups)
+        var groups = entries.Where(e => e.Accuracy is double a && !double.IsNaN(a))
+            .GroupBy(e => ComparableKey.Of(e.Result, e.Result.Probe, e.AccuracyDataset));
+        foreach (var group in groups)
         {
-            foreach (var family in members.Select(e => (e.Result.Transform, e.Result.MaxShift)).Distinct())
+            var key = group.Key;
+            var members = group.ToList();
+            var correlations = ByPart(members.Select(e => e.Accuracy!.Value).ToList(), members.Select(e => e.Result).ToList(), Parts.All);
+            foreach (var part in correlations)
             {
-                var runs = members.Where(e => e.Result.Transform == family.Transform && e.Result.MaxShift == family.MaxShift).ToList();
-                var accuracy = runs.Select(e => e.Accuracy!.Value).ToList();
-                foreach (var part in Parts.All)
+                foreach (var (measure, c) in new[] { (Invariance, part.Invariance), (Equivariance, part.Equivariance) })
                 {
-                    foreach (var measure in new[] { Invariance, Equivariance })
+                    rows.Add(new AccuracyCorrelationRow
                     {
-                        var score = runs.Select(e => Score(e.Result, part, measure)).ToList();
-                        var s = Spearman.Compute(score, accuracy, $"{part} {measure}", "accuracy");
-                        var reason = s.Reason;
-                        if (s.Rho is null && score.All(double.IsNaN))
-                            reason = $"No model of the group has a {part} part.";
-                        rows.Add(new AccuracyCorrelationRow
-                        {
-                            Group = group,
-                            Transform = family.Transform,
-                            MaxShift = family.MaxShift,
-                            Part = part,
-                            Measure = measure,
-                            Rho = s.Rho,
-                            N = s.N,
-                            P = s.PValue,
-                            Exact = s.IsExact,
-                            Reason = reason,
-                            Models = runs.Select(e => e.ModelId).ToList(),
-                        });
-                    }
+                        Group = key.Text,
+                        TestSet = key.TestSet,
+                        Probe = key.Probe,
+                        Transform = key.Transform,
+                        MaxShift = key.MaxShift,
+                        Similarity = key.Similarity,
+                        Images = key.Images,
+                        Part = part.Part,
+                        Measure = measure,
+                        Rho = c.Rho,
+                        N = c.N,
+                        P = c.P,
+                        Exact = c.Exact,
+                        Low = c.Interval?.Low,
+                        High = c.Interval?.High,
+                        Resamples = c.Interval?.Resamples,
+                        Skipped = c.Interval?.Skipped,
+                        Reason = c.Reason,
+                        Models = members.Select(e => e.ModelId).ToList(),
+                    });
                 }
             }
         }
         return rows;
+    }
+
+    /// <summary>
+    /// ρ, n, p and the bootstrap interval of each part's invariance and equivariance against
+    /// <paramref name="accuracy"/> (one per result, same order). The caller has made the results comparable.
+    /// </summary>
+    public static IReadOnlyList<PartAccuracyRho> ByPart(IReadOnlyList<double> accuracy, IReadOnlyList<MeasurementResult> results, IEnumerable<string> parts)
+    {
+        ArgumentNullException.ThrowIfNull(accuracy);
+        ArgumentNullException.ThrowIfNull(results);
+        if (accuracy.Count != results.Count) throw new ArgumentException($"{accuracy.Count} accuracies for {results.Count} results.", nameof(results));
+        return parts.Select(part => new PartAccuracyRho(part, For(part, Invariance), For(part, Equivariance))).ToList();
+
+        AccuracyRho For(string part, string measure)
+        {
+            var score = results.Select(r => Score(r, part, measure)).ToList();
+            var s = Spearman.Compute(score, accuracy, $"{part} {measure}", "accuracy");
+            var reason = s.Rho is null && score.All(double.IsNaN) ? $"No model of the group has a {part} part." : s.Reason;
+            var interval = s.Rho is null ? null : SpearmanBootstrap.Interval(score, accuracy);
+            return new AccuracyRho(s.Rho, s.N, s.PValue, s.IsExact, interval, reason);
+        }
     }
 
     private static double Score(MeasurementResult result, string part, string measure) =>

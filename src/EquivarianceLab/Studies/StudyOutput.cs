@@ -11,7 +11,7 @@ namespace EquivarianceLab.Studies;
 public static class StudyOutput
 {
     public const string CsvHeader = "modelId,label,accuracy,accuracyDataset,transform,maxShift,similarity,images,probe,part,layers,invariance,equivariance";
-    public const string CorrelationCsvHeader = "group,transform,maxShift,part,measure,rho,n,p,exact,reason,models";
+    public const string CorrelationCsvHeader = "group,testSet,probe,transform,maxShift,similarity,images,part,measure,rho,n,p,exact,low,high,resamples,skipped,reason,models";
 
     /// <summary>A JSON array of result.json objects, each with <c>modelId</c>, <c>label</c>, <c>displayName</c>, <c>accuracy</c> and <c>accuracyDataset</c> in front.</summary>
     public static string Json(IEnumerable<StudyEntry> entries)
@@ -83,9 +83,10 @@ public static class StudyOutput
     {
         var csv = new CsvWriter(CorrelationCsvHeader);
         foreach (var r in rows)
-            csv.Row(CsvWriter.Text(r.Group), CsvWriter.Text(r.Transform), r.Transform == "translation" ? Int(r.MaxShift) : "", CsvWriter.Text(r.Part),
-                CsvWriter.Text(r.Measure), CsvWriter.Number(r.Rho), Int(r.N),
-                CsvWriter.Number(r.P), r.Rho is null ? "" : r.Exact ? "true" : "false", CsvWriter.Text(r.Reason), CsvWriter.Text(string.Join(' ', r.Models)));
+            csv.Row(CsvWriter.Text(r.Group), CsvWriter.Text(r.TestSet), CsvWriter.Text(r.Probe), CsvWriter.Text(r.Transform), Int(r.MaxShift),
+                CsvWriter.Text(r.Similarity), Int(r.Images), CsvWriter.Text(r.Part), CsvWriter.Text(r.Measure), CsvWriter.Number(r.Rho), Int(r.N),
+                CsvWriter.Number(r.P), r.Rho is null ? "" : r.Exact ? "true" : "false", CsvWriter.Number(r.Low), CsvWriter.Number(r.High),
+                r.Resamples is int b ? Int(b) : "", r.Skipped is int k ? Int(k) : "", CsvWriter.Text(r.Reason), CsvWriter.Text(string.Join(' ', r.Models)));
         return csv.ToString();
     }
 
@@ -132,26 +133,33 @@ public static class StudyOutput
         return sb.ToString();
     }
 
-    /// <summary>The §4.2 tables: per group and transform family, ρ, p and n for each part, invariance and equivariance side by side.</summary>
+    /// <summary>The §4.2 tables: per comparable group, ρ, p, n and the 95% interval for each part, invariance and equivariance side by side.</summary>
     public static string CorrelationTable(IReadOnlyList<AccuracyCorrelationRow> rows)
     {
         var sb = new StringBuilder();
-        foreach (var block in rows.GroupBy(r => (r.Group, r.Transform, r.MaxShift)))
+        foreach (var block in rows.GroupBy(r => r.Group))
         {
             var list = block.ToList();
-            var models = list[0].Models;
-            var family = new StudyMeasurement(MeasureNames.ParseTransform(block.Key.Transform), block.Key.MaxShift).Describe();
-            var who = block.Key.Group == AccuracyCorrelation.AllGroup ? "all models" : $"models scored on {block.Key.Group}";
+            var first = list[0];
+            var models = first.Models;
+            var family = new StudyMeasurement(MeasureNames.ParseTransform(first.Transform), first.MaxShift).Describe();
             if (sb.Length > 0) sb.Append('\n');
-            sb.Append(CultureInfo.InvariantCulture, $"Spearman's ρ, part score vs card accuracy · {family} · {who} ({models.Count}: {string.Join(", ", models)})\n");
-            sb.Append(CultureInfo.InvariantCulture, $"{"",-8}   {"invariance",-22}   {"equivariance",-22}\n");
-            sb.Append(CultureInfo.InvariantCulture, $"{"part",-8}   {"ρ",7} {"p",7} {"n",6}   {"ρ",7} {"p",7} {"n",6}\n");
+            var heading = $"{family} · {first.Similarity} · {first.Images} images of {first.Probe} · accuracy on {first.TestSet} ({models.Count}: {string.Join(", ", models)})";
+            if (models.Count < 3)
+            {
+                // Such a group has no ρ in any part; one line says so instead of a table of dashes.
+                sb.Append(CultureInfo.InvariantCulture, $"No Spearman's ρ · {heading}: it needs at least 3 models.\n");
+                continue;
+            }
+            sb.Append(CultureInfo.InvariantCulture, $"Spearman's ρ, part score vs card accuracy · {heading}\n");
+            sb.Append(CultureInfo.InvariantCulture, $"{"",-8}   {"invariance",-38}   {"equivariance",-38}\n");
+            sb.Append(CultureInfo.InvariantCulture, $"{"part",-8}   {"ρ",7} {"p",7} {"n",6} {"95% interval",-15}   {"ρ",7} {"p",7} {"n",6} {"95% interval",-15}\n");
             var notes = new List<string>();
             foreach (var part in Parts.All)
             {
                 var inv = list.Single(r => r.Part == part && r.Measure == AccuracyCorrelation.Invariance);
                 var eqv = list.Single(r => r.Part == part && r.Measure == AccuracyCorrelation.Equivariance);
-                sb.Append($"{part,-8}   {Triple(inv)}   {Triple(eqv)}".TrimEnd()).Append('\n');
+                sb.Append($"{part,-8}   {Quadruple(inv)}   {Quadruple(eqv)}".TrimEnd()).Append('\n');
                 if (inv.Reason is { } ri && ri == eqv.Reason) notes.Add($"{part}: {ri}");
                 else
                 {
@@ -161,16 +169,22 @@ public static class StudyOutput
             }
             bool anyT = list.Any(r => r.Rho is not null && !r.Exact), anyExact = list.Any(r => r.Rho is not null && r.Exact);
             if (anyExact || anyT)
-                sb.Append(anyT && anyExact ? "p: two-sided; exact (all n! orderings) where n ≤ 9, Student's t otherwise.\n"
+                sb.Append(anyT && anyExact ? "p: two-sided; exact (all n! orderings) where n ≤ 10, Student's t otherwise.\n"
                     : anyExact ? "p: two-sided, exact (all n! orderings).\n" : "p: two-sided, Student's t approximation.\n");
+            if (list.FirstOrDefault(r => r.Resamples is not null) is { } boot)
+                sb.Append(CultureInfo.InvariantCulture, $"95% interval: bootstrap percentiles over {boot.Resamples} resamples of the models (seed {Statistics.SpearmanBootstrap.Seed}).\n");
             foreach (var note in notes) sb.Append("no ρ for ").Append(note).Append('\n');
         }
         return sb.ToString();
     }
 
-    private static string Triple(AccuracyCorrelationRow r) => r.Rho is double rho
-        ? string.Create(CultureInfo.InvariantCulture, $"{rho,7:0.000} {P(r.P),7} {r.N,6}")
+    private static string Quadruple(AccuracyCorrelationRow r) => r.Rho is double rho
+        ? string.Create(CultureInfo.InvariantCulture, $"{rho,7:0.000} {P(r.P),7} {r.N,6} {Interval(r),-15}")
         : string.Create(CultureInfo.InvariantCulture, $"{"–",7} {"",7} {r.N,6}");
+
+    private static string Interval(AccuracyCorrelationRow r) => r.Low is double low && r.High is double high
+        ? string.Create(CultureInfo.InvariantCulture, $"[{low:0.00}, {high:0.00}]")
+        : "";
 
     private static string P(double? p) => p switch
     {

@@ -57,6 +57,97 @@ public class SpearmanTests
     }
 
     [Fact]
+    public void FourPairsPerfectlyRankedHaveTwoOfTwentyFourOrderingsAsExtreme()
+    {
+        // ρ = 1 is reached by the identity only and ρ = −1 by the reversal: p = 2/4!.
+        var r = Spearman.Compute([0.1, 0.4, 0.5, 0.9], [60, 70, 80, 90]);
+        AssertResult(r, 1, 4, 2.0 / 24);
+        Assert.True(r.IsExact);
+    }
+
+    [Theory]
+    [InlineData(4, 1, 10)]
+    [InlineData(5, 2, 10)]
+    [InlineData(6, 3, 4)]
+    [InlineData(7, 4, 5)]
+    [InlineData(8, 5, 3)]
+    [InlineData(8, 6, 100)]
+    public void ExactPEqualsABruteForceEnumeration(int n, int seed, int distinctValues)
+    {
+        // Integers from a small range make ties (distinctValues = 3 or 4: many); the reference below ranks and permutes
+        // the plain way, with no shared code.
+        var random = new Random(seed);
+        for (int trial = 0; trial < 5; trial++)
+        {
+            var x = Enumerable.Range(0, n).Select(_ => (double)random.Next(distinctValues)).ToArray();
+            var y = Enumerable.Range(0, n).Select(_ => (double)random.Next(distinctValues)).ToArray();
+            if (x.Distinct().Count() == 1 || y.Distinct().Count() == 1) continue;
+            var (rho, p) = BruteForce(x, y);
+            var r = Spearman.Compute(x, y);
+            AssertResult(r, rho, n, p);
+            Assert.True(r.IsExact);
+        }
+    }
+
+    [Fact]
+    public void TenPairsAreEnumeratedExactlyAndFast()
+    {
+        double[] x = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3];
+        double[] y = [2, 7, 1, 8, 2, 8, 1, 8, 2, 8];
+        var (rho, p) = BruteForce(x, y);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var r = Spearman.Compute(x, y);
+        watch.Stop();
+        AssertResult(r, rho, 10, p);
+        Assert.True(r.IsExact);
+        Assert.NotEqual(Spearman.TPValue(rho, 10), p, 6);
+        // 10! = 3 628 800 orderings, one swap each: well under a second even on a busy machine.
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"{watch.Elapsed.TotalMilliseconds:0} ms");
+
+        var perfect = Spearman.Compute([.. Enumerable.Range(1, 10).Select(i => (double)i)], [.. Enumerable.Range(1, 10).Select(i => i * 1.5)]);
+        AssertResult(perfect, 1, 10, 2.0 / 3628800, 15);
+    }
+
+    /// <summary>ρ and the two-sided permutation p by listing every ordering of y, ranks as count-below + (count-equal + 1)/2.</summary>
+    private static (double Rho, double P) BruteForce(double[] x, double[] y)
+    {
+        double[] Rank(double[] v) => v.Select(a => v.Count(b => b < a) + (v.Count(b => b == a) + 1) / 2.0).ToArray();
+        static double Pearson(double[] a, double[] b)
+        {
+            double ma = a.Average(), mb = b.Average(), ab = 0, aa = 0, bb = 0;
+            for (int i = 0; i < a.Length; i++)
+            {
+                ab += (a[i] - ma) * (b[i] - mb);
+                aa += (a[i] - ma) * (a[i] - ma);
+                bb += (b[i] - mb) * (b[i] - mb);
+            }
+            return ab / Math.Sqrt(aa * bb);
+        }
+        var rx = Rank(x);
+        var ry = Rank(y);
+        double observed = Pearson(rx, ry);
+        long extreme = 0, total = 0;
+        // Every ordering of ry: place each remaining value at position k in turn, recurse, put it back.
+        void Permute(int k)
+        {
+            if (k == ry.Length)
+            {
+                total++;
+                if (Math.Abs(Pearson(rx, ry)) >= Math.Abs(observed) - 1e-9) extreme++;
+                return;
+            }
+            for (int i = k; i < ry.Length; i++)
+            {
+                (ry[k], ry[i]) = (ry[i], ry[k]);
+                Permute(k + 1);
+                (ry[k], ry[i]) = (ry[i], ry[k]);
+            }
+        }
+        Permute(0);
+        return (observed, (double)extreme / total);
+    }
+
+    [Fact]
     public void NinePairsEnumerateAllPermutations()
     {
         var r = Spearman.Compute([1, 2, 3, 4, 5, 6, 7, 8, 9], [9, 8, 7, 6, 5, 4, 3, 2, 1]);
@@ -65,7 +156,7 @@ public class SpearmanTests
     }
 
     [Fact]
-    public void AboveNinePairsUsesStudentsT()
+    public void AboveTenPairsUsesStudentsT()
     {
         double[] x = [0.91, 0.85, 0.78, 0.88, 0.95, 0.70, 0.66, 0.81, 0.73, 0.90, 0.60, 0.84];
         double[] y = [76.1, 71.0, 70.2, 74.5, 77.9, 69.0, 65.3, 70.2, 68.8, 75.0, 66.1, 72.4];
@@ -79,7 +170,7 @@ public class SpearmanTests
     }
 
     [Fact]
-    public void PerfectCorrelationAboveNineHasPZero()
+    public void PerfectCorrelationAboveTenHasPZero()
     {
         var x = Enumerable.Range(0, 15).Select(i => (double)i).ToArray();
         AssertResult(Spearman.Compute(x, x.Select(v => Math.Exp(v)).ToArray()), 1, 15, 0);

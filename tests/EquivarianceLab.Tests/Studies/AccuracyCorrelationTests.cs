@@ -1,3 +1,5 @@
+using EquivarianceLab.Measure;
+using EquivarianceLab.Statistics;
 using EquivarianceLab.Studies;
 using static EquivarianceLab.Tests.Studies.SyntheticResults;
 
@@ -25,8 +27,8 @@ public class AccuracyCorrelationTests
         Entry("control", null, "rotation", ("Early", 1.0, 1.0), ("Middle", 1.0, 1.0), ("Pool", 1.0, 1.0), ("Final", 1.0, 1.0)),
     ];
 
-    private static AccuracyCorrelationRow Row(IEnumerable<AccuracyCorrelationRow> rows, string part, string measure, string transform = "rotation", string group = "all") =>
-        rows.Single(r => r.Group == group && r.Transform == transform && r.Part == part && r.Measure == measure);
+    private static AccuracyCorrelationRow Row(IEnumerable<AccuracyCorrelationRow> rows, string part, string measure, string transform = "rotation", string testSet = "fmnist/test") =>
+        rows.Single(r => r.TestSet == testSet && r.Transform == transform && r.Part == part && r.Measure == measure);
 
     [Fact]
     public void Rho_and_exact_p_match_the_hand_worked_values()
@@ -40,10 +42,15 @@ public class AccuracyCorrelationTests
         Assert.Equal(4, early.N);
         Assert.True(early.Exact);
         Assert.Equal(["a", "b", "c", "d"], early.Models);
+        Assert.Equal("rotation~shift16~pearson~10img~t10k-images-idx3-ubyte.gz~fmnist/test", early.Group);
+        Assert.InRange(0.8, early.Low!.Value, early.High!.Value);
+        Assert.Equal(SpearmanBootstrap.DefaultResamples, early.Resamples);
 
         var earlyEqv = Row(rows, "Early", "equivariance");
         Assert.Equal(-1.0, earlyEqv.Rho!.Value, 12);
         Assert.Equal(1.0 / 12, earlyEqv.P!.Value, 12);
+        // Perfectly reversed, no ties: every resample with a ρ has ρ = −1.
+        Assert.Equal((-1.0, -1.0), (earlyEqv.Low, earlyEqv.High));
 
         var pool = Row(rows, "Pool", "invariance");
         Assert.Equal(3 / Math.Sqrt(10), pool.Rho!.Value, 12);
@@ -77,7 +84,7 @@ public class AccuracyCorrelationTests
     }
 
     [Fact]
-    public void Families_are_correlated_separately_and_each_task_with_three_models_is_its_own_group()
+    public void Families_and_test_sets_are_correlated_separately_and_never_pooled()
     {
         StudyEntry[] entries =
         [
@@ -87,24 +94,42 @@ public class AccuracyCorrelationTests
             Entry("b", 80, "translation", ("Early", 0.2, 0.3)),
             Entry("c", 90, "translation", ("Early", 0.3, 0.4)),
             Entry("d", 95, "translation", ("Early", 0.4, 0.5)),
-            // A model of another task: joins "all" but its task (one model) gets no group of its own.
+            // A model of another task: its own group of one (pooled, accuracy 99 with Early 0.0 would give ρ = 0).
             Entry("e", 99, "fmnist6/test", "translation", ("Early", 0.0, 0.0)),
         ];
         var rows = AccuracyCorrelation.Compute(entries);
-        Assert.Equal(["all", "fmnist/test"], rows.Select(r => r.Group).Distinct());
-        Assert.Equal(["rotation", "translation"], rows.Where(r => r.Group == "all").Select(r => r.Transform).Distinct());
+        Assert.Equal(3, rows.Select(r => r.Group).Distinct().Count());
+        Assert.Equal(["rotation", "translation"], rows.Where(r => r.TestSet == "fmnist/test").Select(r => r.Transform).Distinct());
 
-        // all, translation: accuracy a<b<c<d<e, Early inv 0.1 0.2 0.3 0.4 0.0 → ranks 2 3 4 5 1: Σd² = 1+1+1+1+16 = 20,
-        // ρ = 1 − 6·20/(5·24) = 0.
-        var all = Row(rows, "Early", "invariance", "translation");
-        Assert.Equal(5, all.N);
-        Assert.Equal(0.0, all.Rho!.Value, 12);
-        Assert.Equal(1.0, all.P!.Value, 12);
-        // fmnist/test alone: perfectly ranked, ρ = 1, p = 2/4! = 1/12.
-        var task = Row(rows, "Early", "invariance", "translation", "fmnist/test");
+        var task = Row(rows, "Early", "invariance", "translation");
         Assert.Equal(1.0, task.Rho!.Value, 12);
         Assert.Equal(1.0 / 12, task.P!.Value, 12);
         Assert.Equal(["a", "b", "c", "d"], task.Models);
+        Assert.Equal(4, task.MaxShift);
+
+        var alone = Row(rows, "Early", "invariance", "translation", "fmnist6/test");
+        Assert.Null(alone.Rho);
+        Assert.Equal(1, alone.N);
+        Assert.Equal(["e"], alone.Models);
+        Assert.Contains("No Spearman's ρ · translation (diagonal shifts 1–4) · pearson · 10 images of t10k-images-idx3-ubyte.gz · accuracy on fmnist6/test (1: e): it needs at least 3 models.",
+            StudyOutput.CorrelationTable(rows));
+    }
+
+    [Fact]
+    public void Runs_that_differ_in_images_probe_or_shift_are_separate_groups()
+    {
+        static StudyEntry With(StudyEntry e, Func<MeasurementResult, MeasurementResult> change) => e with { Result = change(e.Result) };
+        var groups = AccuracyCorrelation.Compute(
+        [
+            .. Rotation,
+            .. Rotation.Select(e => With(e, r => r with { Images = 20 })),
+            .. Rotation.Select(e => With(e, r => r with { Probe = "other.npy" })),
+            .. Rotation.Select(e => With(e, r => r with { MaxShift = 8 })),
+            .. Rotation.Select(e => With(e, r => r with { Similarity = "cosine" })),
+        ]).GroupBy(r => r.Group).ToList();
+        Assert.Equal(5, groups.Count);
+        Assert.All(groups, g => Assert.Equal(["a", "b", "c", "d"], g.First().Models));
+        Assert.All(groups, g => Assert.Equal(0.8, g.Single(r => r.Part == "Early" && r.Measure == "invariance").Rho!.Value, 12));
     }
 
     [Fact]
@@ -114,13 +139,14 @@ public class AccuracyCorrelationTests
         var csv = StudyOutput.CorrelationCsv(rows).TrimEnd('\n').Split('\n');
         Assert.Equal(StudyOutput.CorrelationCsvHeader, csv[0]);
         Assert.Equal(rows.Count, csv.Length - 1);
-        Assert.StartsWith("all,rotation,,Early,invariance,0.8", csv[1]);
+        Assert.StartsWith("rotation~shift16~pearson~10img~t10k-images-idx3-ubyte.gz~fmnist/test,fmnist/test,t10k-images-idx3-ubyte.gz,rotation,16,pearson,10,Early,invariance,0.8", csv[1]);
         using var doc = System.Text.Json.JsonDocument.Parse(StudyOutput.CorrelationJson(rows));
         var first = doc.RootElement[0];
         Assert.Equal("Early", first.GetProperty("part").GetString());
         Assert.Equal(0.8, first.GetProperty("rho").GetDouble(), 12);
         Assert.Equal(4, first.GetProperty("n").GetInt32());
         Assert.True(first.GetProperty("exact").GetBoolean());
+        Assert.True(first.GetProperty("low").GetDouble() <= 0.8);
         Assert.Equal(System.Text.Json.JsonValueKind.Null, doc.RootElement.EnumerateArray().First(e => e.GetProperty("part").GetString() == "Final").GetProperty("rho").ValueKind);
     }
 }

@@ -73,14 +73,14 @@ public abstract class MudTestBase : BunitContext, IAsyncLifetime
         public AppDbContext CreateDbContext() => inner.CreateDbContext();
     }
 
-    protected ModelEntry AddModel(string id, string name, double? accuracy, string family = "CNN")
+    protected ModelEntry AddModel(string id, string name, double? accuracy, string family = "CNN", string? accuracyDataset = null)
     {
         using var db = DbFactory.CreateDbContext();
         var m = new ModelEntry
         {
             Id = id, Name = name, Family = family, Format = "onnx", Source = Sources.Zoo, FilePath = Path.Combine(Folder, id + ".onnx"),
             CardJson = $$"""{"id":"{{id}}","displayName":"{{name}}","format":"onnx","file":"{{id}}.onnx","inputShape":[1,28,28]}""",
-            InputShape = "1×28×28", Accuracy = accuracy, Provenance = "test", AddedUtc = DateTime.UtcNow,
+            InputShape = "1×28×28", Accuracy = accuracy, AccuracyDataset = accuracyDataset, Provenance = "test", AddedUtc = DateTime.UtcNow,
         };
         db.Models.Add(m);
         db.SaveChanges();
@@ -101,13 +101,13 @@ public abstract class MudTestBase : BunitContext, IAsyncLifetime
     }
 
     /// <summary>A finished run with a synthetic result, stored the way the job stores it.</summary>
-    protected Run AddDoneRun(string modelId, string transform = "rotation", int seed = 0, string probeId = "fashion-mnist-test")
+    protected Run AddDoneRun(string modelId, string transform = "rotation", int seed = 0, string probeId = "fashion-mnist-test", int maxShift = 4)
     {
         using var db = DbFactory.CreateDbContext();
-        var options = RunRequest.ToOptions(transform, "pearson", 64, 4);
+        var options = RunRequest.ToOptions(transform, "pearson", 64, maxShift);
         var run = new Run
         {
-            ModelId = modelId, ProbeSetId = probeId, Transform = transform, Similarity = "pearson", Images = 64, MaxShift = 4,
+            ModelId = modelId, ProbeSetId = probeId, Transform = transform, Similarity = "pearson", Images = 64, MaxShift = maxShift,
             Status = RunStatus.Done, ImagesDone = 64, ImagesTotal = 64, CreatedUtc = DateTime.UtcNow, StartedUtc = DateTime.UtcNow, FinishedUtc = DateTime.UtcNow,
         };
         ResultStore.Store(run, FakeMeasurementRunner.Synthetic(modelId, probeId, options, seed));

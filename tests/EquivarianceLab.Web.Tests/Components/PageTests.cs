@@ -140,28 +140,4 @@ public sealed class PageTests : MudTestBase
         using var doc = JsonDocument.Parse(layers.FindComponents<ApexChart>()[0].Instance.OptionsJson);
         Assert.Equal("numeric", doc.RootElement.GetProperty("xaxis").GetProperty("type").GetString());
     }
-
-    [Fact]
-    public void Correlation_study_takes_all_runs_of_one_transform_and_probe_set()
-    {
-        AddProbeSet();
-        for (var i = 0; i < 4; i++)
-        {
-            AddModel($"m{i}", $"Model {i}", 70 + 5 * i);
-            AddDoneRun($"m{i}", seed: i);
-        }
-        AddModel("other", "Other", 99);
-        AddDoneRun("other", transform: "translation");
-
-        var cut = RenderAt<CorrelationStudy>("correlation?transform=rotation&probe=fashion-mnist-test");
-
-        Assert.Contains("4 runs", cut.Find("[data-testid=study-description]").TextContent);
-        var rows = cut.FindAll("[data-testid=rho-table] tbody tr");
-        Assert.Equal(5, rows.Count);
-        // Invariance grows with the seed and so does accuracy: ρ = 1 for every part.
-        Assert.Contains("1.000", rows[0].TextContent);
-        var charts = cut.FindComponents<ApexChart>();
-        Assert.Equal(1 + 5, charts.Count);
-        Assert.Equal(["Invariance ρ", "Equivariance ρ"], SeriesNames(charts[0]));
-    }
 }

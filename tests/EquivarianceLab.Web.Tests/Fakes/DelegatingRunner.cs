@@ -12,7 +12,6 @@ public abstract class DelegatingRunner : IMeasurementRunner
     public virtual ModelInspection InspectModel(string path, ModelCard card) => Inner.InspectModel(path, card);
     public virtual ProbeInspection InspectProbeSet(string path, int samples) => Inner.InspectProbeSet(path, samples);
     public IReadOnlyList<string> Architectures => Inner.Architectures;
-    public Correlation Spearman(IReadOnlyList<double> x, IReadOnlyList<double> y) => Inner.Spearman(x, y);
 
     public virtual MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions options,
         IProgress<MeasureProgress> progress, CancellationToken cancellationToken) =>

@@ -7,7 +7,7 @@ namespace EquivarianceLab.Web.Tests.Fakes;
 
 /// <summary>
 /// Stands in for the library in tests of the web layer: deterministic synthetic results, real progress reports,
-/// cooperative cancellation, and a rank-based Spearman good enough for the pages.
+/// cooperative cancellation.
 /// </summary>
 public sealed class FakeMeasurementRunner : IMeasurementRunner
 {
@@ -42,18 +42,6 @@ public sealed class FakeMeasurementRunner : IMeasurementRunner
         }
         Interlocked.Increment(ref Measured);
         return Synthetic(card.Id, "fashion-mnist-test", options, seed: card.Id.Length);
-    }
-
-    public Correlation Spearman(IReadOnlyList<double> x, IReadOnlyList<double> y)
-    {
-        if (x.Count < 3) return new Correlation(null, x.Count, null, $"n = {x.Count} < 3");
-        double[] Rank(IReadOnlyList<double> v) => v.Select(a => v.Count(b => b < a) + (v.Count(b => b == a) + 1) / 2.0).ToArray();
-        var rx = Rank(x); var ry = Rank(y);
-        double mx = rx.Average(), my = ry.Average();
-        double sxy = 0, sxx = 0, syy = 0;
-        for (var i = 0; i < rx.Length; i++) { sxy += (rx[i] - mx) * (ry[i] - my); sxx += (rx[i] - mx) * (rx[i] - mx); syy += (ry[i] - my) * (ry[i] - my); }
-        if (sxx == 0 || syy == 0) return new Correlation(null, x.Count, null, "a constant column");
-        return new Correlation(sxy / Math.Sqrt(sxx * syy), x.Count, 0.5, null);
     }
 
     /// <summary>A plausible result: six spatial layers (two per part), a pool and a logits layer.</summary>

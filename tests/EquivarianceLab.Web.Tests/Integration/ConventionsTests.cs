@@ -39,7 +39,7 @@ public sealed class ConventionsTests : IAsyncLifetime
     {
         var doc = await _client.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
         var paths = doc.GetProperty("paths");
-        foreach (var path in new[] { "/api/models", "/api/models/{id}", "/api/probesets", "/api/runs", "/api/runs/{id}", "/api/runs/{id}/cancel" })
+        foreach (var path in new[] { "/api/models", "/api/models/{id}", "/api/probesets", "/api/runs", "/api/runs/{id}", "/api/runs/{id}/cancel", "/api/correlation" })
             Assert.True(paths.TryGetProperty(path, out _), $"the OpenAPI document lacks {path}");
         // Responses and bodies have schemas, and the schemas have the DTOs' fields.
         var schemas = doc.GetProperty("components").GetProperty("schemas");

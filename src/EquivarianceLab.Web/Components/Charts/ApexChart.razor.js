@@ -13,6 +13,22 @@ function withFormatters(options) {
         if (options.dataLabels && options.dataLabels.enabled) options.dataLabels.formatter = fmt(Math.min(hints.decimals, 2));
         for (const axis of [].concat(options.yaxis || [])) axis.labels = Object.assign({ formatter: fmt(Math.min(hints.decimals, 2)) }, axis.labels || {});
     }
+    if (hints.errorBars) {
+        // Whiskers for the bars' intervals, drawn whenever ApexCharts has (re)drawn the chart (first render, update, resize).
+        const bars = hints.errorBars;
+        options.chart = options.chart || {};
+        const events = options.chart.events = options.chart.events || {};
+        events.mounted = (ctx) => drawErrorBars(ctx, bars);
+        events.updated = (ctx) => drawErrorBars(ctx, bars);
+        const value = fmt(hints.decimals ?? 3);
+        options.tooltip = options.tooltip || {};
+        options.tooltip.y = Object.assign({}, options.tooltip.y, {
+            formatter: (v, opts) => {
+                const iv = opts && bars[opts.seriesIndex] ? bars[opts.seriesIndex][opts.dataPointIndex] : null;
+                return iv ? `${value(v)} (95%: ${value(iv[0])} to ${value(iv[1])})` : value(v);
+            },
+        });
+    }
     if (hints.xDecimals !== undefined) {
         options.xaxis = options.xaxis || {};
         options.xaxis.labels = Object.assign({ formatter: fmt(hints.xDecimals) }, options.xaxis.labels || {});
@@ -54,6 +70,49 @@ function withSafeText(options) {
 // spreadsheet). The app's CSV is the run page's download (CsvWriter); the chart menu keeps PNG and SVG.
 function withoutCsvExport(element) {
     for (const item of element.querySelectorAll('.apexcharts-menu-item.exportCSV')) item.remove();
+}
+
+// One vertical whisker with caps per bar that has an interval ([low, high] in data units), in the plot area's
+// coordinates: the bar's position attributes give x, the y axis's range gives y.
+function drawErrorBars(ctx, bars) {
+    const w = ctx.w;
+    const root = ctx.el;
+    const plot = root.querySelector('.apexcharts-inner.apexcharts-graphical');
+    if (!plot) return;
+    for (const old of root.querySelectorAll('.eqlab-error-bars')) old.remove();
+    const ns = 'http://www.w3.org/2000/svg';
+    const group = document.createElementNS(ns, 'g');
+    group.setAttribute('class', 'eqlab-error-bars');
+    const minY = w.globals.minY, maxY = w.globals.maxY, height = w.globals.gridHeight;
+    const y = (v) => (maxY - Math.min(maxY, Math.max(minY, v))) / (maxY - minY) * height;
+    const line = (x1, y1, x2, y2) => {
+        const l = document.createElementNS(ns, 'line');
+        l.setAttribute('x1', x1); l.setAttribute('y1', y1); l.setAttribute('x2', x2); l.setAttribute('y2', y2);
+        l.setAttribute('stroke', '#222'); l.setAttribute('stroke-width', '1.5');
+        return l;
+    };
+    // A bar of height 0 has an empty box, so x comes from the bar's cx attribute, which is its centre shifted by the
+    // same amount for every bar of the chart; that shift is read off any bar with a box.
+    const allBars = [...root.querySelectorAll('.apexcharts-bar-series path.apexcharts-bar-area')];
+    const measured = allBars.map(b => ({ b, box: b.getBBox() })).find(m => m.box.width > 0);
+    const offset = measured
+        ? Number(measured.b.getAttribute('cx')) - (measured.box.x + measured.box.width / 2)
+        : w.globals.translateX + Number((allBars[0] || { getAttribute: () => 0 }).getAttribute('barWidth')) / 2;
+    for (const series of root.querySelectorAll('.apexcharts-bar-series .apexcharts-series')) {
+        const i = Number(series.getAttribute('data:realIndex'));
+        for (const bar of series.querySelectorAll('path.apexcharts-bar-area')) {
+            const interval = (bars[i] || [])[Number(bar.getAttribute('j'))];
+            if (!interval) continue;
+            const width = Number(bar.getAttribute('barWidth'));
+            const x = Number(bar.getAttribute('cx')) - offset, cap = Math.max(2, Math.min(6, width / 4));
+            const top = y(interval[1]), bottom = y(interval[0]);
+            const whisker = document.createElementNS(ns, 'g');
+            whisker.setAttribute('class', 'eqlab-error-bar');
+            whisker.append(line(x, top, x, bottom), line(x - cap, top, x + cap, top), line(x - cap, bottom, x + cap, bottom));
+            group.appendChild(whisker);
+        }
+    }
+    plot.appendChild(group);
 }
 
 function escapeHtml(s) {

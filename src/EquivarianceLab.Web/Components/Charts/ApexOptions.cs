@@ -53,12 +53,18 @@ public static class ApexOptions
 
     private static object YAxis(string title, double? min, double? max) => new { title = new { text = title }, min, max, forceNiceScale = min is null };
 
-    /// <summary>Grouped bars: one group per category, one bar per series (the run's parts; Compare; the ρ chart).</summary>
+    /// <summary>
+    /// Grouped bars: one group per category, one bar per series (the run's parts; Compare; the ρ chart). With
+    /// <paramref name="errorBars"/> (per series, per category: [low, high] or null) each bar gets a whisker, named in
+    /// <paramref name="subtitle"/>: ApexCharts has no error bars, so ApexChart.razor.js draws them.
+    /// </summary>
     public static object Bars(string file, string title, IReadOnlyList<object> categories, IReadOnlyList<Series> series, string yTitle,
-        double? yMin = null, double? yMax = null, IReadOnlyList<string>? colors = null, bool dataLabels = false, int height = 340) => new
+        double? yMin = null, double? yMax = null, IReadOnlyList<string>? colors = null, bool dataLabels = false, int height = 340,
+        IReadOnlyList<IReadOnlyList<double[]?>>? errorBars = null, string? subtitle = null) => new
     {
         chart = Chart("bar", file, height),
         title = new { text = title, align = "left" },
+        subtitle = subtitle is null ? null : new { text = subtitle, align = "left" },
         series = series.Select(s => new { name = s.Name, data = s.Data }).ToArray(),
         xaxis = new { categories },
         yaxis = new[] { YAxis(yTitle, yMin, yMax) },
@@ -69,7 +75,7 @@ public static class ApexOptions
         dataLabels = new { enabled = dataLabels, offsetY = -8, style = new { fontSize = "10px", colors = new[] { "#333" } } },
         legend = new { position = "top" },
         noData = new { text = "No data" },
-        eqlab = new { decimals = 3 },
+        eqlab = new { decimals = 3, errorBars },
     };
 
     /// <summary>Lines over named categories (per-layer scores, score against transform).</summary>
