@@ -14,7 +14,7 @@ public abstract class DelegatingRunner : IMeasurementRunner
     public IReadOnlyList<string> Architectures => Inner.Architectures;
     public Correlation Spearman(IReadOnlyList<double> x, IReadOnlyList<double> y) => Inner.Spearman(x, y);
 
-    public virtual MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions options,
+    public virtual MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions options, LayerChoice? layers,
         IProgress<MeasureProgress> progress, CancellationToken cancellationToken) =>
-        Inner.Measure(modelPath, card, probePath, options, progress, cancellationToken);
+        Inner.Measure(modelPath, card, probePath, options, layers, progress, cancellationToken);
 }
