@@ -191,6 +191,23 @@ public sealed partial class EqlabCommandLineTests(EqlabFixture fixture) : IClass
         Assert.DoesNotContain(listed.Keys, k => k.EndsWith(".weight", StringComparison.Ordinal) || k.EndsWith(".bias", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void Logits_names_the_layer_that_is_final_and_list_layers_follows_it()
+    {
+        var output = fixture.File("logits-flat.json");
+        var run = Eqlab.Run(fixture.Folder, "measure", "--model", fixture.Model, "--probe", fixture.Probe, "--images", "2",
+            "--layers", "relu1,head_pool,flat", "--logits", "flat", "--out", output);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        using var result = JsonDocument.Parse(File.ReadAllText(output));
+        Assert.Equal(["Early", "Pool", "Final"], result.RootElement.GetProperty("layers").EnumerateArray().Select(l => l.GetProperty("part").GetString()));
+
+        // In the default selection the named tensor takes the place of the model's own logits.
+        var listed = Eqlab.Run(fixture.Folder, "measure", "--model", fixture.Model, "--list-layers", "--logits", "flat");
+        Assert.True(listed.ExitCode == 0, listed.ToString());
+        Assert.Contains("* flat\t[6]\tFlatten\tFinal", listed.Stdout);
+        Assert.Contains("  logits\t[3]\tGemm\t-", listed.Stdout);
+    }
+
     // ---- bad input: one line on stderr, non-zero exit, no stack trace ----
 
     [Theory]
