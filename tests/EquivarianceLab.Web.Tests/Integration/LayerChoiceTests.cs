@@ -50,7 +50,7 @@ public sealed class LayerChoiceTests
                 modelId = id, transform = "rotation", images = 8, layers = new[] { "se_pool", "gconv_relu", "gconv", "lift_relu" },
             });
             Assert.Equal(HttpStatusCode.Created, created.StatusCode);
-            var run = await WaitForAsync(client, (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt32());
+            var run = await LabFactory.WaitForRunAsync(client, (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt32());
             Assert.True(run.GetProperty("status").GetString() == "done", run.ToString());
             string[] forward = ["lift_relu", "gconv", "gconv_relu", "se_pool"];
             Assert.Equal(forward, run.GetProperty("layers").EnumerateArray().Select(l => l.GetString()));
@@ -115,15 +115,4 @@ public sealed class LayerChoiceTests
         }
     }
 
-    private static async Task<JsonElement> WaitForAsync(HttpClient client, int id)
-    {
-        JsonElement run;
-        var until = DateTime.UtcNow.AddMinutes(3);
-        do
-        {
-            await Task.Delay(200);
-            run = await client.GetFromJsonAsync<JsonElement>($"/api/runs/{id}");
-        } while (run.GetProperty("status").GetString() is "queued" or "running" && DateTime.UtcNow < until);
-        return run;
-    }
 }

@@ -127,7 +127,7 @@ public sealed class RealMeasurementTests
                 {
                     var created = await client.PostAsJsonAsync("/api/runs", new { modelId = id, probeSetId = "fashion-mnist-test", transform = "rotation", similarity = "pearson", images = 64, maxShift = 4 });
                     Assert.Equal(HttpStatusCode.Created, created.StatusCode);
-                    var run = await WaitForAsync(client, (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt32());
+                    var run = await LabFactory.WaitForRunAsync(client, (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt32());
                     Assert.True(run.GetProperty("status").GetString() == "done", run.ToString());
                     results.Add(EquivarianceLab.Measure.MeasurementResult.FromJson(run.GetProperty("result").GetRawText()));
                 }
@@ -150,18 +150,6 @@ public sealed class RealMeasurementTests
         {
             LabFactory.TryDelete(data, zoo);
         }
-    }
-
-    private static async Task<JsonElement> WaitForAsync(HttpClient client, int id)
-    {
-        JsonElement run;
-        var until = DateTime.UtcNow.AddMinutes(3);
-        do
-        {
-            await Task.Delay(200);
-            run = await client.GetFromJsonAsync<JsonElement>($"/api/runs/{id}");
-        } while (run.GetProperty("status").GetString() is "queued" or "running" && DateTime.UtcNow < until);
-        return run;
     }
 
     /// <summary>Conv-ReLU ×3, global pooling and a linear head on [N, 1, 28, 28].</summary>
