@@ -77,6 +77,13 @@ public sealed class RealMeasurementTests
             var model = Assert.Single((await client.GetFromJsonAsync<JsonElement>("/api/models")).EnumerateArray());
             Assert.Equal("control-rotation-invariant", model.GetProperty("id").GetString());
             Assert.Equal("builtin", model.GetProperty("format").GetString());
+            // Its layers are its hook points, all measured by default: three spatial maps at the card's 28×28, pool, logits.
+            var layers = (await client.GetFromJsonAsync<JsonElement>("/api/models/control-rotation-invariant/layers")).EnumerateArray().ToList();
+            Assert.Equal(EquivarianceLab.Controls.RotationControl.Hooks, layers.Select(l => l.GetProperty("name").GetString()));
+            Assert.Equal(["Early", "Middle", "Late", "Pool", "Final"], layers.Select(l => l.GetProperty("part").GetString()));
+            Assert.All(layers, l => Assert.True(l.GetProperty("default").GetBoolean()));
+            Assert.All(layers, l => Assert.Equal(JsonValueKind.Null, l.GetProperty("op").ValueKind));
+            Assert.All(layers.Take(3), l => Assert.Equal([28L, 28], l.GetProperty("shape").EnumerateArray().Skip(1).Select(d => d.GetInt64())));
 
             var created = await client.PostAsJsonAsync("/api/runs", new { modelId = "control-rotation-invariant", transform = "rotation", images = 8 });
             var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt32();
