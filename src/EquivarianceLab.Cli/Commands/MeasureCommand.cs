@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using EquivarianceLab.FeatureModels;
-using EquivarianceLab.FeatureModels.Onnx;
 using EquivarianceLab.Measure;
 
 namespace EquivarianceLab.Cli.Commands;
@@ -14,7 +13,7 @@ public static class MeasureCommand
         var common = new MeasureOptionsBinder();
         var json = new Option<string?>("--out") { Description = "Write result.json here." };
         var csv = new Option<string?>("--csv") { Description = "Write the per-layer, per-transform CSV here." };
-        var listLayers = new Option<bool>("--list-layers") { Description = "List the model's layers (name, shape, default selection) and exit." };
+        var listLayers = new Option<bool>("--list-layers") { Description = "List the model's measurable layers (name, shape, op, default selection and part) and exit." };
         var perLayer = new Option<bool>("--per-layer") { Description = "Also print the per-layer table." };
         var command = new Command("measure", "Measure layer-wise invariance and equivariance of a model on a probe set.");
         common.AddTo(command);
@@ -30,7 +29,7 @@ public static class MeasureCommand
             if (r.GetValue(listLayers))
             {
                 using var listed = common.OpenModel(r);
-                Console.Out.Write(DescribeLayers(listed));
+                Console.Out.Write(LayerListing.Format(listed.Name, LayerListing.Of(listed)));
                 return 0;
             }
             var (model, probe) = common.Open(r);
@@ -58,27 +57,5 @@ public static class MeasureCommand
             cts.Cancel();
         };
         return cts;
-    }
-
-    private static string DescribeLayers(IFeatureModel model)
-    {
-        var sw = new StringWriter(CultureInfo.InvariantCulture);
-        switch (model)
-        {
-            case OnnxFeatureModel onnx:
-                var selected = onnx.DefaultLayers.ToHashSet(StringComparer.Ordinal);
-                sw.WriteLine($"# {onnx.Name}: {onnx.AvailableTensors.Count} tensors; * = default selection");
-                foreach (var t in onnx.AvailableTensors)
-                    sw.WriteLine($"{(selected.Contains(t) ? "*" : " ")} {t}\t[{string.Join(",", onnx.TensorShapes[t])}]");
-                break;
-            case TorchFeatureModel torch:
-                sw.WriteLine($"# {torch.Name}: hook points (all measured by default)");
-                foreach (var t in torch.AvailableLayers) sw.WriteLine($"* {t}");
-                break;
-            default:
-                foreach (var t in model.Layers) sw.WriteLine($"* {t}");
-                break;
-        }
-        return sw.ToString();
     }
 }

@@ -23,6 +23,7 @@ public sealed class MeasureOptionsBinder
     public Option<string> Similarity { get; } = new("--similarity") { Description = "pearson (default) or cosine.", DefaultValueFactory = _ => "pearson" };
     public Option<int> MaxShift { get; } = new("--max-shift") { Description = "Largest diagonal shift K for translation (shifts 1..K).", DefaultValueFactory = _ => 16 };
     public Option<string?> Layers { get; } = new("--layers") { Description = "Comma-separated layer (graph tensor / hook point) names, in forward order." };
+    public Option<string?> Logits { get; } = new("--logits") { Description = "The layer holding the logits (the Final part), when not the model's output; it must be measured." };
     public Option<int?> Images { get; } = new("--images")
     {
         Description = $"Number of probe images (default: all, up to {MeasureOptions.DefaultMaxImages}).",
@@ -39,7 +40,7 @@ public sealed class MeasureOptionsBinder
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Model, Probe, Transform, Similarity, MaxShift, Layers, Images, Batch })
+        foreach (var option in new Option[] { Model, Probe, Transform, Similarity, MaxShift, Layers, Logits, Images, Batch })
             command.Options.Add(option);
     }
 
@@ -66,16 +67,17 @@ public sealed class MeasureOptionsBinder
             ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             : null;
 
-    /// <summary>The model alone (for --list-layers).</summary>
+    /// <summary>The model alone with its default layers, laid out at its card's input size (for --list-layers).</summary>
     public IFeatureModel OpenModel(ParseResult r)
     {
         var path = r.GetValue(Model)!;
-        return ModelLoader.Load(path, MeasurementInputs.CardFor(path), LayerList(r));
+        var card = MeasurementInputs.CardFor(path);
+        return ModelLoader.Load(path, card, probeShape: MeasurementInputs.CardShape(card), logits: r.GetValue(Logits));
     }
 
     public (IFeatureModel Model, IProbeSet Probe) Open(ParseResult r)
     {
         var probe = r.GetValue(Probe) ?? throw new EquivarianceLabException("--probe is required: a .npy, an image folder or .zip, or Fashion-MNIST IDX.");
-        return MeasurementInputs.Open(r.GetValue(Model)!, probe, layers: LayerList(r));
+        return MeasurementInputs.Open(r.GetValue(Model)!, probe, layers: LayerList(r), logits: r.GetValue(Logits));
     }
 }

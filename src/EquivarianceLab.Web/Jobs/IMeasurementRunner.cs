@@ -1,10 +1,20 @@
 using EquivarianceLab.Cards;
+using EquivarianceLab.FeatureModels;
 using EquivarianceLab.Measure;
 
 namespace EquivarianceLab.Web.Jobs;
 
-/// <summary>What opening a model told us: enough to store it and show its card.</summary>
-public sealed record ModelInspection(IReadOnlyList<long> InputShape, int Layers, string? LogitsLayer);
+/// <summary>What opening a model told us: enough to store it and show its card, and its layer listing.</summary>
+public sealed record ModelInspection(IReadOnlyList<long> InputShape, int Layers, string? LogitsLayer, IReadOnlyList<LayerInfo>? Listing = null);
+
+/// <summary>
+/// The layers a run measures: null <see cref="Layers"/> is the model's default selection; <see cref="Logits"/> names
+/// the layer holding the logits (the Final part) when not the model's own.
+/// </summary>
+public sealed record LayerChoice(IReadOnlyList<string>? Layers, string? Logits)
+{
+    public static readonly LayerChoice Default = new(null, null);
+}
 
 /// <summary>
 /// What opening a probe set told us (its image shape [C, H, W]), plus a few images for thumbnails, each of
@@ -19,7 +29,10 @@ public sealed record ProbeInspection(int Count, IReadOnlyList<long> ImageShape, 
 /// </summary>
 public interface IMeasurementRunner
 {
-    /// <summary>Opens the model as a measurement would; throws <see cref="EquivarianceLabException"/> with a clear message if it cannot.</summary>
+    /// <summary>
+    /// Opens the model as a measurement would and lists its layers (<see cref="LayerListing"/>); throws
+    /// <see cref="EquivarianceLabException"/> with a clear message if it cannot.
+    /// </summary>
     ModelInspection InspectModel(string path, ModelCard card);
 
     /// <summary>
@@ -31,6 +44,7 @@ public interface IMeasurementRunner
     /// <summary>The architectures a weight file (.dat, .pt, .pth, .safetensors) can be loaded into.</summary>
     IReadOnlyList<string> Architectures { get; }
 
-    MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions options,
+    /// <summary>Measures the model's <paramref name="layers"/> (null: its default selection) on the probe set.</summary>
+    MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions options, LayerChoice? layers,
         IProgress<MeasureProgress> progress, CancellationToken cancellationToken);
 }

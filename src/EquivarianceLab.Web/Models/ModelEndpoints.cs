@@ -1,3 +1,4 @@
+using EquivarianceLab.FeatureModels;
 using EquivarianceLab.Web.Accounts;
 using System.Security.Claims;
 using System.Globalization;
@@ -20,6 +21,11 @@ public static class ModelEndpoints
                 await service.FindAsync(id, ct) is { } model ? TypedResults.Ok(ModelDto.From(model)) : ApiProblems.NotFound($"No model with id '{UploadNames.ShownId(id)}'."))
             .ProducesProblem(StatusCodes.Status404NotFound)
             .WithSummary("One model's card facts.");
+        models.MapGet("/{id}/layers", async Task<Results<Ok<IReadOnlyList<LayerInfo>>, ProblemHttpResult>> (string id, ModelService service, CancellationToken ct) =>
+                await service.LayersAsync(id, ct) is { } layers ? TypedResults.Ok(layers) : ApiProblems.NotFound($"No model with id '{UploadNames.ShownId(id)}'."))
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .WithSummary("A model's measurable layers in forward order: name, shape (per image), op (the ONNX node type; null for a hook point), the part the default selection gives it, and whether it is selected by default (what eqlab measure --list-layers prints).");
         models.MapPost("/", async Task<Created<ModelDto>> (HttpContext http, ClaimsPrincipal user, ModelService service, LabOptions options, CancellationToken ct) =>
             {
                 var form = await ApiRequests.ReadMultipartAsync(http, options, CheckFileName, ct);

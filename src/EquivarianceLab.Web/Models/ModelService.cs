@@ -1,6 +1,7 @@
 using EquivarianceLab.Web.Accounts;
 using EquivarianceLab.FeatureModels;
 using System.Globalization;
+using System.Text.Json;
 using EquivarianceLab.Cards;
 using EquivarianceLab.Probes;
 using EquivarianceLab.Web.Data;
@@ -126,7 +127,7 @@ public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMea
             Id = id, Name = card.DisplayName, Family = card.Family, Format = format, Architecture = card.Architecture, Source = Sources.Upload,
             FilePath = finalPath, CardJson = CardJson.Write(card), InputShape = CardJson.Shape(card.InputShape), Accuracy = upload.Accuracy,
             Provenance = card.Provenance, ContentHash = incoming.Sha256, SizeBytes = incoming.Length, AddedUtc = time.GetUtcNow().UtcDateTime,
-            OwnerId = caller.UserId, OwnerName = caller.OwnerName,
+            OwnerId = caller.UserId, OwnerName = caller.OwnerName, LayersJson = WriteLayers(inspection.Listing),
         };
         db.Models.Add(entry);
         try { await db.SaveChangesAsync(ct); }
@@ -150,6 +151,40 @@ public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMea
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         return await db.Models.AsNoTracking().FirstOrDefaultAsync(m => m.Id == id, ct);
+    }
+
+    /// <summary>
+    /// A model's measurable layers (<see cref="LayerListing"/>), or null for an unknown id. Uploads were listed when
+    /// they were opened; a zoo model is opened by a worker the first time and its listing kept.
+    /// </summary>
+    public async Task<IReadOnlyList<LayerInfo>?> LayersAsync(string id, CancellationToken ct = default)
+    {
+        if (id.Length > UploadNames.MaxIdLength) return null;
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var model = await db.Models.AsNoTracking().Where(m => m.Id == id)
+            .Select(m => new { m.Name, m.FilePath, m.CardJson, m.LayersJson }).FirstOrDefaultAsync(ct);
+        if (model is null) return null;
+        if (model.LayersJson is { } stored && ReadLayers(stored) is { } cached) return cached;
+        IReadOnlyList<LayerInfo> listing;
+        try
+        {
+            var card = CardJson.Parse(model.CardJson);
+            listing = (await Task.Run(() => runner.InspectModel(model.FilePath, card), ct)).Listing ?? [];
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw RequestException.Unusable($"The layers of model '{model.Name}' could not be listed: {safeText.Clean(LibraryErrors.Describe(e), (model.FilePath, $"'{model.Name}'"))}");
+        }
+        await db.Models.Where(m => m.Id == id).ExecuteUpdateAsync(s => s.SetProperty(m => m.LayersJson, WriteLayers(listing)), ct);
+        return listing;
+    }
+
+    private static string? WriteLayers(IReadOnlyList<LayerInfo>? listing) => listing is null ? null : JsonSerializer.Serialize(listing, ApiJson.Options);
+
+    private static IReadOnlyList<LayerInfo>? ReadLayers(string json)
+    {
+        try { return JsonSerializer.Deserialize<List<LayerInfo>>(json, ApiJson.Options); }
+        catch (JsonException) { return null; } // written by an older version: list again
     }
 
     public async Task<int> CountAsync(CancellationToken ct = default)
@@ -236,6 +271,9 @@ public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMea
                 var previous = TryParse(entry.CardJson)?.Accuracy;
                 if (entry.Accuracy == previous) entry.Accuracy = card.Accuracy;
             }
+            var size = builtin ? 0 : new FileInfo(file).Length;
+            // A changed card or file may change the layers: list them again when first asked for.
+            if (entry.CardJson != CardJson.Write(card) || entry.SizeBytes != size || entry.FilePath != file) entry.LayersJson = null;
             entry.Name = card.DisplayName;
             entry.Family = card.Family;
             entry.Format = card.Format;
@@ -246,7 +284,7 @@ public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMea
             entry.InputShape = CardJson.Shape(card.InputShape);
             entry.AccuracyDataset = card.AccuracyDataset;
             entry.Provenance = card.Provenance;
-            entry.SizeBytes = builtin ? 0 : new FileInfo(file).Length;
+            entry.SizeBytes = size;
         }
         await db.SaveChangesAsync(ct);
     }

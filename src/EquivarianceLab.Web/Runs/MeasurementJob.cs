@@ -40,7 +40,7 @@ public sealed class MeasurementJob(RunService runs, IMeasurementRunner runner, R
             var card = CardJson.Parse(run.Model!.CardJson);
             var options = RunRequest.ToOptions(run.Transform, run.Similarity, run.Images, run.MaxShift);
             var progress = new ProgressWriter(this, runId, cts);
-            var result = runner.Measure(run.Model.FilePath, card, run.ProbeSet!.FilePath, options, progress, cts.Token);
+            var result = runner.Measure(run.Model.FilePath, card, run.ProbeSet!.FilePath, options, RunRequest.LayersOf(run), progress, cts.Token);
             runs.Finish(runId, r =>
             {
                 ResultStore.Store(r, result);

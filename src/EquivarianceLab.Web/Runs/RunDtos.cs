@@ -3,15 +3,18 @@ using EquivarianceLab.Web.Data;
 
 namespace EquivarianceLab.Web.Runs;
 
-/// <summary><c>GET /api/runs/{id}</c>: status, progress in [0, 1], the error of a failure, and once done the engine's result.json.</summary>
+/// <summary>
+/// <c>GET /api/runs/{id}</c>: status, progress in [0, 1], the error of a failure, and once done the engine's result.json;
+/// the layers and logits layer the run asked for (null: the model's default selection).
+/// </summary>
 public sealed record RunDto(int Id, string Status, double Progress, string? Error, JsonElement? Result, string ModelId, string ProbeSetId,
     string Transform, string Similarity, int? Images, int MaxShift, int ImagesDone, int ImagesTotal, double? EtaSeconds,
-    DateTime CreatedUtc, DateTime? StartedUtc, DateTime? FinishedUtc, string? OwnerName)
+    DateTime CreatedUtc, DateTime? StartedUtc, DateTime? FinishedUtc, string? OwnerName, IReadOnlyList<string>? Layers, string? Logits)
 {
     public static RunDto From(Run r, bool withResult = true) => new(r.Id, StatusName(r.Status), r.Progress, r.Error,
         withResult && r.ResultJson is { } json ? JsonDocument.Parse(json).RootElement.Clone() : null,
         r.ModelId, r.ProbeSetId, r.Transform, r.Similarity, r.Images, r.MaxShift, r.ImagesDone, r.ImagesTotal, r.EtaSeconds,
-        r.CreatedUtc, r.StartedUtc, r.FinishedUtc, r.OwnerName);
+        r.CreatedUtc, r.StartedUtc, r.FinishedUtc, r.OwnerName, RunRequest.LayersOf(r).Layers, r.LogitsLayer);
 
     public static string StatusName(RunStatus s) => s.ToString().ToLowerInvariant();
 }

@@ -45,7 +45,7 @@ public static class RunEndpoints
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .WithSummary("Queue a measurement: modelId, probeSetId (default: the default probe set), transform (rotation|translation|flip), similarity (pearson|cosine), images, maxShift.")
+            .WithSummary("Queue a measurement: modelId, probeSetId (default: the default probe set), transform (rotation|translation|flip), similarity (pearson|cosine), images, maxShift, layers (names from GET /api/models/{id}/layers, measured in the model's forward order; default: its default selection), logits (the layer holding the logits, when not the model's own).")
             .RequireRateLimiting(RateLimiting.Runs)
             .RequireAuthorization(AccountsExtensions.Member);
         runs.MapGet("/{id:int}", async Task<Results<Ok<RunDto>, ProblemHttpResult>> (int id, RunService service, CancellationToken ct) =>

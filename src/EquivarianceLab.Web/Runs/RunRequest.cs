@@ -1,5 +1,9 @@
+using EquivarianceLab.FeatureModels;
 using EquivarianceLab.Measure;
 using EquivarianceLab.Web.Api;
+using EquivarianceLab.Web.Data;
+using EquivarianceLab.Web.Jobs;
+using EquivarianceLab.Web.Uploads;
 
 namespace EquivarianceLab.Web.Runs;
 
@@ -12,6 +16,10 @@ public sealed record RunRequest
     public string? Similarity { get; init; }
     public int? Images { get; init; }
     public int? MaxShift { get; init; }
+    /// <summary>The layers to measure (names from <c>GET /api/models/{id}/layers</c>); null or empty: the default selection.</summary>
+    public IReadOnlyList<string>? Layers { get; init; }
+    /// <summary>The layer holding the logits (the Final part) when not the model's own; with <see cref="Layers"/>, one of them.</summary>
+    public string? Logits { get; init; }
 
     public const int MaxImages = 100_000;
     public const int MaxShiftLimit = 512;
@@ -43,6 +51,44 @@ public sealed record RunRequest
             throw RequestException.Invalid("maxShift", $"maxShift must be at most {allowed} for this model's {inputShape[1]}×{inputShape[2]} input (half its smaller side); got {asked}.");
         return asked.Value;
     }
+
+    /// <summary>
+    /// The asked-for layers checked against the model's listing and put in its forward order (the order they are
+    /// measured in, whatever order they were given in), and the logits layer; null layers for the default selection.
+    /// Unknown names are one validation problem naming them all.
+    /// </summary>
+    public LayerChoice CheckLayers(IReadOnlyList<LayerInfo> listing, string modelName)
+    {
+        // A run stores its layers one per line, so a (hostile) name holding a line break cannot be chosen.
+        var known = listing.Select(l => l.Name).Where(n => n.IndexOfAny(['\n', '\r']) < 0).ToHashSet(StringComparer.Ordinal);
+        var asked = Layers is { Count: > 0 } ? Layers : null;
+        if (asked is not null)
+        {
+            var unknown = asked.Where(n => !known.Contains(n)).Distinct(StringComparer.Ordinal).ToList();
+            if (unknown.Count > 0)
+                throw RequestException.Invalid("layers", $"Model '{modelName}' has no measurable {(unknown.Count == 1 ? "layer" : "layers")} {Names(unknown)}; GET /api/models/{{id}}/layers lists them.");
+            var twice = asked.GroupBy(n => n, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
+            if (twice.Count > 0) throw RequestException.Invalid("layers", $"{Names(twice)} {(twice.Count == 1 ? "is" : "are")} listed twice.");
+        }
+        if (Logits is { } logits)
+        {
+            if (!known.Contains(logits))
+                throw RequestException.Invalid("logits", $"Model '{modelName}' has no measurable layer {Names([logits])}; GET /api/models/{{id}}/layers lists them.");
+            if (asked is not null && !asked.Contains(logits))
+                throw RequestException.Invalid("logits", $"The logits layer {Names([logits])} is not one of the layers asked for; add it to layers.");
+        }
+        var ordered = asked is null ? null : listing.Select(l => l.Name).Where(asked.Contains).ToList();
+        return new LayerChoice(ordered, Logits);
+    }
+
+    /// <summary>The layers a run records (one per line; layer names from a listing hold no line breaks), back as a choice.</summary>
+    public static LayerChoice LayersOf(Run run) =>
+        new(run.RequestedLayers?.Split('\n'), run.LogitsLayer);
+
+    /// <summary>What <see cref="Run.RequestedLayers"/> stores.</summary>
+    public static string? StoredLayers(LayerChoice choice) => choice.Layers is null ? null : string.Join('\n', choice.Layers);
+
+    private static string Names(IEnumerable<string> names) => string.Join(", ", names.Take(10).Select(n => $"'{UploadNames.ShownId(n)}'"));
 
     public static MeasureOptions ToOptions(string transform, string similarity, int? images, int maxShift) => new()
     {

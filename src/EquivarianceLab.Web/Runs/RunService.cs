@@ -2,6 +2,7 @@ using EquivarianceLab.Web.Accounts;
 using EquivarianceLab.Web.Api;
 using EquivarianceLab.Web.Data;
 using EquivarianceLab.Web.Jobs;
+using EquivarianceLab.Web.Models;
 using EquivarianceLab.Web.Uploads;
 using Hangfire;
 using Hangfire.States;
@@ -20,7 +21,7 @@ public sealed record RunFilter(string? ModelId = null, string? ProbeSetId = null
 /// them; the measurement job claims, reports and finishes its run through it; at start it recovers what a crash left.
 /// </summary>
 public sealed class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackgroundJobClient jobs, CancellationRegistry cancellations,
-    RunProgressNotifier notifier, LabOptions options, TimeProvider time, ILogger<RunService> logger)
+    RunProgressNotifier notifier, ModelService models, LabOptions options, TimeProvider time, ILogger<RunService> logger)
 {
     public const string GpuQueue = "gpu";
 
@@ -46,6 +47,11 @@ public sealed class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackg
         if (probe.Kind == "npy" && probe.ImageShape.Length > 0 && model.InputShape.Length > 0 && probe.ImageShape != model.InputShape)
             throw RequestException.Invalid("probeSetId", $"Probe set '{probe.Name}' holds {probe.ImageShape} images, but model '{model.Name}' takes {model.InputShape}.");
 
+        // Layer names are checked against the model's listing (opened by a worker the first time for a zoo model).
+        var layers = request.Layers is { Count: > 0 } || request.Logits is not null
+            ? request.CheckLayers(await models.LayersAsync(request.ModelId!, ct) ?? [], model.Name)
+            : LayerChoice.Default;
+
         if (caller.UserId is { } owner
             && await db.Runs.CountAsync(r => r.OwnerId == owner && (r.Status == RunStatus.Queued || r.Status == RunStatus.Running), ct) >= options.RateLimits.MaxActiveRunsPerUser)
             throw RequestException.OverQuota($"You have {options.RateLimits.MaxActiveRunsPerUser} runs queued or running, the most one account may; queue more when some have finished.", TimeSpan.FromMinutes(1));
@@ -58,6 +64,8 @@ public sealed class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackg
             Similarity = similarity,
             Images = request.Images,
             MaxShift = maxShift,
+            RequestedLayers = RunRequest.StoredLayers(layers),
+            LogitsLayer = layers.Logits,
             Status = RunStatus.Queued,
             CreatedUtc = time.GetUtcNow().UtcDateTime,
             OwnerId = caller.UserId,
@@ -114,7 +122,7 @@ public sealed class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackg
         return await QueueAsync(new RunRequest
         {
             ModelId = old.ModelId, ProbeSetId = old.ProbeSetId, Transform = old.Transform, Similarity = old.Similarity,
-            Images = old.Images, MaxShift = old.MaxShift,
+            Images = old.Images, MaxShift = old.MaxShift, Layers = RunRequest.LayersOf(old).Layers, Logits = old.LogitsLayer,
         }, caller, ct);
     }
 

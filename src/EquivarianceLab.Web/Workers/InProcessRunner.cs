@@ -27,8 +27,10 @@ public sealed class InProcessRunner(ProbeLimits limits) : IMeasurementRunner
 
     public ModelInspection InspectModel(string path, ModelCard card)
     {
-        using var model = ModelLoader.Load(path, card, onnxLimits: UploadLimits);
-        return new ModelInspection(model.InputShape.ToArray(), model.Layers.Count, model.LogitsLayer);
+        // Laid out at the card's input size, as the measure will be: an ONNX graph's shapes (and so its default layers) follow it.
+        var shape = MeasurementInputs.CardShape(card);
+        using var model = ModelLoader.Load(path, card, probeShape: shape, onnxLimits: UploadLimits);
+        return new ModelInspection(model.InputShape.ToArray(), model.Layers.Count, model.LogitsLayer, LayerListing.Of(model, shape));
     }
 
     public ProbeInspection InspectProbeSet(string path, int samples)
@@ -66,10 +68,10 @@ public sealed class InProcessRunner(ProbeLimits limits) : IMeasurementRunner
         return images;
     }
 
-    public MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions measureOptions,
+    public MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions measureOptions, LayerChoice? layers,
         IProgress<MeasureProgress> progress, CancellationToken cancellationToken)
     {
-        using var model = ModelLoader.Load(modelPath, card);
+        using var model = ModelLoader.Load(modelPath, card, layers?.Layers, MeasurementInputs.CardShape(card), logits: layers?.Logits);
         var target = card.InputShape.Length == 3
             ? new ProbeTarget(card.InputShape[0], card.InputShape[1], card.InputShape[2], card.Preprocessing)
             : null;

@@ -49,7 +49,7 @@ public static class WorkerHost
             case WorkerTask.Measure:
                 var progress = new Progress(protocol);
                 var result = runner.Measure(Required(request.ModelPath), CardJson.Parse(Required(request.CardJson)), Required(request.ProbePath),
-                    request.Options ?? new MeasureOptions(), progress, CancellationToken.None);
+                    request.Options ?? new MeasureOptions(), new LayerChoice(request.Layers, request.Logits), progress, CancellationToken.None);
                 return new WorkerMessage { Result = result.ToJson() };
             default:
                 throw new EquivarianceLabException($"Unknown worker task {request.Task}.");

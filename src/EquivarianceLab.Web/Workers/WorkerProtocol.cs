@@ -19,6 +19,10 @@ public sealed record WorkerRequest
     public string? ProbePath { get; init; }
     public int Samples { get; init; }
     public MeasureOptions? Options { get; init; }
+    /// <summary>The layers to measure, in forward order; null for the model's default selection.</summary>
+    public IReadOnlyList<string>? Layers { get; init; }
+    /// <summary>The layer holding the logits when not the model's own.</summary>
+    public string? Logits { get; init; }
     public required ProbeLimits Limits { get; init; }
 }
 

@@ -26,11 +26,15 @@ public sealed class WorkerRunner(WorkerProcess workers, LabOptions options) : IM
             Limits.ValidationTimeLimit, null, CancellationToken.None).ProbeSet
         ?? throw new WorkerFailedException("The worker gave no description of the probe set.");
 
-    public MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions measureOptions,
+    public MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions measureOptions, LayerChoice? layers,
         IProgress<MeasureProgress> progress, CancellationToken cancellationToken)
     {
         var answer = workers.Run(
-            Request(WorkerTask.Measure) with { ModelPath = modelPath, CardJson = CardJson.Write(card), ProbePath = probePath, Options = measureOptions },
+            Request(WorkerTask.Measure) with
+            {
+                ModelPath = modelPath, CardJson = CardJson.Write(card), ProbePath = probePath, Options = measureOptions,
+                Layers = layers?.Layers, Logits = layers?.Logits,
+            },
             Limits.RunTimeLimit, progress.Report, cancellationToken);
         return MeasurementResult.FromJson(answer.Result ?? throw new WorkerFailedException("The worker gave no result."));
     }

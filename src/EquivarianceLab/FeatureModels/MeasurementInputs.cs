@@ -13,12 +13,13 @@ public static class MeasurementInputs
 {
     /// <param name="limits">Limits on the probe set (default <see cref="ProbeLimits.Default"/>).</param>
     /// <param name="onnxLimits">Limits on an ONNX model (default <see cref="OnnxLimits.Default"/>).</param>
+    /// <param name="logits">The layer that holds the logits when not the model's own (<see cref="ModelLoader.Load"/>).</param>
     public static (IFeatureModel Model, IProbeSet Probe) Open(string modelPath, string probePath, ModelCard? card = null,
-        IReadOnlyList<string>? layers = null, ProbeLimits? limits = null, OnnxLimits? onnxLimits = null)
+        IReadOnlyList<string>? layers = null, ProbeLimits? limits = null, OnnxLimits? onnxLimits = null, string? logits = null)
     {
         card ??= CardFor(modelPath);
         ModelLoader.CheckExists(modelPath, card); // the model's problems first: they are the likelier ones
-        var cardShape = card?.InputShape is { Length: 3 } s && s.All(d => d > 0) ? s.Select(d => (long)d).ToArray() : null;
+        var cardShape = CardShape(card);
         bool images = Directory.Exists(probePath) || probePath.EndsWith(".zip", StringComparison.OrdinalIgnoreCase);
 
         IFeatureModel? model = null;
@@ -28,20 +29,20 @@ public static class MeasurementInputs
             if (images && cardShape is null)
             {
                 // The decode size comes from the model itself.
-                model = ModelLoader.Load(modelPath, card, layers, onnxLimits: onnxLimits);
+                model = ModelLoader.Load(modelPath, card, layers, onnxLimits: onnxLimits, logits: logits);
                 var fixedShape = model.InputShape.All(d => d > 0) ? model.InputShape.ToArray() : null;
                 probe = ProbeSetLoader.Open(probePath, Target(fixedShape, card), limits);
                 if (fixedShape is null)
                 {
                     model.Dispose();
                     model = null;
-                    model = ModelLoader.Load(modelPath, card, layers, probe.ImageShape, onnxLimits);
+                    model = ModelLoader.Load(modelPath, card, layers, probe.ImageShape, onnxLimits, logits);
                 }
             }
             else
             {
                 probe = ProbeSetLoader.Open(probePath, Target(cardShape, card), limits);
-                model = ModelLoader.Load(modelPath, card, layers, probe.ImageShape, onnxLimits);
+                model = ModelLoader.Load(modelPath, card, layers, probe.ImageShape, onnxLimits, logits);
             }
             ProbeSetLoader.CheckFits(probe, model.InputShape, model.Name);
             return (model, probe);
@@ -53,6 +54,10 @@ public static class MeasurementInputs
             throw;
         }
     }
+
+    /// <summary>The card's input [C, H, W] when it gives all three.</summary>
+    public static long[]? CardShape(ModelCard? card) =>
+        card?.InputShape is { Length: 3 } s && s.All(d => d > 0) ? s.Select(d => (long)d).ToArray() : null;
 
     /// <summary>The card of a model path (file, folder or zoo id), if it has one.</summary>
     public static ModelCard? CardFor(string modelPath)

@@ -25,21 +25,22 @@ public static class ModelLoader
     /// <param name="probeShape">The probe images' [C, H, W], when known: ONNX graphs with free dimensions find their
     /// layer shapes (and so the default selection) at this size.</param>
     /// <param name="onnxLimits">Static limits for ONNX graphs (default <see cref="OnnxLimits.Default"/>), checked before ONNX Runtime sees the file.</param>
+    /// <param name="logits">The layer that holds the logits (the Final part) when not the model's own; it must be measured.</param>
     public static IFeatureModel Load(string path, ModelCard? card = null, IReadOnlyList<string>? layers = null,
-        IReadOnlyList<long>? probeShape = null, OnnxLimits? onnxLimits = null)
+        IReadOnlyList<long>? probeShape = null, OnnxLimits? onnxLimits = null, string? logits = null)
     {
         if (string.IsNullOrWhiteSpace(path)) throw new EquivarianceLabException("No model given.");
-        if (path.StartsWith(BuiltinPrefix, StringComparison.Ordinal)) return LoadBuiltin(path[BuiltinPrefix.Length..], card, layers);
-        if (path.StartsWith(ArchitecturePrefix, StringComparison.Ordinal)) return LoadFresh(path[ArchitecturePrefix.Length..], card, layers);
+        if (path.StartsWith(BuiltinPrefix, StringComparison.Ordinal)) return LoadBuiltin(path[BuiltinPrefix.Length..], card, layers, logits);
+        if (path.StartsWith(ArchitecturePrefix, StringComparison.Ordinal)) return LoadFresh(path[ArchitecturePrefix.Length..], card, layers, logits);
 
         var resolved = Resolve(path, ref card);
-        if (card?.Format == BuiltinFormat) return LoadBuiltin(card.Architecture ?? card.Id, card, layers);
+        if (card?.Format == BuiltinFormat) return LoadBuiltin(card.Architecture ?? card.Id, card, layers, logits);
         if (!File.Exists(resolved)) throw new EquivarianceLabException($"Model file not found: {resolved}");
 
         var extension = Path.GetExtension(resolved).ToLowerInvariant();
         if (extension == ".onnx")
             return OnnxFeatureModel.Load(resolved, layers,
-                new OnnxLoadOptions { ProbeShape = probeShape, Name = card?.Id, Limits = onnxLimits ?? OnnxLimits.Default });
+                new OnnxLoadOptions { ProbeShape = probeShape, Name = card?.Id, Limits = onnxLimits ?? OnnxLimits.Default, Logits = logits });
 
         card ??= ModelCard.FindFor(resolved)
                  ?? throw new EquivarianceLabException(
@@ -51,7 +52,7 @@ public static class ModelLoader
             var inputShape = card.InputShape.Length == 3
                 ? card.InputShape.Select(d => (long)d).ToArray()
                 : ((HookedModule)module).InputShape.ToArray();
-            return new TorchFeatureModel(card.Id, module, inputShape, layers);
+            return new TorchFeatureModel(card.Id, module, inputShape, layers, logits);
         }
         catch
         {
@@ -92,7 +93,7 @@ public static class ModelLoader
     }
 
     /// <summary><c>arch:resnet18</c> or <c>arch:resnet18:inChannels=1,classes=10</c>.</summary>
-    private static IFeatureModel LoadFresh(string spec, ModelCard? card, IReadOnlyList<string>? layers)
+    private static IFeatureModel LoadFresh(string spec, ModelCard? card, IReadOnlyList<string>? layers, string? logits)
     {
         var colon = spec.IndexOf(':', StringComparison.Ordinal);
         var architecture = colon < 0 ? spec : spec[..colon];
@@ -112,10 +113,10 @@ public static class ModelLoader
         var module = ArchitectureRegistry.CreateHooked(architecture, options, out _);
         module.eval();
         var inputShape = card?.InputShape is { Length: 3 } s ? s.Select(d => (long)d).ToArray() : module.InputShape.ToArray();
-        return new TorchFeatureModel(card?.Id ?? architecture, module, inputShape, layers);
+        return new TorchFeatureModel(card?.Id ?? architecture, module, inputShape, layers, logits);
     }
 
-    private static IFeatureModel LoadBuiltin(string name, ModelCard? card, IReadOnlyList<string>? layers)
+    private static IFeatureModel LoadBuiltin(string name, ModelCard? card, IReadOnlyList<string>? layers, string? logits)
     {
         long inChannels = card?.InputShape is { Length: 3 } shape ? shape[0] : 1;
         var kind = name switch
@@ -127,7 +128,7 @@ public static class ModelLoader
         };
         var module = new RotationControl(kind, inChannels, seed: card?.Seed ?? 0);
         var inputShape = card?.InputShape is { Length: 3 } s ? s.Select(d => (long)d).ToArray() : [inChannels, -1, -1];
-        return new TorchFeatureModel(card?.Id ?? name, module, inputShape, layers);
+        return new TorchFeatureModel(card?.Id ?? name, module, inputShape, layers, logits);
     }
 }
 

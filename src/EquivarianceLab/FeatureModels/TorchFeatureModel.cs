@@ -12,8 +12,9 @@ public sealed class TorchFeatureModel : IFeatureModel
     private readonly nn.Module<Tensor, Tensor> _module;
     private readonly IHookedModule _hooks;
 
+    /// <param name="logits">The hook point holding the logits when not the module's own; it must be one of the layers.</param>
     public TorchFeatureModel(string name, nn.Module<Tensor, Tensor> module, IReadOnlyList<long> inputShape,
-        IReadOnlyList<string>? layers = null)
+        IReadOnlyList<string>? layers = null, string? logits = null)
     {
         _hooks = module as IHookedModule
                  ?? throw new ArgumentException($"{module.GetType().Name} does not name its hook points.", nameof(module));
@@ -22,7 +23,11 @@ public sealed class TorchFeatureModel : IFeatureModel
         Name = name;
         InputShape = inputShape;
         Layers = layers is null ? _hooks.HookPoints : ValidateLayers(name, layers, _hooks.HookPoints);
-        LogitsLayer = _hooks.LogitsHookPoint is { } logits && Layers.Contains(logits) ? logits : null;
+        if (logits is not null && !Layers.Contains(logits))
+            throw new EquivarianceLabException(_hooks.HookPoints.Contains(logits)
+                ? $"The logits layer '{logits}' is not one of the layers to measure; add it to --layers."
+                : Onnx.LayerNameHints.UnknownLayer(logits, name, _hooks.HookPoints, _hooks.HookPoints));
+        LogitsLayer = logits ?? (_hooks.LogitsHookPoint is { } own && Layers.Contains(own) ? own : null);
     }
 
     public string Name { get; }

@@ -143,21 +143,22 @@ public static class EquivarianceMeasure
 
     /// <summary>
     /// The paper's parts (docs/measure.md, "Parts"): spatial layer i of K goes to ⌊3i/K⌋ → Early/Middle/Late; the
-    /// logits layer (when vector) is Final; the first other vector layer is Pool; remaining vector layers belong to
-    /// no part.
+    /// logits layer (when vector) is Final — the model's, or when it names none among these layers, one named
+    /// <c>logits</c>; the first other vector layer is Pool; remaining vector layers belong to no part.
     /// </summary>
     public static string?[] AssignParts(IFeatureModel model, IReadOnlyList<(string Name, LayerKind Kind)> layers)
     {
         var parts = new string?[layers.Count];
         int spatialCount = layers.Count(l => l.Kind == LayerKind.Spatial), spatialIndex = 0;
         bool poolTaken = false;
+        var logits = model.LogitsLayer is { } own && layers.Any(l => l.Name == own) ? own : Parts.LogitsName;
         for (int l = 0; l < layers.Count; l++)
         {
             if (layers[l].Kind == LayerKind.Spatial)
             {
                 parts[l] = (3 * spatialIndex++ / spatialCount) switch { 0 => Parts.Early, 1 => Parts.Middle, _ => Parts.Late };
             }
-            else if (layers[l].Name == model.LogitsLayer)
+            else if (layers[l].Name == logits)
             {
                 parts[l] = Parts.Final;
             }

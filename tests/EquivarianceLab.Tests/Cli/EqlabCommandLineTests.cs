@@ -166,26 +166,46 @@ public sealed partial class EqlabCommandLineTests(EqlabFixture fixture) : IClass
     // ---- --list-layers ----
 
     [Fact]
-    public void List_layers_lists_every_tensor_with_its_shape_and_marks_the_default_selection()
+    public void List_layers_lists_every_tensor_with_its_shape_op_and_default_part()
     {
         var run = Eqlab.Run(fixture.Folder, "measure", "--model", fixture.Model, "--list-layers");
         Assert.True(run.ExitCode == 0, run.ToString());
 
-        var listed = new Dictionary<string, (bool Starred, string Shape)>();
+        var listed = new Dictionary<string, (bool Starred, string Shape, string Op, string Part)>();
         foreach (var line in run.Stdout.Split('\n').Select(l => l.TrimEnd('\r')))
         {
-            var m = Regex.Match(line, @"^([* ]) (\S+)\s+\[([0-9,]*)\]\s*$");
-            if (m.Success) listed[m.Groups[2].Value] = (m.Groups[1].Value == "*", m.Groups[3].Value);
+            var m = Regex.Match(line, @"^([* ]) (\S+)\t\[([0-9,]*)\]\t(\S+)\t(\S+)$");
+            if (m.Success) listed[m.Groups[2].Value] = (m.Groups[1].Value == "*", m.Groups[3].Value, m.Groups[4].Value, m.Groups[5].Value);
         }
-        foreach (var (name, shape, isDefault) in EqlabFixture.GraphTensors)
+        Assert.Equal(EqlabFixture.GraphTensors.Count, listed.Count);
+        foreach (var (name, shape, op, part) in EqlabFixture.GraphTensors)
         {
             Assert.True(listed.TryGetValue(name, out var entry), $"'{name}' is not listed:\n{run.Stdout}");
             Assert.Equal(string.Join(",", shape), entry.Shape);
-            Assert.True(isDefault == entry.Starred, $"'{name}' should {(isDefault ? "" : "not ")}be marked as a default layer:\n{run.Stdout}");
+            Assert.Equal(op, entry.Op);
+            Assert.Equal(part ?? "-", entry.Part);
+            Assert.True((part is not null) == entry.Starred, $"'{name}' should {(part is not null ? "" : "not ")}be marked as a default layer:\n{run.Stdout}");
         }
         // The image input and the weights are not layers.
         Assert.DoesNotContain("x", listed.Keys);
         Assert.DoesNotContain(listed.Keys, k => k.EndsWith(".weight", StringComparison.Ordinal) || k.EndsWith(".bias", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Logits_names_the_layer_that_is_final_and_list_layers_follows_it()
+    {
+        var output = fixture.File("logits-flat.json");
+        var run = Eqlab.Run(fixture.Folder, "measure", "--model", fixture.Model, "--probe", fixture.Probe, "--images", "2",
+            "--layers", "relu1,head_pool,flat", "--logits", "flat", "--out", output);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        using var result = JsonDocument.Parse(File.ReadAllText(output));
+        Assert.Equal(["Early", "Pool", "Final"], result.RootElement.GetProperty("layers").EnumerateArray().Select(l => l.GetProperty("part").GetString()));
+
+        // In the default selection the named tensor takes the place of the model's own logits.
+        var listed = Eqlab.Run(fixture.Folder, "measure", "--model", fixture.Model, "--list-layers", "--logits", "flat");
+        Assert.True(listed.ExitCode == 0, listed.ToString());
+        Assert.Contains("* flat\t[6]\tFlatten\tFinal", listed.Stdout);
+        Assert.Contains("  logits\t[3]\tGemm\t-", listed.Stdout);
     }
 
     // ---- bad input: one line on stderr, non-zero exit, no stack trace ----

@@ -11,13 +11,14 @@ namespace EquivarianceLab.Tests.Cli;
 public sealed class EqlabFixture : IDisposable
 {
     /// <summary>The fixed-size graph's tensors in forward order: (name, shape without the batch, in the default selection).</summary>
-    public static readonly IReadOnlyList<(string Name, long[] Shape, bool Default)> GraphTensors =
+    /// <summary>Every tensor of the model with its producing op, and the part the default selection gives it (null: not selected).</summary>
+    public static readonly IReadOnlyList<(string Name, long[] Shape, string Op, string? Part)> GraphTensors =
     [
-        ("stem", [4, 8, 8], false), ("relu1", [4, 8, 8], true),
-        ("conv2", [6, 4, 4], false), ("block", [6, 4, 4], true),
-        ("conv3", [6, 4, 4], false), ("relu3", [6, 4, 4], true),
-        ("head_pool", [6, 1, 1], true), ("flat", [6], false),
-        ("logits", [3], true), ("probs", [3], false),
+        ("stem", [4, 8, 8], "Conv", null), ("relu1", [4, 8, 8], "Relu", "Early"),
+        ("conv2", [6, 4, 4], "Conv", null), ("block", [6, 4, 4], "Relu", "Middle"),
+        ("conv3", [6, 4, 4], "Conv", null), ("relu3", [6, 4, 4], "Relu", "Late"),
+        ("head_pool", [6, 1, 1], "GlobalAveragePool", "Pool"), ("flat", [6], "Flatten", null),
+        ("logits", [3], "Gemm", "Final"), ("probs", [3], "Softmax", null),
     ];
 
     /// <summary>The happy path's --layers: in forward order, neither alphabetical nor the default selection, one pre-activation.</summary>

@@ -36,6 +36,17 @@ public class PartsTests
     }
 
     [Fact]
+    public void A_vector_layer_called_logits_is_final_only_when_the_model_names_no_logits_among_the_layers()
+    {
+        (string, LayerKind)[] layers = [("s", LayerKind.Spatial), ("pool", LayerKind.Vector), ("logits", LayerKind.Vector)];
+        Assert.Equal(new string?[] { "Early", "Pool", "Final" }, EquivarianceMeasure.AssignParts(new Named(["s", "pool", "logits"], null), layers).AsEnumerable());
+        Assert.Equal(new string?[] { "Early", "Pool", "Final" }, EquivarianceMeasure.AssignParts(new Named(["s", "pool", "logits"], "scaled"), layers).AsEnumerable());
+        // The model's own logits layer, when measured, is the Final one.
+        (string, LayerKind)[] both = [("s", LayerKind.Spatial), ("logits", LayerKind.Vector), ("fc", LayerKind.Vector)];
+        Assert.Equal(new string?[] { "Early", "Pool", "Final" }, EquivarianceMeasure.AssignParts(new Named(["s", "logits", "fc"], "fc"), both).AsEnumerable());
+    }
+
+    [Fact]
     public void Part_scores_are_means_over_layers_and_missing_parts_are_absent()
     {
         var layers = new List<LayerResult>

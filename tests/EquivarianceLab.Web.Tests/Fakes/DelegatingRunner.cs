@@ -13,7 +13,7 @@ public abstract class DelegatingRunner : IMeasurementRunner
     public virtual ProbeInspection InspectProbeSet(string path, int samples) => Inner.InspectProbeSet(path, samples);
     public IReadOnlyList<string> Architectures => Inner.Architectures;
 
-    public virtual MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions options,
+    public virtual MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions options, LayerChoice? layers,
         IProgress<MeasureProgress> progress, CancellationToken cancellationToken) =>
-        Inner.Measure(modelPath, card, probePath, options, progress, cancellationToken);
+        Inner.Measure(modelPath, card, probePath, options, layers, progress, cancellationToken);
 }

@@ -1,4 +1,5 @@
 using EquivarianceLab.Cards;
+using EquivarianceLab.FeatureModels;
 using EquivarianceLab.Measure;
 using EquivarianceLab.Web.Jobs;
 using EquivarianceLab.Web.Runs;
@@ -20,15 +21,24 @@ public sealed class FakeMeasurementRunner : IMeasurementRunner
     {
         var head = File.ReadAllBytes(path).Take(4).ToArray();
         if (head.Length < 4 || head[0] != 0x08) throw new EquivarianceLabException($"{Path.GetFileName(path)} is not an ONNX model (no ModelProto header).");
-        return new ModelInspection([1, 28, 28], 8, "logits");
+        return new ModelInspection([1, 28, 28], 8, "logits", Listing);
     }
+
+    /// <summary>The layers of every fake model: those of <see cref="Synthetic"/>, selected by default, and a flatten that is not.</summary>
+    public static readonly IReadOnlyList<LayerInfo> Listing =
+    [
+        .. Enumerable.Range(1, 6).Select(i => new LayerInfo($"conv{i}", [8, 28, 28], "Relu", Parts.All[3 * (i - 1) / 6], true)),
+        new LayerInfo("pool", [8, 1, 1], "GlobalAveragePool", Parts.Pool, true),
+        new LayerInfo("flat", [8], "Flatten", null, false),
+        new LayerInfo("logits", [10], "Gemm", Parts.Final, true),
+    ];
 
     public ProbeInspection InspectProbeSet(string path, int samples) =>
         new(10, [1, 28, 28], Enumerable.Range(0, Math.Min(samples, 10)).Select(i => Enumerable.Range(0, 784).Select(j => (float)((i + j) % 28) / 28f).ToArray()).ToList(), [1, 28, 28]);
 
     public IReadOnlyList<string> Architectures { get; } = ["cnn7", "resnet20"];
 
-    public MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions options,
+    public MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions options, LayerChoice? layers,
         IProgress<MeasureProgress> progress, CancellationToken cancellationToken)
     {
         if (FailFor(card.Id) is { } e) throw e;

@@ -39,12 +39,13 @@ public sealed class ConventionsTests : IAsyncLifetime
     {
         var doc = await _client.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
         var paths = doc.GetProperty("paths");
-        foreach (var path in new[] { "/api/models", "/api/models/{id}", "/api/probesets", "/api/runs", "/api/runs/{id}", "/api/runs/{id}/cancel", "/api/correlation" })
+        foreach (var path in new[] { "/api/models", "/api/models/{id}", "/api/models/{id}/layers", "/api/probesets", "/api/runs", "/api/runs/{id}", "/api/runs/{id}/cancel", "/api/correlation" })
             Assert.True(paths.TryGetProperty(path, out _), $"the OpenAPI document lacks {path}");
         // Responses and bodies have schemas, and the schemas have the DTOs' fields.
         var schemas = doc.GetProperty("components").GetProperty("schemas");
         Assert.True(schemas.GetProperty("RunDto").GetProperty("properties").TryGetProperty("status", out _));
         Assert.True(schemas.GetProperty("ModelDto").GetProperty("properties").TryGetProperty("inputShape", out _));
+        Assert.True(schemas.GetProperty("LayerInfo").GetProperty("properties").TryGetProperty("default", out _));
         var getRun = paths.GetProperty("/api/runs/{id}").GetProperty("get").GetProperty("responses");
         Assert.True(getRun.TryGetProperty("200", out _));
         Assert.True(getRun.TryGetProperty("404", out _));

@@ -108,7 +108,7 @@ public sealed class FaultTests
         public ManualResetEventSlim Entered { get; } = new();
         public ManualResetEventSlim Open { get; } = new();
 
-        public override MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions options,
+        public override MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions options, LayerChoice? layers,
             IProgress<MeasureProgress> progress, CancellationToken cancellationToken)
         {
             if (Interlocked.Increment(ref _calls) == 1)
@@ -116,7 +116,7 @@ public sealed class FaultTests
                 Entered.Set();
                 Open.Wait(cancellationToken);
             }
-            return Inner.Measure(modelPath, card, probePath, options, progress, cancellationToken);
+            return Inner.Measure(modelPath, card, probePath, options, layers, progress, cancellationToken);
         }
     }
 }

@@ -74,10 +74,10 @@ public sealed class HostileNamesFixture : IAsyncLifetime
             Inner = new FakeMeasurementRunner();
         }
 
-        public override MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions options,
+        public override MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions options, LayerChoice? layers,
             IProgress<MeasureProgress> progress, CancellationToken cancellationToken)
         {
-            var result = Inner.Measure(modelPath, card, probePath, options, progress, cancellationToken);
+            var result = Inner.Measure(modelPath, card, probePath, options, layers, progress, cancellationToken);
             return result with { Layers = result.Layers.Select((l, i) => i < names.Count ? l with { Name = names[i] } : l).ToList() };
         }
     }

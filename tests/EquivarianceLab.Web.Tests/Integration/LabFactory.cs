@@ -1,3 +1,5 @@
+using System.Net.Http.Json;
+using System.Text.Json;
 using EquivarianceLab.Web.Jobs;
 using EquivarianceLab.Web.Runs;
 using Microsoft.AspNetCore.Hosting;
@@ -58,6 +60,19 @@ public sealed class LabFactory(string dataFolder, string zooFolder, IMeasurement
             {"id":"{{id}}","displayName":"{{name}}","family":"Control","format":"onnx","file":"model.onnx","inputShape":[1,28,28],
              "preprocessing":{"channelOrder":"L","scale":0.00392156862745098,"mean":[0],"std":[1]},"accuracy":{{accuracy.ToString(System.Globalization.CultureInfo.InvariantCulture)}},"accuracyDataset":"Fashion-MNIST test"}
             """);
+    }
+
+    /// <summary>Polls <c>GET /api/runs/{id}</c> until the run is no longer queued or running (at most 3 minutes).</summary>
+    public static async Task<JsonElement> WaitForRunAsync(HttpClient client, int id)
+    {
+        JsonElement run;
+        var until = DateTime.UtcNow.AddMinutes(3);
+        do
+        {
+            await Task.Delay(200);
+            run = await client.GetFromJsonAsync<JsonElement>($"/api/runs/{id}");
+        } while (run.GetProperty("status").GetString() is "queued" or "running" && DateTime.UtcNow < until);
+        return run;
     }
 
     public static void TryDelete(params string[] folders)

@@ -77,6 +77,13 @@ public sealed class RealMeasurementTests
             var model = Assert.Single((await client.GetFromJsonAsync<JsonElement>("/api/models")).EnumerateArray());
             Assert.Equal("control-rotation-invariant", model.GetProperty("id").GetString());
             Assert.Equal("builtin", model.GetProperty("format").GetString());
+            // Its layers are its hook points, all measured by default: three spatial maps at the card's 28×28, pool, logits.
+            var layers = (await client.GetFromJsonAsync<JsonElement>("/api/models/control-rotation-invariant/layers")).EnumerateArray().ToList();
+            Assert.Equal(EquivarianceLab.Controls.RotationControl.Hooks, layers.Select(l => l.GetProperty("name").GetString()));
+            Assert.Equal(["Early", "Middle", "Late", "Pool", "Final"], layers.Select(l => l.GetProperty("part").GetString()));
+            Assert.All(layers, l => Assert.True(l.GetProperty("default").GetBoolean()));
+            Assert.All(layers, l => Assert.Equal(JsonValueKind.Null, l.GetProperty("op").ValueKind));
+            Assert.All(layers.Take(3), l => Assert.Equal([28L, 28], l.GetProperty("shape").EnumerateArray().Skip(1).Select(d => d.GetInt64())));
 
             var created = await client.PostAsJsonAsync("/api/runs", new { modelId = "control-rotation-invariant", transform = "rotation", images = 8 });
             var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt32();
@@ -127,7 +134,7 @@ public sealed class RealMeasurementTests
                 {
                     var created = await client.PostAsJsonAsync("/api/runs", new { modelId = id, probeSetId = "fashion-mnist-test", transform = "rotation", similarity = "pearson", images = 64, maxShift = 4 });
                     Assert.Equal(HttpStatusCode.Created, created.StatusCode);
-                    var run = await WaitForAsync(client, (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt32());
+                    var run = await LabFactory.WaitForRunAsync(client, (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt32());
                     Assert.True(run.GetProperty("status").GetString() == "done", run.ToString());
                     results.Add(EquivarianceLab.Measure.MeasurementResult.FromJson(run.GetProperty("result").GetRawText()));
                 }
@@ -188,7 +195,7 @@ public sealed class RealMeasurementTests
 
             var created = await client.PostAsJsonAsync("/api/runs", new { modelId = "imagenet-resnet18", probeSetId = "natural-photos", transform = "rotation", images = 4 });
             Assert.Equal(HttpStatusCode.Created, created.StatusCode);
-            var run = await WaitForAsync(client, (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt32());
+            var run = await LabFactory.WaitForRunAsync(client, (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt32());
             Assert.True(run.GetProperty("status").GetString() == "done", run.ToString());
             var result = EquivarianceLab.Measure.MeasurementResult.FromJson(run.GetProperty("result").GetRawText());
             Assert.Equal(4, result.Images);
@@ -200,18 +207,6 @@ public sealed class RealMeasurementTests
         {
             LabFactory.TryDelete(data, zoo);
         }
-    }
-
-    private static async Task<JsonElement> WaitForAsync(HttpClient client, int id)
-    {
-        JsonElement run;
-        var until = DateTime.UtcNow.AddMinutes(3);
-        do
-        {
-            await Task.Delay(200);
-            run = await client.GetFromJsonAsync<JsonElement>($"/api/runs/{id}");
-        } while (run.GetProperty("status").GetString() is "queued" or "running" && DateTime.UtcNow < until);
-        return run;
     }
 
     /// <summary>Conv-ReLU ×3, global pooling and a linear head on [N, 1, 28, 28].</summary>

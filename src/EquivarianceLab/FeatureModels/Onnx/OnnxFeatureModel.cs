@@ -25,7 +25,7 @@ public sealed class OnnxFeatureModel : IFeatureModel
     private bool _disposed;
 
     private OnnxFeatureModel(string name, InferenceSession session, OnnxGraph graph, OnnxProbeResult probe,
-        IReadOnlyList<string> layers, IReadOnlyList<string> defaultLayers, string? logits)
+        IReadOnlyList<string> layers, IReadOnlyList<string> defaultLayers, string? logits, bool named)
     {
         Name = name;
         _session = session;
@@ -36,9 +36,15 @@ public sealed class OnnxFeatureModel : IFeatureModel
         BatchMode = probe.Mode;
         AvailableTensors = probe.Tensors;
         TensorShapes = probe.Tensors.ToDictionary(t => t, t => (IReadOnlyList<long>)probe.Shapes[t][1..], StringComparer.Ordinal);
+        TensorOps = probe.Tensors.ToDictionary(t => t, t => graph.ProducerOf(t)?.OpType ?? "", StringComparer.Ordinal);
         Layers = layers;
         DefaultLayers = defaultLayers;
-        LogitsLayer = logits is not null && layers.Contains(logits) ? logits : null;
+        DefaultLogitsLayer = logits;
+        // The model's output counts as its logits too when it is listed without the Softmax input it comes from.
+        LogitsLayer = logits is null ? null
+            : layers.Contains(logits) ? logits
+            : !named && graph.FirstOutput is { } output && layers.Contains(output) ? output
+            : null;
     }
 
     public string Name { get; }
@@ -49,10 +55,14 @@ public sealed class OnnxFeatureModel : IFeatureModel
     public IReadOnlyList<string> Layers { get; }
 
     /// <summary>
-    /// The logits tensor — the graph's first output, or the input of the Softmax producing it — when it is one of
-    /// <see cref="Layers"/> and is not the pooled features themselves; otherwise null.
+    /// The logits tensor — the one named by <see cref="OnnxLoadOptions.Logits"/>, else the input of the Softmax
+    /// producing the graph's first output, else that output — when it is one of <see cref="Layers"/> and is not
+    /// the pooled features themselves; otherwise null.
     /// </summary>
     public string? LogitsLayer { get; }
+
+    /// <summary>The logits of the default selection (null for a featurizer).</summary>
+    public string? DefaultLogitsLayer { get; }
 
     /// <summary>The name of the graph's image input.</summary>
     public string InputName { get; }
@@ -62,6 +72,9 @@ public sealed class OnnxFeatureModel : IFeatureModel
 
     /// <summary>The shape of each tensor in <see cref="AvailableTensors"/> without the batch dim, at the probe input shape.</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<long>> TensorShapes { get; }
+
+    /// <summary>The op type of the node producing each tensor in <see cref="AvailableTensors"/>.</summary>
+    public IReadOnlyDictionary<string, string> TensorOps { get; }
 
     /// <summary>The layers the default rules pick, whatever was asked for.</summary>
     public IReadOnlyList<string> DefaultLayers { get; }
@@ -82,12 +95,15 @@ public sealed class OnnxFeatureModel : IFeatureModel
             var graph = OnnxGraph.Read(path, name, options.Limits);
             var chw = ProbeShape(graph, options.ProbeShape, options.Limits);
             var probe = OnnxProbe.Run(graph, chw, options);
-            var defaults = OnnxLayerSelection.Default(graph, probe.Tensors, probe.Shapes, out var logits);
+            if (options.Logits is { } named) CheckLayers([named], graph, probe, probe.Tensors);
+            var defaults = OnnxLayerSelection.Default(graph, probe.Tensors, probe.Shapes, options.Logits, out var logits);
             var chosen = layers is null or { Count: 0 } ? defaults : CheckLayers(layers, graph, probe, defaults);
             if (chosen.Count == 0)
                 throw new EquivarianceLabException($"{name}: no layers to measure (the graph has no activation, residual, pooled or output tensor); name them with --layers.");
+            if (options.Logits is { } logitsName && !chosen.Contains(logitsName))
+                throw new EquivarianceLabException($"The logits tensor '{logitsName}' is not one of the layers to measure; add it to --layers.");
             var session = OnnxProbe.CreateSession(graph.Serialize(chosen, probe.FreeBatch, typedFloat: true), options, probe: false, graph);
-            return new OnnxFeatureModel(name, session, graph, probe, chosen, defaults, logits);
+            return new OnnxFeatureModel(name, session, graph, probe, chosen, defaults, logits, options.Logits is not null);
         }
         catch (OnnxRuntimeException e)
         {

@@ -4,15 +4,18 @@ namespace EquivarianceLab.FeatureModels.Onnx;
 /// The default measured layers of an ONNX graph (docs/models-and-probes.md, "ONNX graphs"), decided from the graph's
 /// structure and the runtime shapes of one probe run. In node (forward) order:
 /// <list type="number">
-/// <item><b>Spatial layers</b>: outputs of activation nodes (<see cref="ActivationOps"/>) and of residual
-/// <c>Add</c> nodes — both inputs computed from the image, so not a bias, an initializer or a Constant — whose
-/// runtime shape is spatial (<c>[N,C,H,W]</c>, H·W ≥ 2) or token-shaped (<c>[N,T,D]</c>, T − p = s², s &gt; 1,
-/// p ∈ {0,1,2}).</item>
-/// <item><b>Pool</b>: the first tensor after the last spatial layer whose shape is a vector (<c>[N,C]</c> or
-/// <c>[N,C,1,1]</c>): GlobalAveragePool's output in a CNN, the class token after the final norm in a ViT.
-/// Squeeze-and-excitation pools come before the last spatial layer, so they are skipped.</item>
-/// <item><b>Logits</b>: the graph's first output, or the input of the Softmax (or LogSoftmax) that produces
-/// it; left out when it is the pool tensor (a featurizer has no logits).</item>
+/// <item><b>Spatial layers</b>: tensors whose runtime shape is spatial (<c>[N,C,H,W]</c>, H·W ≥ 2) or token-shaped
+/// (<c>[N,T,D]</c>, T − p = s², s &gt; 1, p ∈ {0,1,2}) and that are the output of an activation node
+/// (<see cref="ActivationOps"/>), of a residual <c>Add</c> — both inputs computed from the image, so not a bias, an
+/// initializer or a Constant — or of a <b>group pool</b>: a reduction (<see cref="ReductionOps"/>) of a tensor of rank
+/// 5 or more, e.g. <c>[N,C,4,H,W]</c> → <c>[N,C,H,W]</c> over a P4 network's orientation axis (also when it keeps the
+/// pooled axis and a Squeeze, Reshape or Flatten then drops it).</item>
+/// <item><b>Pool</b>: the last <b>global pool</b> the logits (else the graph's output) are computed from — a reduction
+/// whose input holds more than one value per channel and whose output is a vector (<c>[N,C]</c> or
+/// <c>[N,C,1,1]</c>). Pools inside blocks (squeeze-and-excitation) come earlier; group pools give no vector. A graph
+/// without one (a ViT's class token is a Gather) falls back to the first vector after the last spatial layer.</item>
+/// <item><b>Logits</b>: the tensor the caller names, else the graph's first output, or the input of the Softmax (or
+/// LogSoftmax) that produces it; left out when it is the pool tensor (a featurizer has no logits).</item>
 /// </list>
 /// </summary>
 internal static class OnnxLayerSelection
@@ -23,30 +26,43 @@ internal static class OnnxLayerSelection
         "Softplus", "Gelu", "Mish", "Clip",
     };
 
+    /// <summary>Ops that pool values away: global and windowed pools and every Reduce*.</summary>
+    public static readonly IReadOnlySet<string> ReductionOps = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool", "AveragePool", "MaxPool", "LpPool",
+        "ReduceMean", "ReduceMax", "ReduceMin", "ReduceSum", "ReduceProd", "ReduceL1", "ReduceL2",
+        "ReduceLogSumExp", "ReduceSumSquare",
+    };
+
     /// <param name="graph">The graph.</param>
     /// <param name="tensors">Measurable tensors, in node order.</param>
     /// <param name="shapes">Runtime shapes (batch first) from the probe run.</param>
+    /// <param name="namedLogits">The tensor the caller names as logits (one of <paramref name="tensors"/>), or null for the graph's own.</param>
     /// <param name="logits">The logits tensor (after the pool rule), or null.</param>
     public static List<string> Default(OnnxGraph graph, IReadOnlyList<string> tensors,
-        IReadOnlyDictionary<string, long[]> shapes, out string? logits)
+        IReadOnlyDictionary<string, long[]> shapes, string? namedLogits, out string? logits)
     {
         var selected = new List<int>();
         for (var i = 0; i < tensors.Count; i++)
         {
             var node = graph.ProducerOf(tensors[i]);
-            if (node is null || !(ActivationOps.Contains(node.OpType) || IsResidualAdd(graph, node))) continue;
+            if (node is null) continue;
+            if (!(ActivationOps.Contains(node.OpType) || IsResidualAdd(graph, node) || IsGroupPool(graph, node, shapes))) continue;
             var shape = shapes[tensors[i]];
             if (IsSpatial(shape) || IsTokens(shape)) selected.Add(i);
         }
 
-        var start = selected.Count > 0 ? selected[^1] + 1 : 0;
-        int? pool = null;
-        for (var i = start; i < tensors.Count && pool is null; i++)
-            if (IsVector(shapes[tensors[i]])) pool = i;
-        if (pool is { } p) selected.Add(p);
+        logits = namedLogits ?? LogitsCandidate(graph, tensors);
+        var pool = GlobalPool(graph, tensors, shapes, logits ?? graph.FirstOutput);
+        if (pool is null)
+        {
+            var start = selected.Count > 0 ? selected[^1] + 1 : 0;
+            for (var i = start; i < tensors.Count && pool is null; i++)
+                if (IsVector(shapes[tensors[i]])) pool = i;
+        }
+        if (pool is { } p && !selected.Contains(p)) selected.Add(p);
 
-        logits = LogitsCandidate(graph, tensors);
-        if (logits is not null && pool is { } q && tensors[q] == logits) logits = null;
+        if (logits is not null && pool is { } q && tensors[q] == logits && namedLogits is null) logits = null;
         if (logits is not null)
         {
             var index = IndexOf(tensors, logits);
@@ -83,6 +99,45 @@ internal static class OnnxLayerSelection
             if (n > 1 && s > 1 && s * s == n) return true;
         }
         return false;
+    }
+
+    /// <summary>The index of the last global pool that <paramref name="target"/> is computed from (or is), if any.</summary>
+    private static int? GlobalPool(OnnxGraph graph, IReadOnlyList<string> tensors, IReadOnlyDictionary<string, long[]> shapes, string? target)
+    {
+        var feeding = target is null ? null : Ancestors(graph, target);
+        for (var i = tensors.Count - 1; i >= 0; i--)
+        {
+            if (feeding is not null && !feeding.Contains(tensors[i])) continue;
+            if (graph.ProducerOf(tensors[i]) is not { } node || !ReductionOps.Contains(node.OpType)) continue;
+            if (IsVector(shapes[tensors[i]]) && shapes.TryGetValue(node.Input[0], out var input) && !IsVector(input) && input.Length >= 3)
+                return i;
+        }
+        return null;
+    }
+
+    /// <summary><paramref name="tensor"/> and every tensor it is computed from.</summary>
+    private static HashSet<string> Ancestors(OnnxGraph graph, string tensor)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal) { tensor };
+        var pending = new Stack<string>([tensor]);
+        while (pending.TryPop(out var current))
+            if (graph.ProducerOf(current) is { } node)
+                foreach (var input in node.Input)
+                    if (input.Length > 0 && seen.Add(input)) pending.Push(input);
+        return seen;
+    }
+
+    /// <summary>
+    /// A reduction of a rank-5+ tensor (a group axis pooled away), or a Squeeze/Reshape/Flatten dropping the axis
+    /// such a reduction kept. Whether the result is spatial is the caller's check.
+    /// </summary>
+    private static bool IsGroupPool(OnnxGraph graph, global::Onnx.NodeProto node, IReadOnlyDictionary<string, long[]> shapes)
+    {
+        if (node.OpType is "Squeeze" or "Reshape" or "Flatten")
+            return graph.ProducerOf(node.Input[0]) is { } reduction && shapes.TryGetValue(node.Input[0], out var kept) && kept.Length >= 5
+                   && IsGroupPool(graph, reduction, shapes);
+        return ReductionOps.Contains(node.OpType) && node.Input.Count > 0
+               && shapes.TryGetValue(node.Input[0], out var input) && input.Length >= 5;
     }
 
     private static bool IsResidualAdd(OnnxGraph graph, global::Onnx.NodeProto node) =>

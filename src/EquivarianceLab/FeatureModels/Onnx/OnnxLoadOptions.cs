@@ -25,6 +25,13 @@ public sealed record OnnxLoadOptions
     /// <summary>Run image by image even when the graph could be batched (for comparison and debugging).</summary>
     public bool ForcePerImage { get; init; }
 
+    /// <summary>
+    /// The tensor that holds the model's logits (its Final part), when not the graph's own (the first output, or
+    /// the input of the Softmax producing it). It must be among the layers measured; the default selection
+    /// takes it instead of the graph's.
+    /// </summary>
+    public string? Logits { get; init; }
+
     /// <summary>Display name; defaults to the file name.</summary>
     public string? Name { get; init; }
 
