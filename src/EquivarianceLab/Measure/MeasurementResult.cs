@@ -3,13 +3,25 @@ using System.Text.Json.Serialization;
 
 namespace EquivarianceLab.Measure;
 
+/// <summary>
+/// How far a score can be trusted over the probe images (docs/measure.md, "Uncertainty"): each score's standard error
+/// and 95% interval; null where the score is null, the run had fewer than 2 images, or the result predates them.
+/// </summary>
+public abstract record Uncertainty
+{
+    public double? InvarianceStderr { get; init; }
+    public Interval? InvarianceInterval { get; init; }
+    public double? EquivarianceStderr { get; init; }
+    public Interval? EquivarianceInterval { get; init; }
+}
+
 /// <summary>One invariance/equivariance pair; null where no non-degenerate pair existed.</summary>
-public sealed record Score(double? Invariance, double? Equivariance);
+public sealed record Score(double? Invariance, double? Equivariance) : Uncertainty;
 
 /// <summary>A part's score: the mean over its layers (docs/measure.md, "Parts").</summary>
-public sealed record PartScore(double? Invariance, double? Equivariance, int Layers);
+public sealed record PartScore(double? Invariance, double? Equivariance, int Layers) : Uncertainty;
 
-public sealed record LayerResult
+public sealed record LayerResult : Uncertainty
 {
     public required string Name { get; init; }
     public required int Index { get; init; }
