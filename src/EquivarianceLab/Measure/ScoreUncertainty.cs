@@ -12,7 +12,8 @@ public readonly record struct ImageInfluence(double[]? Invariance, double[]? Equ
 public static class ScoreUncertainty
 {
     /// <summary>
-    /// SE = √(N/(N−1) · Σ z_n²) from the influences z, and score ± t(0.975, N−1)·SE clamped to [−1, 1]. For a plain
+    /// SE = √(N/(N−1) · Σ z_n²) from the influences z, and score ± t(0.975, N−1)·SE with both ends clamped to
+    /// [−1, 1] (a float32 score of an exactly invariant layer can exceed 1 by rounding). For a plain
     /// mean over images this is exactly sd/√N. Null for a null score or fewer than 2 images.
     /// </summary>
     public static (double? Stderr, Interval? Interval) Estimate(double? score, double[]? influence)
@@ -23,7 +24,7 @@ public static class ScoreUncertainty
         foreach (var z in influence) squares += z * z;
         double stderr = Math.Sqrt(n / (n - 1.0) * squares);
         double half = StudentInterval.Quantile(n - 1) * stderr;
-        return (stderr, new Interval(Math.Max(-1, value - half), Math.Min(1, value + half)));
+        return (stderr, new Interval(Math.Clamp(value - half, -1, 1), Math.Clamp(value + half, -1, 1)));
     }
 
     /// <summary><paramref name="target"/> with the standard errors and intervals of its two scores.</summary>
