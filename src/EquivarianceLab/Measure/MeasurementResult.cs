@@ -9,10 +9,11 @@ namespace EquivarianceLab.Measure;
 /// </summary>
 public abstract record Uncertainty
 {
-    public double? InvarianceStderr { get; init; }
-    public Interval? InvarianceInterval { get; init; }
-    public double? EquivarianceStderr { get; init; }
-    public Interval? EquivarianceInterval { get; init; }
+    // In JSON after the scores they belong to (the derived records' own properties come first).
+    [JsonPropertyOrder(1)] public double? InvarianceStderr { get; init; }
+    [JsonPropertyOrder(1)] public Interval? InvarianceInterval { get; init; }
+    [JsonPropertyOrder(1)] public double? EquivarianceStderr { get; init; }
+    [JsonPropertyOrder(1)] public Interval? EquivarianceInterval { get; init; }
 }
 
 /// <summary>One invariance/equivariance pair; null where no non-degenerate pair existed.</summary>
@@ -32,7 +33,7 @@ public sealed record LayerResult : Uncertainty
     public double? Invariance { get; init; }
     public double? Equivariance { get; init; }
     /// <summary>Keyed by transform: rot90|rot180|rot270, shift1…shiftK, flip.</summary>
-    public required Dictionary<string, Score> PerTransform { get; init; }
+    [JsonPropertyOrder(2)] public required Dictionary<string, Score> PerTransform { get; init; }
 }
 
 public sealed record Timing(double Seconds, double ForwardSeconds);

@@ -10,8 +10,10 @@ namespace EquivarianceLab.Measure;
 /// </summary>
 public static class ResultCsv
 {
-    public const string Header = "layer,index,part,shape,transform,invariance,equivariance," +
-        "invariance_stderr,invariance_low,invariance_high,equivariance_stderr,equivariance_low,equivariance_high";
+    /// <summary>The columns <see cref="ScoreCells"/> writes after the two scores.</summary>
+    public const string UncertaintyColumns = "invariance_stderr,invariance_low,invariance_high,equivariance_stderr,equivariance_low,equivariance_high";
+
+    public const string Header = "layer,index,part,shape,transform,invariance,equivariance," + UncertaintyColumns;
 
     public static string Write(MeasurementResult result)
     {
@@ -21,16 +23,17 @@ public static class ResultCsv
             // Names (the ONNX tensor's, the part's, the transform key) are text cells: a result file may be anyone's.
             string name = CsvWriter.Text(layer.Name), index = CsvWriter.Int(layer.Index), part = CsvWriter.Text(layer.Part),
                 shape = CsvWriter.Text(string.Join("x", layer.Shape));
-            csv.Row([name, index, part, shape, "mean", .. Scores(layer.Invariance, layer.Equivariance, layer)]);
+            csv.Row([name, index, part, shape, "mean", .. ScoreCells(layer.Invariance, layer.Equivariance, layer)]);
             foreach (var (key, score) in layer.PerTransform)
-                csv.Row([name, index, part, shape, CsvWriter.Text(key), .. Scores(score.Invariance, score.Equivariance, score)]);
+                csv.Row([name, index, part, shape, CsvWriter.Text(key), .. ScoreCells(score.Invariance, score.Equivariance, score)]);
         }
         foreach (var (part, score) in result.Parts)
-            csv.Row([CsvWriter.Text($"part:{part}"), "", CsvWriter.Text(part), "", "mean", .. Scores(score.Invariance, score.Equivariance, score)]);
+            csv.Row([CsvWriter.Text($"part:{part}"), "", CsvWriter.Text(part), "", "mean", .. ScoreCells(score.Invariance, score.Equivariance, score)]);
         return csv.ToString();
     }
 
-    private static string[] Scores(double? invariance, double? equivariance, Uncertainty u) =>
+    /// <summary>The two scores, then each one's standard error, interval low and high (empty where null).</summary>
+    public static string[] ScoreCells(double? invariance, double? equivariance, Uncertainty u) =>
     [
         CsvWriter.Number(invariance), CsvWriter.Number(equivariance),
         CsvWriter.Number(u.InvarianceStderr), CsvWriter.Number(u.InvarianceInterval?.Low), CsvWriter.Number(u.InvarianceInterval?.High),

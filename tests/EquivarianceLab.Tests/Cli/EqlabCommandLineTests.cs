@@ -73,7 +73,7 @@ public sealed partial class EqlabCommandLineTests(EqlabFixture fixture) : IClass
         for (var i = 0; i < layers.Count; i++)
         {
             var layer = layers[i];
-            Assert.Equal(["name", "index", "part", "shape", "invariance", "equivariance", "perTransform"], Keys(layer));
+            Assert.Equal(["name", "index", "part", "shape", "invariance", "equivariance", .. Uncertainty, "perTransform"], Keys(layer));
             Assert.Equal(i, layer.GetProperty("index").GetInt32());
             Assert.Equal(expectedParts[i], layer.GetProperty("part").GetString());
             Assert.Equal(expectedShapes[i], layer.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()));
@@ -83,7 +83,7 @@ public sealed partial class EqlabCommandLineTests(EqlabFixture fixture) : IClass
             Assert.Equal(["shift1", "shift2", "shift3"], Keys(per));
             foreach (var score in per.EnumerateObject())
             {
-                Assert.Equal(["invariance", "equivariance"], Keys(score.Value));
+                Assert.Equal(["invariance", "equivariance", .. Uncertainty], Keys(score.Value));
                 Assert.True(score.Value.GetProperty("equivariance").GetDouble() >= score.Value.GetProperty("invariance").GetDouble() - 1e-9);
             }
         }
@@ -92,7 +92,7 @@ public sealed partial class EqlabCommandLineTests(EqlabFixture fixture) : IClass
         Assert.Equal(["Early", "Middle", "Pool"], Keys(parts));
         foreach (var part in parts.EnumerateObject())
         {
-            Assert.Equal(["invariance", "equivariance", "layers"], Keys(part.Value));
+            Assert.Equal(["invariance", "equivariance", "layers", .. Uncertainty], Keys(part.Value));
             Assert.Equal(1, part.Value.GetProperty("layers").GetInt32());
         }
 
@@ -166,6 +166,8 @@ public sealed partial class EqlabCommandLineTests(EqlabFixture fixture) : IClass
         // Layer rows come in the order of --layers.
         Assert.Equal(EqlabFixture.HappyLayers, layerRows.Select(r => r[0]).Distinct());
     }
+
+    private static readonly string[] Uncertainty = ["invarianceStderr", "invarianceInterval", "equivarianceStderr", "equivarianceInterval"];
 
     /// <summary>Cells 5… hold the two scores, then each one's standard error, low and high, as result.json has them.</summary>
     private static void AssertScoreCells(JsonElement score, string[] row)

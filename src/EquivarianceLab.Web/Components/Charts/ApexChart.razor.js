@@ -28,7 +28,49 @@ function withFormatters(options) {
                 `<div style="padding:4px 8px">${w.config.series[seriesIndex].name}: ${fmt(3)(p.y)}<br>${escapeHtml(hints.xTitle || 'x')}: ${fmt(2)(p.x)}</div>`;
         };
     }
+    if (hints.errorBars) {
+        const draw = (chart) => drawErrorBars(chart, hints.errorBars);
+        options.chart = options.chart || {};
+        options.chart.events = Object.assign({}, options.chart.events, { mounted: draw, updated: draw });
+    }
     return options;
+}
+
+// ApexCharts cannot mix bars with range series, so a bar chart's 95% intervals (errorBars[series][point] = [low, high]
+// or null) are drawn here over the rendered bars: a whisker from low to high at each bar's centre, capped a third of
+// the bar wide. Redrawn after every render and update (ApexCharts rebuilds its SVG then).
+function drawErrorBars(chart, errorBars) {
+    const root = chart.el.querySelector('.apexcharts-graphical');
+    if (!root) return;
+    root.querySelectorAll('.eqlab-error-bars').forEach(g => g.remove());
+    const g = chart.w.globals;
+    if (!(g.maxY > g.minY)) return;
+    const y = v => g.gridHeight - (v - g.minY) / (g.maxY - g.minY) * g.gridHeight;
+    const ns = 'http://www.w3.org/2000/svg';
+    const group = document.createElementNS(ns, 'g');
+    group.setAttribute('class', 'eqlab-error-bars');
+    const line = (x1, y1, x2, y2, parent) => {
+        const l = document.createElementNS(ns, 'line');
+        for (const [k, v] of Object.entries({ x1, y1, x2, y2, stroke: '#333', 'stroke-width': 1.5 })) l.setAttribute(k, v);
+        parent.appendChild(l);
+    };
+    for (const seriesEl of chart.el.querySelectorAll('.apexcharts-bar-series .apexcharts-series')) {
+        const intervals = errorBars[Number(seriesEl.getAttribute('data:realIndex'))];
+        if (!intervals) continue;
+        for (const bar of seriesEl.querySelectorAll('path.apexcharts-bar-area')) {
+            const interval = intervals[Number(bar.getAttribute('j'))];
+            if (!interval) continue;
+            const box = bar.getBBox();
+            const cx = box.x + box.width / 2, cap = box.width / 6;
+            const whisker = document.createElementNS(ns, 'g');
+            whisker.setAttribute('class', 'eqlab-error-bar');
+            line(cx, y(interval[0]), cx, y(interval[1]), whisker);
+            line(cx - cap, y(interval[0]), cx + cap, y(interval[0]), whisker);
+            line(cx - cap, y(interval[1]), cx + cap, y(interval[1]), whisker);
+            group.appendChild(whisker);
+        }
+    }
+    root.appendChild(group);
 }
 
 // Names in the options come from users (models, probe sets, ONNX tensor names). ApexCharts writes some text as HTML
