@@ -20,6 +20,8 @@ public class UncertaintyTests
 
     private static MeasureOptions Rotation => new() { Transform = TransformFamily.Rotation };
 
+    private static TorchFeatureModel LinearModel(int seed) => new("linear-net", new LinearNet(seed), [1, -1, -1]);
+
     [Fact]
     public void Spatial_layer_with_equal_pair_counts_has_the_standard_error_of_the_per_image_scores()
     {
@@ -28,7 +30,7 @@ public class UncertaintyTests
         const int n = 16, size = 10;
         var (data, probe) = RandomProbe(3, n, size);
         using var _ = probe;
-        using var model = new TorchFeatureModel("linear-net", new LinearNet(seed: 4), [1, -1, -1]);
+        using var model = LinearModel(4);
         var result = EquivarianceMeasure.Run(model, probe, Rotation with { BatchSize = 5 });
         var conv = result.Layers.Single(l => l.Name == "conv");
 
@@ -73,7 +75,7 @@ public class UncertaintyTests
         const int n = 60, size = 10;
         var (data, probe) = RandomProbe(5, n, size);
         using var _ = probe;
-        using var model = new TorchFeatureModel("linear-net", new LinearNet(seed: 6), [1, -1, -1]);
+        using var model = LinearModel(6);
         var result = EquivarianceMeasure.Run(model, probe, Rotation with { BatchSize = 7 });
 
         // The layer's vectors, by a forward pass on X and on each g·X (g by index arithmetic), in double.
@@ -206,7 +208,7 @@ public class UncertaintyTests
     {
         var (_, probe) = RandomProbe(7, 6, 8);
         using var _ = probe;
-        using var model = new TorchFeatureModel("linear-net", new LinearNet(seed: 1), [1, -1, -1]);
+        using var model = LinearModel(1);
         var result = EquivarianceMeasure.Run(model, probe, Rotation);
         var json = result.ToJson();
         using var doc = System.Text.Json.JsonDocument.Parse(json);

@@ -17,23 +17,12 @@ public sealed class UncertaintyApiTests
         try
         {
             // The rotation-equivariant control: invariance clearly below 1 and different from image to image.
-            var dir = Directory.CreateDirectory(Path.Combine(zoo, "control-rotation-equivariant")).FullName;
-            File.WriteAllText(Path.Combine(dir, "card.json"), """
-                {"id":"control-rotation-equivariant","displayName":"Rotation-equivariant control","family":"Control","format":"builtin","file":"",
-                 "architecture":"control-rotation-equivariant","inputShape":[1,28,28],
-                 "preprocessing":{"channelOrder":"L","scale":0.00392156862745098,"mean":[0],"std":[1]}}
-                """);
+            LabFactory.AddBuiltinControl(zoo, "control-rotation-equivariant", "Rotation-equivariant control");
             await using var factory = new LabFactory(data, zoo);
             using var client = factory.CreateClient();
             var created = await client.PostAsJsonAsync("/api/runs", new { modelId = "control-rotation-equivariant", transform = "rotation", images = 16 });
             var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt32();
-            JsonElement run;
-            var until = DateTime.UtcNow.AddMinutes(3);
-            do
-            {
-                await Task.Delay(200);
-                run = await client.GetFromJsonAsync<JsonElement>($"/api/runs/{id}");
-            } while (run.GetProperty("status").GetString() is "queued" or "running" && DateTime.UtcNow < until);
+            var run = await RealMeasurementTests.WaitForAsync(client, id);
             Assert.True(run.GetProperty("status").GetString() == "done", run.ToString());
 
             var download = JsonDocument.Parse(await client.GetStringAsync($"/api/runs/{id}.json")).RootElement;

@@ -7,6 +7,9 @@ namespace EquivarianceLab.Web.Components.Shared;
 public static class Fmt
 {
     public static string Score(double? v) => v?.ToString("0.000", CultureInfo.InvariantCulture) ?? "—";
+    /// <summary>What "±" means wherever a table shows it (a column's tooltip).</summary>
+    public const string PlusMinus = "± is the half-width of the 95% interval over the probe images";
+
     /// <summary>"0.620 ± 0.012": the score and its 95% interval's half-width over probe images (the score alone without one).</summary>
     public static string Score(double? v, Interval? interval) =>
         v is { } value && interval is { } i ? $"{Score(value)} ± {Score(i.HalfWidthAround(value))}" : Score(v);
