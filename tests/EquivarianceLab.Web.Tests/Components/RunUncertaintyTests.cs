@@ -80,6 +80,7 @@ public sealed class RunUncertaintyTests : MudTestBase
         var series = layers.RootElement.GetProperty("series").EnumerateArray().ToList();
         Assert.Equal(["Invariance 95% interval", "Equivariance 95% interval", "Invariance", "Equivariance"], series.Select(s => s.GetProperty("name").GetString()));
         Assert.Equal(["rangeArea", "rangeArea", "line", "line"], series.Select(s => s.GetProperty("type").GetString()));
+        Assert.False(layers.RootElement.GetProperty("dataLabels").GetProperty("enabled").GetBoolean()); // rangeArea's default would print every number
         var band = series[0].GetProperty("data")[2];
         var line = series[2].GetProperty("data")[2];
         Assert.Equal("2 conv3", band.GetProperty("x").GetString());

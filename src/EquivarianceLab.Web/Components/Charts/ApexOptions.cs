@@ -138,6 +138,7 @@ public static class ApexOptions
                 dashArray = dashes is null ? null : banded.Select(_ => 0).Concat(dashes).ToArray(),
             },
             markers = new { size = banded.Select(_ => 0).Concat(series.Select(_ => 3)).ToArray() },
+            dataLabels = new { enabled = false }, // on by default for rangeArea: every point's raw numbers over the lines
             legend = new { position = "top" },
             noData = new { text = "No data" },
             eqlab = new { decimals = 3 },
