@@ -112,12 +112,16 @@ public sealed partial class DashboardFlowTests(DashboardFixture lab)
         await ExpectBarsAsync(page, $"run-{runA}-parts", 2 * parts.Count);
         await ExpectChartAsync(page, $"run-{runA}-transforms");
         await ExpectChartAsync(page, $"run-{runA}-layers");
+        await ExpectErrorBarsAsync(page, $"run-{runA}-parts", 2 * parts.Count);
+        // The layer chart: each score's line and its 95% band, all four named in the legend.
+        await Assertions.Expect(page.Locator($"[data-chart-id=run-{runA}-layers] .apexcharts-legend-text"))
+            .ToHaveTextAsync(["Invariance 95% interval", "Equivariance 95% interval", "Invariance", "Equivariance"]);
         var partsTable = await page.Locator("[data-testid=parts-table]").InnerTextAsync();
         foreach (var part in resultA.GetProperty("parts").EnumerateObject())
         {
             var line = partsTable.Split('\n').Single(l => l.StartsWith(part.Name, StringComparison.Ordinal));
-            Assert.Contains(Score(part.Value.GetProperty("invariance")), line);
-            Assert.Contains(Score(part.Value.GetProperty("equivariance")), line);
+            Assert.Contains(Score(part.Value.GetProperty("invariance")) + " ± ", line);
+            Assert.Contains(Score(part.Value.GetProperty("equivariance")) + " ± ", line);
         }
         await page.ShotAsync("06-run-rotation");
 
@@ -243,6 +247,27 @@ public sealed partial class DashboardFlowTests(DashboardFixture lab)
         await Assertions.Expect(page.Locator($"[data-chart-id={chartId}] svg path.apexcharts-bar-area")).ToHaveCountAsync(count);
     }
 
+    /// <summary>One whisker per bar, each spanning its bar's end (the score lies inside its 95% interval).</summary>
+    private static async Task ExpectErrorBarsAsync(IPage page, string chartId, int count)
+    {
+        await Assertions.Expect(page.Locator($"[data-chart-id={chartId}] g.eqlab-error-bar")).ToHaveCountAsync(count);
+        var spans = await page.EvaluateAsync<bool[]>("""
+            id => {
+                const el = document.querySelector(`[data-chart-id="${id}"]`);
+                const bars = [...el.querySelectorAll('.apexcharts-bar-series .apexcharts-series path.apexcharts-bar-area')];
+                const whiskers = [...el.querySelectorAll('g.eqlab-error-bar line:first-child')];
+                return whiskers.map((w, i) => {
+                    const b = bars[i].getBBox();
+                    const end = Number(bars[i].getAttribute('val')) >= 0 ? b.y : b.y + b.height;
+                    const y1 = Number(w.getAttribute('y1')), y2 = Number(w.getAttribute('y2'));
+                    return Math.min(y1, y2) - 1 <= end && end <= Math.max(y1, y2) + 1;
+                });
+            }
+            """, chartId);
+        Assert.Equal(count, spans.Length);
+        Assert.All(spans, Assert.True);
+    }
+
     private static async Task ExpectChartAsync(IPage page, string chartId) =>
         await Assertions.Expect(page.Locator($"[data-chart-id={chartId}] svg.apexcharts-svg")).ToHaveCountAsync(1);
 
@@ -268,7 +293,8 @@ public sealed partial class DashboardFlowTests(DashboardFixture lab)
     private static void CheckCsv(string csv, JsonElement result, int runId, string[] transforms)
     {
         var lines = csv.TrimEnd().Split('\n').Select(l => l.TrimEnd('\r')).ToList();
-        Assert.Equal("run,model,probe,transform_family,similarity,images,kind,index,layer,part,shape,transform,invariance,equivariance", lines[0]);
+        Assert.Equal("run,model,probe,transform_family,similarity,images,kind,index,layer,part,shape,transform,invariance,equivariance," +
+            "invariance_stderr,invariance_low,invariance_high,equivariance_stderr,equivariance_low,equivariance_high", lines[0]);
         var layers = result.GetProperty("layers").EnumerateArray().ToList();
         var parts = result.GetProperty("parts").EnumerateObject().ToList();
         Assert.Equal(1 + parts.Count + layers.Count * (1 + transforms.Length), lines.Count);

@@ -111,7 +111,7 @@ public sealed class Run
     public bool IsActive => Status is RunStatus.Queued or RunStatus.Running;
 }
 
-public sealed class LayerScore
+public sealed class LayerScore : IStoredUncertainty
 {
     public int Id { get; set; }
     public int RunId { get; set; }
@@ -131,7 +131,7 @@ public sealed class LayerScore
     public List<TransformScore> PerTransform { get; set; } = [];
 }
 
-public sealed class TransformScore
+public sealed class TransformScore : IStoredUncertainty
 {
     public int Id { get; set; }
     public int LayerScoreId { get; set; }
@@ -149,7 +149,7 @@ public sealed class TransformScore
     public double? EquivarianceHigh { get; set; }
 }
 
-public sealed class PartScoreRow
+public sealed class PartScoreRow : IStoredUncertainty
 {
     public int Id { get; set; }
     public int RunId { get; set; }

@@ -16,18 +16,29 @@ public static class ResultStore
         run.Parts.Clear();
         foreach (var layer in result.Layers)
         {
-            var row = new LayerScore
+            var row = WithUncertainty(new LayerScore
             {
                 Index = layer.Index, Name = layer.Name, Part = layer.Part, Shape = CardJson.Shape(layer.Shape),
                 Invariance = layer.Invariance, Equivariance = layer.Equivariance,
-            };
+            }, layer);
             var order = 0;
             foreach (var (key, score) in OrderedTransforms(layer.PerTransform))
-                row.PerTransform.Add(new TransformScore { Order = order++, Key = key, Invariance = score.Invariance, Equivariance = score.Equivariance });
+                row.PerTransform.Add(WithUncertainty(new TransformScore { Order = order++, Key = key, Invariance = score.Invariance, Equivariance = score.Equivariance }, score));
             run.Layers.Add(row);
         }
         foreach (var (part, score) in result.Parts)
-            run.Parts.Add(new PartScoreRow { Part = part, Invariance = score.Invariance, Equivariance = score.Equivariance, Layers = score.Layers });
+            run.Parts.Add(WithUncertainty(new PartScoreRow { Part = part, Invariance = score.Invariance, Equivariance = score.Equivariance, Layers = score.Layers }, score));
+    }
+
+    private static T WithUncertainty<T>(T row, Uncertainty u) where T : IStoredUncertainty
+    {
+        row.InvarianceStderr = u.InvarianceStderr;
+        row.InvarianceLow = u.InvarianceInterval?.Low;
+        row.InvarianceHigh = u.InvarianceInterval?.High;
+        row.EquivarianceStderr = u.EquivarianceStderr;
+        row.EquivarianceLow = u.EquivarianceInterval?.Low;
+        row.EquivarianceHigh = u.EquivarianceInterval?.High;
+        return row;
     }
 
     /// <summary>rot90 &lt; rot180 &lt; rot270, shift1 &lt; shift2 &lt; … shift16: by the number in the key, not as text.</summary>
@@ -42,24 +53,25 @@ public static class ResultStore
 
     /// <summary>
     /// One row per layer and transform, plus the layer mean (transform "mean") and the part means (layer = part name),
-    /// so a spreadsheet can pivot any of the run page's charts.
+    /// so a spreadsheet can pivot any of the run page's charts; each score with its standard error and 95% interval.
     /// </summary>
     public static string ToCsv(Run run, MeasurementResult result)
     {
-        var csv = new CsvWriter("run,model,probe,transform_family,similarity,images,kind,index,layer,part,shape,transform,invariance,equivariance");
+        var csv = new CsvWriter("run,model,probe,transform_family,similarity,images,kind,index,layer,part,shape,transform,invariance,equivariance," +
+            ResultCsv.UncertaintyColumns);
         string[] run6 = [CsvWriter.Int(run.Id), CsvWriter.Text(result.Model), CsvWriter.Text(result.Probe), CsvWriter.Text(result.Transform),
             CsvWriter.Text(result.Similarity), CsvWriter.Int(result.Images)];
         foreach (var part in Parts.All)
         {
             if (!result.Parts.TryGetValue(part, out var s)) continue;
-            csv.Row([.. run6, "part", "", CsvWriter.Text(part), CsvWriter.Text(part), "", "mean", CsvWriter.Number(s.Invariance), CsvWriter.Number(s.Equivariance)]);
+            csv.Row([.. run6, "part", "", CsvWriter.Text(part), CsvWriter.Text(part), "", "mean", .. ResultCsv.ScoreCells(s.Invariance, s.Equivariance, s)]);
         }
         foreach (var layer in result.Layers)
         {
             string[] head = [.. run6, "layer", CsvWriter.Int(layer.Index), CsvWriter.Text(layer.Name), CsvWriter.Text(layer.Part), CsvWriter.Text(CardJson.Shape(layer.Shape))];
-            csv.Row([.. head, "mean", CsvWriter.Number(layer.Invariance), CsvWriter.Number(layer.Equivariance)]);
+            csv.Row([.. head, "mean", .. ResultCsv.ScoreCells(layer.Invariance, layer.Equivariance, layer)]);
             foreach (var (key, score) in OrderedTransforms(layer.PerTransform))
-                csv.Row([.. head, CsvWriter.Text(key), CsvWriter.Number(score.Invariance), CsvWriter.Number(score.Equivariance)]);
+                csv.Row([.. head, CsvWriter.Text(key), .. ResultCsv.ScoreCells(score.Invariance, score.Equivariance, score)]);
         }
         return csv.ToString();
     }

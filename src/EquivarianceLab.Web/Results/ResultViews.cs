@@ -2,8 +2,8 @@ using EquivarianceLab.Measure;
 
 namespace EquivarianceLab.Web.Results;
 
-/// <summary>A part's scores as shown in tables and charts.</summary>
-public sealed record PartRow(string Part, double? Invariance, double? Equivariance, int Layers);
+/// <summary>A part's scores as shown in tables and charts, with their 95% intervals over probe images (null: none).</summary>
+public sealed record PartRow(string Part, double? Invariance, double? Equivariance, int Layers, Interval? InvarianceInterval, Interval? EquivarianceInterval);
 
 /// <summary>Mean score per transform (e.g. per shift size) over a group of layers.</summary>
 public sealed record TransformCurve(string Group, IReadOnlyList<string> Keys, IReadOnlyList<double?> Invariance, IReadOnlyList<double?> Equivariance);
@@ -21,7 +21,11 @@ public sealed record RunResult(int RunId, string ModelName, double? Accuracy, Me
 public static class ResultViews
 {
     public static IReadOnlyList<PartRow> PartRows(MeasurementResult r) =>
-        Parts.All.Where(r.Parts.ContainsKey).Select(p => new PartRow(p, r.Parts[p].Invariance, r.Parts[p].Equivariance, r.Parts[p].Layers)).ToList();
+        Parts.All.Where(r.Parts.ContainsKey).Select(p =>
+        {
+            var s = r.Parts[p];
+            return new PartRow(p, s.Invariance, s.Equivariance, s.Layers, s.InvarianceInterval, s.EquivarianceInterval);
+        }).ToList();
 
     /// <summary>The parts present in any of the results, in the paper's order.</summary>
     public static IReadOnlyList<string> PartsIn(IEnumerable<MeasurementResult> results)

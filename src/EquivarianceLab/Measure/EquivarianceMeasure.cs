@@ -9,7 +9,8 @@ namespace EquivarianceLab.Measure;
 /// <summary>
 /// The paper's layer-wise invariance and equivariance measure, as docs/measure.md defines it. It streams over the
 /// probe set batch by batch: spatial layers keep only running sums; vector layers keep their N×C values (one score
-/// per channel needs every image). Runs without gradients and disposes each batch's native tensors before the next.
+/// per channel needs every image). For the standard errors, spatial layers also keep a few doubles per image and
+/// transform (docs/measure.md, "Uncertainty"). Runs without gradients and disposes each batch's native tensors before the next.
 /// </summary>
 public static class EquivarianceMeasure
 {
@@ -102,7 +103,7 @@ public static class EquivarianceMeasure
         foreach (var state in states)
             if (state.Layout.Kind == LayerKind.Vector) state.ScoreVectors(options.Similarity);
 
-        var results = BuildLayers(model, states, transforms);
+        var (results, influences) = BuildLayers(model, states, transforms);
         return new MeasurementResult
         {
             Model = model.Name,
@@ -112,22 +113,33 @@ public static class EquivarianceMeasure
             Images = images,
             MaxShift = options.MaxShift,
             Layers = results,
-            Parts = AggregateParts(results),
+            Parts = AggregateParts(results, influences),
             Timing = new Timing(total.Elapsed.TotalSeconds, forwardSeconds),
         };
     }
 
     private static Tensor Flatten(Tensor spatial) => spatial.reshape(spatial.shape[0], spatial.shape[1], -1);
 
-    private static List<LayerResult> BuildLayers(IFeatureModel model, LayerState[] states, IReadOnlyList<SpatialTransform> transforms)
+    private static (List<LayerResult> Layers, ImageInfluence[] Influences) BuildLayers(
+        IFeatureModel model, LayerState[] states, IReadOnlyList<SpatialTransform> transforms)
     {
         var parts = AssignParts(model, states.Select(s => (s.Name, s.Layout.Kind)).ToList());
         var list = new List<LayerResult>(states.Length);
+        var influences = new ImageInfluence[states.Length];
         for (int l = 0; l < states.Length; l++)
         {
             var per = new Dictionary<string, Score>();
-            for (int t = 0; t < transforms.Count; t++) per[transforms[t].Key] = states[l].Scores[t].ToScore();
-            list.Add(new LayerResult
+            var members = new List<(Score, ImageInfluence)>(transforms.Count);
+            for (int t = 0; t < transforms.Count; t++)
+            {
+                var accumulator = states[l].Scores[t];
+                var score = accumulator.ToScore();
+                var influence = accumulator.Influence();
+                per[transforms[t].Key] = ScoreUncertainty.Attach(score, score.Invariance, score.Equivariance, influence);
+                members.Add((score, influence));
+            }
+            influences[l] = ScoreUncertainty.Mean(members);
+            var layer = new LayerResult
             {
                 Name = states[l].Name,
                 Index = l,
@@ -136,9 +148,10 @@ public static class EquivarianceMeasure
                 Invariance = Mean(per.Values.Select(s => s.Invariance)),
                 Equivariance = Mean(per.Values.Select(s => s.Equivariance)),
                 PerTransform = per,
-            });
+            };
+            list.Add(ScoreUncertainty.Attach(layer, layer.Invariance, layer.Equivariance, influences[l]));
         }
-        return list;
+        return (list, influences);
     }
 
     /// <summary>
@@ -171,14 +184,22 @@ public static class EquivarianceMeasure
         return parts;
     }
 
-    public static Dictionary<string, PartScore> AggregateParts(IReadOnlyList<LayerResult> layers)
+    /// <summary>
+    /// Each part's mean over its layers; with the layers' per-image <paramref name="influences"/> (in layer order),
+    /// also its standard error and interval.
+    /// </summary>
+    public static Dictionary<string, PartScore> AggregateParts(IReadOnlyList<LayerResult> layers, IReadOnlyList<ImageInfluence>? influences = null)
     {
         var parts = new Dictionary<string, PartScore>();
         foreach (var part in Parts.All)
         {
-            var members = layers.Where(l => l.Part == part).ToList();
+            var members = Enumerable.Range(0, layers.Count).Where(l => layers[l].Part == part).ToList();
             if (members.Count == 0) continue; // a missing part is absent, not zero
-            parts[part] = new PartScore(Mean(members.Select(m => m.Invariance)), Mean(members.Select(m => m.Equivariance)), members.Count);
+            var score = new PartScore(Mean(members.Select(m => layers[m].Invariance)), Mean(members.Select(m => layers[m].Equivariance)), members.Count);
+            var influence = influences is null
+                ? default
+                : ScoreUncertainty.Mean(members.Select(m => (new Score(layers[m].Invariance, layers[m].Equivariance), influences[m])).ToList());
+            parts[part] = ScoreUncertainty.Attach(score, score.Invariance, score.Equivariance, influence);
         }
         return parts;
     }
@@ -210,7 +231,9 @@ public static class EquivarianceMeasure
                 Name = name,
                 Shape = raw.shape[1..],
                 Layout = layout,
-                Scores = Enumerable.Range(0, transformCount).Select(_ => new ScoreAccumulator()).ToArray(),
+                // Spatial layers keep each image's sums; a vector layer's influences come from its vectors at the end.
+                Scores = Enumerable.Range(0, transformCount)
+                    .Select(_ => layout.Kind == LayerKind.Spatial ? new ScoreAccumulator(images) : new ScoreAccumulator()).ToArray(),
             };
             if (layout.Kind == LayerKind.Vector)
             {
@@ -248,6 +271,8 @@ public static class EquivarianceMeasure
                 var a = tensor(_moved![t], [n, _channels]).t().unsqueeze(0);
                 var (unitA, validA) = Similarity.NormalizeInPlace(a.contiguous(), kind);
                 Similarity.Accumulate(unitA, validA, unitB, validB, Scores[t]);
+                var influence = VectorInfluence.Of(unitA, validA, unitB, validB);
+                Scores[t].SetInfluence(influence.Invariance, influence.Equivariance);
             }
         }
     }

@@ -3,13 +3,26 @@ using System.Text.Json.Serialization;
 
 namespace EquivarianceLab.Measure;
 
+/// <summary>
+/// How far a score can be trusted over the probe images (docs/measure.md, "Uncertainty"): each score's standard error
+/// and 95% interval; null where the score is null, the run had fewer than 2 images, or the result predates them.
+/// </summary>
+public abstract record Uncertainty
+{
+    // In JSON after the scores they belong to (the derived records' own properties come first).
+    [JsonPropertyOrder(1)] public double? InvarianceStderr { get; init; }
+    [JsonPropertyOrder(1)] public Interval? InvarianceInterval { get; init; }
+    [JsonPropertyOrder(1)] public double? EquivarianceStderr { get; init; }
+    [JsonPropertyOrder(1)] public Interval? EquivarianceInterval { get; init; }
+}
+
 /// <summary>One invariance/equivariance pair; null where no non-degenerate pair existed.</summary>
-public sealed record Score(double? Invariance, double? Equivariance);
+public sealed record Score(double? Invariance, double? Equivariance) : Uncertainty;
 
 /// <summary>A part's score: the mean over its layers (docs/measure.md, "Parts").</summary>
-public sealed record PartScore(double? Invariance, double? Equivariance, int Layers);
+public sealed record PartScore(double? Invariance, double? Equivariance, int Layers) : Uncertainty;
 
-public sealed record LayerResult
+public sealed record LayerResult : Uncertainty
 {
     public required string Name { get; init; }
     public required int Index { get; init; }
@@ -20,7 +33,7 @@ public sealed record LayerResult
     public double? Invariance { get; init; }
     public double? Equivariance { get; init; }
     /// <summary>Keyed by transform: rot90|rot180|rot270, shift1…shiftK, flip.</summary>
-    public required Dictionary<string, Score> PerTransform { get; init; }
+    [JsonPropertyOrder(2)] public required Dictionary<string, Score> PerTransform { get; init; }
 }
 
 public sealed record Timing(double Seconds, double ForwardSeconds);

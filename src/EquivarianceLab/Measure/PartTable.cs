@@ -11,12 +11,14 @@ public static class PartTable
         var sb = new StringBuilder();
         sb.AppendLine(CultureInfo.InvariantCulture,
             $"{result.Model} · {result.Probe} · {result.Transform} · {result.Similarity} · {result.Images} images");
-        sb.AppendLine(CultureInfo.InvariantCulture, $"{"part",-8} {"layers",6} {"invariance",11} {"equivariance",13}");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"{"part",-8} {"layers",6} {"invariance",17} {"equivariance",17}");
         foreach (var part in Parts.All)
         {
             if (!result.Parts.TryGetValue(part, out var s)) continue;
-            sb.AppendLine(CultureInfo.InvariantCulture, $"{part,-8} {s.Layers,6} {Cell(s.Invariance),11} {Cell(s.Equivariance),13}");
+            sb.AppendLine(CultureInfo.InvariantCulture,
+                $"{part,-8} {s.Layers,6} {Cell(s.Invariance, s.InvarianceInterval),17} {Cell(s.Equivariance, s.EquivarianceInterval),17}");
         }
+        sb.AppendLine("± is the half-width of the 95% interval over probe images.");
         return sb.ToString();
     }
 
@@ -24,12 +26,19 @@ public static class PartTable
     {
         int width = Math.Max(5, result.Layers.Count == 0 ? 0 : result.Layers.Max(l => l.Name.Length));
         var sb = new StringBuilder();
-        sb.AppendLine(CultureInfo.InvariantCulture, $"{"#",3} {"layer".PadRight(width)} {"part",-7} {"shape",-14} {"invariance",11} {"equivariance",13}");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"{"#",3} {"layer".PadRight(width)} {"part",-7} {"shape",-14} {"invariance",17} {"equivariance",17}");
         foreach (var l in result.Layers)
             sb.AppendLine(CultureInfo.InvariantCulture,
-                $"{l.Index,3} {l.Name.PadRight(width)} {l.Part ?? "-",-7} {string.Join("x", l.Shape),-14} {Cell(l.Invariance),11} {Cell(l.Equivariance),13}");
+                $"{l.Index,3} {l.Name.PadRight(width)} {l.Part ?? "-",-7} {string.Join("x", l.Shape),-14} " +
+                $"{Cell(l.Invariance, l.InvarianceInterval),17} {Cell(l.Equivariance, l.EquivarianceInterval),17}");
         return sb.ToString();
     }
 
-    private static string Cell(double? v) => v?.ToString("0.0000", CultureInfo.InvariantCulture) ?? "n/a";
+    /// <summary>"0.6213 ± 0.0104": the score and its 95% interval's half-width (none when the run had one image).</summary>
+    private static string Cell(double? v, Interval? interval)
+    {
+        if (v is not { } value) return "n/a";
+        var score = value.ToString("0.0000", CultureInfo.InvariantCulture);
+        return interval is { } i ? $"{score} ± {i.HalfWidthAround(value).ToString("0.0000", CultureInfo.InvariantCulture)}" : score;
+    }
 }

@@ -72,7 +72,15 @@ public static class Similarity
         into.Add(
             diag.masked_select(pairValid).sum(ScalarType.Float64).item<double>(), pairValid.sum().item<long>(),
             best.masked_select(eqValid).sum(ScalarType.Float64).item<double>(), eqValid.sum().item<long>());
+        // Each group's own sums and counts, for the standard error over images (the totals above stay as they were).
+        if (into.KeepsImages)
+            into.AddImages(SumPerGroup(diag, pairValid), CountPerGroup(pairValid), SumPerGroup(best, eqValid), CountPerGroup(eqValid));
     }
+
+    private static double[] SumPerGroup(Tensor values, Tensor valid) =>
+        values.MaskedFill(valid.logical_not(), 0).sum([-1L], type: ScalarType.Float64).data<double>().ToArray();
+
+    private static double[] CountPerGroup(Tensor valid) => valid.sum([-1L], type: ScalarType.Float64).data<double>().ToArray();
 
     /// <summary>Similarities per chunk of groups in <see cref="Accumulate"/>.</summary>
     private const long SimilarityBlock = 2L << 20;
@@ -88,23 +96,4 @@ public static class Similarity
         var substitute = b.gather(1, first.view(-1, 1, 1).expand(-1, 1, b.shape[2])); // [G, 1, L]
         return where(valid.unsqueeze(-1), b, substitute);
     }
-}
-
-/// <summary>Running sums and counts for one layer and one transform.</summary>
-public sealed class ScoreAccumulator
-{
-    public double InvarianceSum { get; private set; }
-    public long InvarianceCount { get; private set; }
-    public double EquivarianceSum { get; private set; }
-    public long EquivarianceCount { get; private set; }
-
-    public void Add(double invSum, long invCount, double eqSum, long eqCount)
-    {
-        InvarianceSum += invSum; InvarianceCount += invCount;
-        EquivarianceSum += eqSum; EquivarianceCount += eqCount;
-    }
-
-    public Score ToScore() => new(
-        InvarianceCount > 0 ? InvarianceSum / InvarianceCount : null,
-        EquivarianceCount > 0 ? EquivarianceSum / EquivarianceCount : null);
 }

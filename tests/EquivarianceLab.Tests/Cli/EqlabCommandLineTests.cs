@@ -30,12 +30,21 @@ public sealed partial class EqlabCommandLineTests(EqlabFixture fixture) : IClass
         Assert.Equal(["Early", "Middle", "Pool"], printed.Select(l => l.Split(' ')[0]));
         foreach (var line in printed)
         {
-            var cells = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            var part = parts.GetProperty(cells[0]);
-            Assert.Equal(part.GetProperty("layers").GetInt32().ToString(CultureInfo.InvariantCulture), cells[1]);
-            Assert.Equal(part.GetProperty("invariance").GetDouble().ToString("0.0000", CultureInfo.InvariantCulture), cells[2]);
-            Assert.Equal(part.GetProperty("equivariance").GetDouble().ToString("0.0000", CultureInfo.InvariantCulture), cells[3]);
+            // "Early  2  0.6213 ± 0.0104  0.8100 ± 0.0050": the ± is the 95% interval's half-width.
+            var cells = Regex.Match(line, @"^(\w+)\s+(\d+)\s+(\S+) ± (\S+)\s+(\S+) ± (\S+)$");
+            Assert.True(cells.Success, line);
+            var part = parts.GetProperty(cells.Groups[1].Value);
+            Assert.Equal(part.GetProperty("layers").GetInt32().ToString(CultureInfo.InvariantCulture), cells.Groups[2].Value);
+            foreach (var (score, at) in new[] { ("invariance", 3), ("equivariance", 5) })
+            {
+                double value = part.GetProperty(score).GetDouble();
+                var interval = part.GetProperty(score + "Interval").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+                double half = Math.Max(value - interval[0], interval[1] - value);
+                Assert.Equal(value.ToString("0.0000", CultureInfo.InvariantCulture), cells.Groups[at].Value);
+                Assert.Equal(half.ToString("0.0000", CultureInfo.InvariantCulture), cells.Groups[at + 1].Value);
+            }
         }
+        Assert.Contains("± is the half-width of the 95% interval over probe images.", stdout);
 
         // Progress (images done of the total) goes to stderr, not stdout.
         Assert.Contains($"{EqlabFixture.HappyImages}/{EqlabFixture.HappyImages} images", run.Stderr);
@@ -64,7 +73,7 @@ public sealed partial class EqlabCommandLineTests(EqlabFixture fixture) : IClass
         for (var i = 0; i < layers.Count; i++)
         {
             var layer = layers[i];
-            Assert.Equal(["name", "index", "part", "shape", "invariance", "equivariance", "perTransform"], Keys(layer));
+            Assert.Equal(["name", "index", "part", "shape", "invariance", "equivariance", .. Uncertainty, "perTransform"], Keys(layer));
             Assert.Equal(i, layer.GetProperty("index").GetInt32());
             Assert.Equal(expectedParts[i], layer.GetProperty("part").GetString());
             Assert.Equal(expectedShapes[i], layer.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()));
@@ -74,7 +83,7 @@ public sealed partial class EqlabCommandLineTests(EqlabFixture fixture) : IClass
             Assert.Equal(["shift1", "shift2", "shift3"], Keys(per));
             foreach (var score in per.EnumerateObject())
             {
-                Assert.Equal(["invariance", "equivariance"], Keys(score.Value));
+                Assert.Equal(["invariance", "equivariance", .. Uncertainty], Keys(score.Value));
                 Assert.True(score.Value.GetProperty("equivariance").GetDouble() >= score.Value.GetProperty("invariance").GetDouble() - 1e-9);
             }
         }
@@ -83,7 +92,7 @@ public sealed partial class EqlabCommandLineTests(EqlabFixture fixture) : IClass
         Assert.Equal(["Early", "Middle", "Pool"], Keys(parts));
         foreach (var part in parts.EnumerateObject())
         {
-            Assert.Equal(["invariance", "equivariance", "layers"], Keys(part.Value));
+            Assert.Equal(["invariance", "equivariance", "layers", .. Uncertainty], Keys(part.Value));
             Assert.Equal(1, part.Value.GetProperty("layers").GetInt32());
         }
 
@@ -134,9 +143,10 @@ public sealed partial class EqlabCommandLineTests(EqlabFixture fixture) : IClass
         var lines = System.IO.File.ReadAllLines(fixture.File("r.csv")).Where(l => l.Length > 0).ToList();
         using var json = JsonDocument.Parse(System.IO.File.ReadAllText(fixture.File("r.json")));
 
-        Assert.Equal("layer,index,part,shape,transform,invariance,equivariance", lines[0]);
+        Assert.Equal("layer,index,part,shape,transform,invariance,equivariance," +
+            "invariance_stderr,invariance_low,invariance_high,equivariance_stderr,equivariance_low,equivariance_high", lines[0]);
         var rows = lines.Skip(1).Select(l => l.Split(',')).ToList();
-        Assert.All(rows, r => Assert.Equal(7, r.Length));
+        Assert.All(rows, r => Assert.Equal(13, r.Length));
         var layerRows = rows.Where(r => !r[0].StartsWith("part:", StringComparison.Ordinal)).ToList();
         Assert.Equal(EqlabFixture.HappyLayers.Length * (1 + EqlabFixture.HappyMaxShift), layerRows.Count);
         foreach (var layer in json.RootElement.GetProperty("layers").EnumerateArray())
@@ -150,17 +160,27 @@ public sealed partial class EqlabCommandLineTests(EqlabFixture fixture) : IClass
                 Assert.Equal(layer.GetProperty("part").GetString(), r[2]);
                 Assert.Equal(string.Join("x", layer.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64())), r[3]);
             });
-            Assert.Equal(layer.GetProperty("invariance").GetDouble(), Number(mine[0][5]), 12);
-            Assert.Equal(layer.GetProperty("equivariance").GetDouble(), Number(mine[0][6]), 12);
-            foreach (var row in mine.Skip(1))
-            {
-                var score = layer.GetProperty("perTransform").GetProperty(row[4]);
-                Assert.Equal(score.GetProperty("invariance").GetDouble(), Number(row[5]), 12);
-                Assert.Equal(score.GetProperty("equivariance").GetDouble(), Number(row[6]), 12);
-            }
+            AssertScoreCells(layer, mine[0]);
+            foreach (var row in mine.Skip(1)) AssertScoreCells(layer.GetProperty("perTransform").GetProperty(row[4]), row);
         }
         // Layer rows come in the order of --layers.
         Assert.Equal(EqlabFixture.HappyLayers, layerRows.Select(r => r[0]).Distinct());
+    }
+
+    private static readonly string[] Uncertainty = ["invarianceStderr", "invarianceInterval", "equivarianceStderr", "equivarianceInterval"];
+
+    /// <summary>Cells 5… hold the two scores, then each one's standard error, low and high, as result.json has them.</summary>
+    private static void AssertScoreCells(JsonElement score, string[] row)
+    {
+        Assert.Equal(score.GetProperty("invariance").GetDouble(), Number(row[5]), 12);
+        Assert.Equal(score.GetProperty("equivariance").GetDouble(), Number(row[6]), 12);
+        foreach (var (name, at) in new[] { ("invariance", 7), ("equivariance", 10) })
+        {
+            Assert.Equal(score.GetProperty(name + "Stderr").GetDouble(), Number(row[at]), 12);
+            var interval = score.GetProperty(name + "Interval").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+            Assert.Equal(interval[0], Number(row[at + 1]), 12);
+            Assert.Equal(interval[1], Number(row[at + 2]), 12);
+        }
     }
 
     // ---- --list-layers ----

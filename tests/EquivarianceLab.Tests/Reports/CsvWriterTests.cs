@@ -49,7 +49,7 @@ public sealed class CsvWriterTests
                 new LayerResult
                 {
                     Name = "=HYPERLINK(\"http://x\",\"y\")", Index = 0, Part = "Early", Shape = [4, 28, 28], Invariance = -0.5, Equivariance = 0.25,
-                    PerTransform = new() { ["rot90"] = new Score(-0.5, 0.25) },
+                    PerTransform = new() { ["rot90"] = new Score(-0.5, 0.25) { InvarianceStderr = 0.125, InvarianceInterval = new Interval(-0.75, -0.25) } },
                 },
                 new LayerResult { Name = "relu2", Index = 1, Part = "Late", Shape = [4], Invariance = 1, Equivariance = 1, PerTransform = [] },
             ],
@@ -60,10 +60,10 @@ public sealed class CsvWriterTests
         Assert.Equal(
         [
             ResultCsv.Header,
-            "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",0,Early,4x28x28,mean,-0.5,0.25",
-            "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",0,Early,4x28x28,rot90,-0.5,0.25",
-            "relu2,1,Late,4,mean,1,1",
-            "part:Early,,Early,,mean,-0.5,0.25",
+            "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",0,Early,4x28x28,mean,-0.5,0.25,,,,,,",
+            "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",0,Early,4x28x28,rot90,-0.5,0.25,0.125,-0.75,-0.25,,,",
+            "relu2,1,Late,4,mean,1,1,,,,,,",
+            "part:Early,,Early,,mean,-0.5,0.25,,,,,,",
         ], lines);
     }
 }

@@ -51,6 +51,17 @@ public sealed class LabFactory(string dataFolder, string zooFolder, IMeasurement
         return zoo;
     }
 
+    /// <summary>A built-in control (no file: its card names it, format "builtin", and the library builds it).</summary>
+    public static void AddBuiltinControl(string zoo, string id, string name)
+    {
+        var dir = Directory.CreateDirectory(Path.Combine(zoo, id)).FullName;
+        File.WriteAllText(Path.Combine(dir, "card.json"), $$$"""
+            {"id":"{{{id}}}","displayName":"{{{name}}}","family":"Control","format":"builtin","file":"",
+             "architecture":"{{{id}}}","inputShape":[1,28,28],
+             "preprocessing":{"channelOrder":"L","scale":0.00392156862745098,"mean":[0],"std":[1]}}
+            """);
+    }
+
     public static void AddZooModel(string zoo, string id, string name, double accuracy, byte[] onnx)
     {
         var dir = Path.Combine(zoo, id);

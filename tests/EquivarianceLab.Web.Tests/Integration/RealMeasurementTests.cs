@@ -65,13 +65,7 @@ public sealed class RealMeasurementTests
         var zoo = LabFactory.ZooWithFashionMnist();
         try
         {
-            // A built-in control has no file: its card names it (format "builtin"), the library builds it.
-            var dir = Directory.CreateDirectory(Path.Combine(zoo, "control-rotation-invariant")).FullName;
-            File.WriteAllText(Path.Combine(dir, "card.json"), """
-                {"id":"control-rotation-invariant","displayName":"Rotation-invariant control","family":"Control","format":"builtin","file":"",
-                 "architecture":"control-rotation-invariant","inputShape":[1,28,28],
-                 "preprocessing":{"channelOrder":"L","scale":0.00392156862745098,"mean":[0],"std":[1]}}
-                """);
+            LabFactory.AddBuiltinControl(zoo, "control-rotation-invariant", "Rotation-invariant control");
             await using var factory = new LabFactory(data, zoo);
             using var client = factory.CreateClient();
             var model = Assert.Single((await client.GetFromJsonAsync<JsonElement>("/api/models")).EnumerateArray());

@@ -72,8 +72,9 @@ function withoutCsvExport(element) {
     for (const item of element.querySelectorAll('.apexcharts-menu-item.exportCSV')) item.remove();
 }
 
-// One vertical whisker with caps per bar that has an interval ([low, high] in data units), in the plot area's
-// coordinates: the bar's position attributes give x, the y axis's range gives y.
+// ApexCharts cannot mix bars with range series, so a bar chart's 95% intervals (bars[series][point] = [low, high] or
+// null) are drawn here: one vertical whisker with caps per bar, in the plot area's coordinates (the bar's position
+// attributes give x, the y axis's range gives y). Redrawn after every render and update, since ApexCharts rebuilds its SVG.
 function drawErrorBars(ctx, bars) {
     const w = ctx.w;
     const root = ctx.el;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using EquivarianceLab.Measure;
 
 namespace EquivarianceLab.Web.Components.Shared;
 
@@ -6,6 +7,12 @@ namespace EquivarianceLab.Web.Components.Shared;
 public static class Fmt
 {
     public static string Score(double? v) => v?.ToString("0.000", CultureInfo.InvariantCulture) ?? "—";
+    /// <summary>What "±" means wherever a table shows it (a column's tooltip).</summary>
+    public const string PlusMinus = "± is the half-width of the 95% interval over the probe images";
+
+    /// <summary>"0.620 ± 0.012": the score and its 95% interval's half-width over probe images (the score alone without one).</summary>
+    public static string Score(double? v, Interval? interval) =>
+        v is { } value && interval is { } i ? $"{Score(value)} ± {Score(i.HalfWidthAround(value))}" : Score(v);
     public static string Pct(double? v) => v is null ? "—" : v.Value.ToString("0.##", CultureInfo.InvariantCulture) + " %";
     public static string P(double? v) => v switch
     {
