@@ -113,9 +113,9 @@ public sealed partial class DashboardFlowTests(DashboardFixture lab)
         await ExpectChartAsync(page, $"run-{runA}-transforms");
         await ExpectChartAsync(page, $"run-{runA}-layers");
         await ExpectErrorBarsAsync(page, $"run-{runA}-parts", 2 * parts.Count);
-        // The layer chart: each score's line and its 95% band, all four named in the legend.
-        await Assertions.Expect(page.Locator($"[data-chart-id=run-{runA}-layers] .apexcharts-legend-text"))
-            .ToHaveTextAsync(["Invariance 95% interval", "Equivariance 95% interval", "Invariance", "Equivariance"]);
+        // The layer chart: both scores named in the legend, a whisker through every point.
+        await Assertions.Expect(page.Locator($"[data-chart-id=run-{runA}-layers] .apexcharts-legend-text")).ToHaveTextAsync(["Invariance", "Equivariance"]);
+        await ExpectPointErrorBarsAsync(page, $"run-{runA}-layers", 2 * resultA.GetProperty("layers").GetArrayLength());
         var partsTable = await page.Locator("[data-testid=parts-table]").InnerTextAsync();
         foreach (var part in resultA.GetProperty("parts").EnumerateObject())
         {
@@ -266,6 +266,26 @@ public sealed partial class DashboardFlowTests(DashboardFixture lab)
             """, chartId);
         Assert.Equal(count, spans.Length);
         Assert.All(spans, Assert.True);
+    }
+
+    /// <summary>One whisker per line point, through the point's marker (the score lies inside its 95% interval).</summary>
+    private static async Task ExpectPointErrorBarsAsync(IPage page, string chartId, int count)
+    {
+        await Assertions.Expect(page.Locator($"[data-chart-id={chartId}] g.eqlab-error-bar")).ToHaveCountAsync(count);
+        var through = await page.EvaluateAsync<bool[]>("""
+            id => {
+                const el = document.querySelector(`[data-chart-id="${id}"]`);
+                const markers = [...el.querySelectorAll('.apexcharts-line-series .apexcharts-series .apexcharts-series-markers-wrap .apexcharts-marker')];
+                const whiskers = [...el.querySelectorAll('g.eqlab-error-bar line:first-child')];
+                return whiskers.map((w, i) => {
+                    const m = markers[i].getBoundingClientRect(), r = w.getBoundingClientRect();
+                    const cx = m.x + m.width / 2, cy = m.y + m.height / 2;
+                    return Math.abs(r.x + r.width / 2 - cx) <= 1 && r.y - 1 <= cy && cy <= r.y + r.height + 1;
+                });
+            }
+            """, chartId);
+        Assert.Equal(count, through.Length);
+        Assert.All(through, Assert.True);
     }
 
     private static async Task ExpectChartAsync(IPage page, string chartId) =>

@@ -99,18 +99,28 @@ function drawErrorBars(ctx, bars) {
     const offset = measured
         ? Number(measured.b.getAttribute('cx')) - (measured.box.x + measured.box.width / 2)
         : w.globals.translateX + Number((allBars[0] || { getAttribute: () => 0 }).getAttribute('barWidth')) / 2;
+    const whisker = (x, interval, cap) => {
+        const top = y(interval[1]), bottom = y(interval[0]);
+        const g = document.createElementNS(ns, 'g');
+        g.setAttribute('class', 'eqlab-error-bar');
+        g.append(line(x, top, x, bottom), line(x - cap, top, x + cap, top), line(x - cap, bottom, x + cap, bottom));
+        group.appendChild(g);
+    };
     for (const series of root.querySelectorAll('.apexcharts-bar-series .apexcharts-series')) {
         const i = Number(series.getAttribute('data:realIndex'));
         for (const bar of series.querySelectorAll('path.apexcharts-bar-area')) {
             const interval = (bars[i] || [])[Number(bar.getAttribute('j'))];
             if (!interval) continue;
             const width = Number(bar.getAttribute('barWidth'));
-            const x = Number(bar.getAttribute('cx')) - offset, cap = Math.max(2, Math.min(6, width / 4));
-            const top = y(interval[1]), bottom = y(interval[0]);
-            const whisker = document.createElementNS(ns, 'g');
-            whisker.setAttribute('class', 'eqlab-error-bar');
-            whisker.append(line(x, top, x, bottom), line(x - cap, top, x + cap, top), line(x - cap, bottom, x + cap, bottom));
-            group.appendChild(whisker);
+            whisker(Number(bar.getAttribute('cx')) - offset, interval, Math.max(2, Math.min(6, width / 4)));
+        }
+    }
+    // Line charts: a whisker through each point's marker (its cx is the point's x in the plot area).
+    for (const series of root.querySelectorAll('.apexcharts-line-series .apexcharts-series')) {
+        const i = Number(series.getAttribute('data:realIndex'));
+        for (const marker of series.querySelectorAll('.apexcharts-series-markers-wrap .apexcharts-marker')) {
+            const interval = (bars[i] || [])[Number(marker.getAttribute('j'))];
+            if (interval) whisker(Number(marker.getAttribute('cx')), interval, 4);
         }
     }
     plot.appendChild(group);

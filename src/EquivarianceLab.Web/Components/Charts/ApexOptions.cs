@@ -84,76 +84,33 @@ public static class ApexOptions
         dataLabels = new { enabled = dataLabels, offsetY = -8, style = new { fontSize = "10px", colors = new[] { "#333" } } },
         legend = new { position = "top" },
         noData = new { text = "No data" },
-        eqlab = new { decimals = 3, errorBars = series.Any(s => s.HasIntervals) ? series.Select(s => s.HasIntervals ? s.Intervals : null).ToArray() : null },
+        eqlab = new { decimals = 3, errorBars = ErrorBars(series) },
     };
 
     /// <summary>
-    /// Lines over named categories (per-layer scores, score against transform). Series with intervals get a shaded
-    /// 95% band (an ApexCharts rangeArea series, named in the legend) under their line.
+    /// Lines over named categories (per-layer scores, score against transform). Series' intervals are drawn as error
+    /// bars through the points, as on bar charts (ApexChart.razor.js).
     /// </summary>
     public static object Lines(string file, string title, IReadOnlyList<string> categories, IReadOnlyList<Series> series, string xTitle, string yTitle,
-        double? yMin = null, double? yMax = null, IReadOnlyList<string>? colors = null, IReadOnlyList<int>? dashes = null, int height = 340)
+        double? yMin = null, double? yMax = null, IReadOnlyList<string>? colors = null, IReadOnlyList<int>? dashes = null, int height = 340) => new
     {
-        colors ??= series.Select((_, i) => Color(i)).ToArray();
-        return series.Any(s => s.HasIntervals)
-            ? LinesWithBands(file, title, categories, series, xTitle, yTitle, yMin, yMax, colors, dashes, height)
-            : new
-            {
-                chart = Chart("line", file, height),
-                title = new { text = title, align = "left" },
-                series = series.Select(s => new { name = s.Name, data = s.Data }).ToArray(),
-                xaxis = new { categories, title = new { text = xTitle }, labels = LineLabels },
-                yaxis = new[] { YAxis(yTitle, yMin, yMax) },
-                colors,
-                stroke = new { width = 2, curve = "straight", dashArray = dashes },
-                markers = new { size = 3 },
-                grid = LineGrid,
-                legend = new { position = "top" },
-                noData = new { text = "No data" },
-                eqlab = new { decimals = 3 },
-            };
-    }
+        chart = Chart("line", file, height),
+        title = new { text = title, align = "left" },
+        series = series.Select(s => new { name = s.Name, data = s.Data }).ToArray(),
+        xaxis = new { categories, title = new { text = xTitle }, labels = new { rotate = -45, hideOverlappingLabels = true, trim = true } },
+        yaxis = new[] { YAxis(yTitle, yMin, yMax) },
+        colors = colors ?? series.Select((_, i) => Color(i)).ToArray(),
+        stroke = new { width = 2, curve = "straight", dashArray = dashes },
+        markers = new { size = 3 },
+        grid = LineGrid,
+        legend = new { position = "top" },
+        noData = new { text = "No data" },
+        eqlab = new { decimals = 3, errorBars = ErrorBars(series) },
+    };
 
-    private static readonly object LineLabels = new { rotate = -45, hideOverlappingLabels = true, trim = true };
-
-    /// <summary>
-    /// ApexCharts' line + rangeArea combination: every series as {x, y} points on the category axis, the bands
-    /// ([low, high]) first so the lines are drawn over them, each band in its line's colour, translucent.
-    /// </summary>
-    private static object LinesWithBands(string file, string title, IReadOnlyList<string> categories, IReadOnlyList<Series> series,
-        string xTitle, string yTitle, double? yMin, double? yMax, IReadOnlyList<string> colors, IReadOnlyList<int>? dashes, int height)
-    {
-        var banded = series.Select((s, i) => (s, i)).Where(x => x.s.HasIntervals).ToList();
-        var bands = banded.Select(x => (object)new
-        {
-            type = "rangeArea",
-            name = $"{x.s.Name} 95% interval",
-            data = categories.Select((c, j) => new { x = c, y = x.s.Intervals![j] }).ToArray(),
-        });
-        var lines = series.Select(s => (object)new { type = "line", name = s.Name, data = categories.Select((c, j) => new { x = c, y = s.Data[j] }).ToArray() });
-        return new
-        {
-            chart = Chart("rangeArea", file, height),
-            title = new { text = title, align = "left" },
-            series = bands.Concat(lines).ToArray(),
-            xaxis = new { type = "category", title = new { text = xTitle }, labels = LineLabels },
-            yaxis = new[] { YAxis(yTitle, yMin, yMax) },
-            colors = banded.Select(x => colors[x.i]).Concat(colors).ToArray(),
-            fill = new { opacity = banded.Select(_ => 0.2).Concat(series.Select(_ => 1.0)).ToArray() },
-            stroke = new
-            {
-                width = banded.Select(_ => 0).Concat(series.Select(_ => 2)).ToArray(),
-                curve = "straight",
-                dashArray = dashes is null ? null : banded.Select(_ => 0).Concat(dashes).ToArray(),
-            },
-            markers = new { size = banded.Select(_ => 0).Concat(series.Select(_ => 3)).ToArray() },
-            grid = LineGrid,
-            dataLabels = new { enabled = false }, // on by default for rangeArea: every point's raw numbers over the lines
-            legend = new { position = "top" },
-            noData = new { text = "No data" },
-            eqlab = new { decimals = 3 },
-        };
-    }
+    /// <summary>The whiskers' hint: per series, per point, [low, high] or null; null when no series has intervals.</summary>
+    private static object?[]? ErrorBars(IReadOnlyList<Series> series) =>
+        series.Any(s => s.HasIntervals) ? series.Select(s => s.HasIntervals ? s.Intervals : null).ToArray() : null;
 
     /// <summary>Lines over a numeric x axis (per-layer comparison against relative depth).</summary>
     public static object NumericLines(string file, string title, IReadOnlyList<PointSeries> series, string xTitle, string yTitle,
