@@ -127,13 +127,8 @@ public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, I
 
     private async Task RegisterFashionMnistAsync(CancellationToken ct)
     {
+        if (BuiltInFile(FashionMnistRelative) is not { } path) return;
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var path = Path.Combine(paths.ZooFolder, FashionMnistRelative);
-        if (!File.Exists(path))
-        {
-            builtInLogger.LogWarning("Built-in probe set {Path} not found.", path);
-            return;
-        }
         var entry = await db.ProbeSets.FirstOrDefaultAsync(p => p.Id == FashionMnistId, ct);
         var thumbs = Path.Combine(paths.Thumbnails, FashionMnistId);
         // The library's IDX reader: the same one a measurement of this probe set uses.
@@ -158,13 +153,8 @@ public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, I
     /// </summary>
     private async Task RegisterNaturalPhotosAsync(CancellationToken ct)
     {
+        if (BuiltInFile(NaturalPhotosRelative) is not { } path) return;
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var path = Path.Combine(paths.ZooFolder, NaturalPhotosRelative);
-        if (!File.Exists(path))
-        {
-            builtInLogger.LogWarning("Built-in probe set {Path} not found.", path);
-            return;
-        }
         var entry = await db.ProbeSets.FirstOrDefaultAsync(p => p.Id == NaturalPhotosId, ct);
         var thumbs = Path.Combine(paths.Thumbnails, NaturalPhotosId);
         var size = new FileInfo(path).Length;
@@ -183,6 +173,15 @@ public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, I
         entry.SizeBytes = size;
         entry.Thumbnails = Thumbnails.Write(thumbs, inspection.Samples, inspection.SampleShape);
         await db.SaveChangesAsync(ct);
+    }
+
+    /// <summary>The shipped file's path, or null (and a warning) when this checkout lacks it.</summary>
+    private string? BuiltInFile(string relative)
+    {
+        var path = Path.Combine(paths.ZooFolder, relative);
+        if (File.Exists(path)) return path;
+        builtInLogger.LogWarning("Built-in probe set {Path} not found.", path);
+        return null;
     }
 
     private ProbeSetEntry AddBuiltIn(AppDbContext db, string id, string name, string kind, string path)
