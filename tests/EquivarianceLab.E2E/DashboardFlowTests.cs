@@ -152,6 +152,7 @@ public sealed partial class DashboardFlowTests(DashboardFixture lab)
         await page.WaitForInteractiveAsync();
         await ExpectBarsAsync(page, "compare-parts-equivariance", ModelCount * parts.Count);
         await ExpectBarsAsync(page, "compare-parts-invariance", ModelCount * parts.Count);
+        await ExpectErrorBarsAsync(page, "compare-parts-equivariance", ModelCount * parts.Count);
         var compareTable = await page.Locator("[data-testid=compare-table]").InnerTextAsync();
         foreach (var m in DashboardFixture.Models) Assert.Contains(m.Name, compareTable);
         await page.ShotAsync("09-compare-parts");
@@ -160,6 +161,9 @@ public sealed partial class DashboardFlowTests(DashboardFixture lab)
         await page.WaitForURLAsync(u => u.Contains("view=layers", StringComparison.Ordinal));
         await ExpectChartAsync(page, "compare-layers-equivariance");
         await Assertions.Expect(page.Locator("[data-chart-id=compare-layers-equivariance] .apexcharts-series")).ToHaveCountAsync(ModelCount);
+        var layerPoints = 0;
+        foreach (var id in rotationRuns) layerPoints += (await lab.Api.RunAsync(id)).GetProperty("result").GetProperty("layers").GetArrayLength();
+        await ExpectPointErrorBarsAsync(page, "compare-layers-equivariance", layerPoints);
         await page.ShotAsync("10-compare-layers");
 
         // Correlation: the group of comparable runs that holds the rotation runs (same probe set, settings and test set;

@@ -16,7 +16,11 @@ public sealed record Series(string Name, IReadOnlyList<double?> Data)
 }
 
 /// <summary>A scatter point with the label shown in its tooltip.</summary>
-public sealed record Point(double X, double? Y, string Name);
+public sealed record Point(double X, double? Y, string Name)
+{
+    /// <summary>The value's 95% interval, drawn as an error bar on a line chart.</summary>
+    public Interval? Interval { get; init; }
+}
 
 public sealed record PointSeries(string Name, IReadOnlyList<Point> Data);
 
@@ -127,7 +131,11 @@ public static class ApexOptions
         grid = LineGrid,
         legend = new { position = "top" },
         noData = new { text = "No data" },
-        eqlab = new { decimals = 3, xDecimals = 2 },
+        eqlab = new
+        {
+            decimals = 3, xDecimals = 2,
+            errorBars = series.Any(s => s.Data.Any(p => p.Interval is not null)) ? series.Select(s => s.Data.Select(p => p.Interval).ToArray()).ToArray() : null,
+        },
     };
 
     /// <summary>Score against accuracy, one series per measure, each point named after its model.</summary>
