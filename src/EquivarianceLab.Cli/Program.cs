@@ -10,6 +10,7 @@ var root = new RootCommand("eqlab: measure the translation and rotation equivari
     StudyCommand.Create(),
     EvaluateCommand.Create(),
     UsersCommand.Create(),
+    DbCommand.Create(),
 };
 // Our handler, not System.CommandLine's: bad input is one line on stderr, never a stack trace.
 var invocation = new InvocationConfiguration { EnableDefaultExceptionHandler = false };

@@ -26,6 +26,12 @@ public sealed class LabOptions
     /// <summary>Set false to run the web UI without a Hangfire server (a pure front end beside remote workers).</summary>
     public bool RunWorker { get; set; } = true;
 
+    /// <summary>
+    /// Apply pending migrations at start (under the start-up lock, so nodes may start together). Set false where
+    /// <c>eqlab db migrate</c> is a deployment step of its own: the node then refuses to start while migrations are pending.
+    /// </summary>
+    public bool MigrateAtStart { get; set; } = true;
+
     /// <summary>Architectures offered for weight uploads besides the library's own and those of registered models.</summary>
     public string[] Architectures { get; set; } = [];
 

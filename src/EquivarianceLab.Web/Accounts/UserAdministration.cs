@@ -1,5 +1,4 @@
 using EquivarianceLab.Web.Data;
-using Microsoft.EntityFrameworkCore;
 
 namespace EquivarianceLab.Web.Accounts;
 
@@ -12,12 +11,9 @@ public static class UserAdministration
 {
     public static async Task<NewAccount> AddAsync(string userName, string role, string? password, CancellationToken ct = default)
     {
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = ContentRoot.Find([]) });
-        builder.AddEquivarianceLab();
-        await using var app = builder.Build();
+        await using var app = DatabaseAdministration.BuildServerServices();
         await using var scope = app.Services.CreateAsyncScope();
-        await using (var db = await scope.ServiceProvider.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync(ct))
-            await db.Database.MigrateAsync(ct);
+        await scope.ServiceProvider.GetRequiredService<StartupLock>().MigrateAsync(ct);
         try { return await scope.ServiceProvider.GetRequiredService<AccountService>().AddUserAsync(userName, role, password, ct); }
         catch (Api.RequestException e) { throw new EquivarianceLabException(e.Message, e); }
     }

@@ -20,6 +20,7 @@ public static class DataExtensions
             services.AddDbContextFactory<SqliteAppDbContext>(o => o.UseSqlite(cs));
             services.AddSingleton<IDbContextFactory<AppDbContext>, AppDbContextFactory<SqliteAppDbContext>>();
         }
+        services.AddSingleton<StartupLock>();
         return services;
     }
 

@@ -1,0 +1,121 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using EquivarianceLab.E2E.Infrastructure;
+
+namespace EquivarianceLab.E2E;
+
+/// <summary>
+/// Issue 13, start-up: nodes of one lab share a PostgreSQL database (a real server of the tests' own) and start as
+/// separate processes with their own data folders. Three started at once on an empty database all come up, with the
+/// zoo registered once; <c>eqlab db migrate</c> run twice at once applies the migrations once; a node told not to
+/// migrate refuses an unmigrated database, saying what to run, and starts on a migrated one.
+/// </summary>
+public sealed class SeveralNodesTests : IClassFixture<PostgresServer>, IDisposable
+{
+    private readonly PostgresServer _postgres;
+    private readonly TestZoo _zoo = new();
+    private readonly List<string> _folders = [];
+
+    public SeveralNodesTests(PostgresServer postgres)
+    {
+        _postgres = postgres;
+        _zoo.AddTinyCnn("tiny-a", "Tiny CNN A", 71.5, seed: 1);
+        _zoo.AddTinyCnn("tiny-b", "Tiny CNN B", 83.0, seed: 2);
+    }
+
+    public void Dispose()
+    {
+        foreach (var f in _folders) Repo.TryDelete(f);
+        _zoo.Dispose();
+    }
+
+    [Fact]
+    public async Task Three_nodes_started_at_once_on_an_empty_database_all_come_up_with_the_zoo_registered_once()
+    {
+        var settings = Settings(PostgresServer.NewDatabaseName("three"));
+        var starting = Enumerable.Range(1, 3).Select(i => LabServer.StartAsync($"node{i}", Folder($"node{i}"), _zoo.Folder, settings)).ToList();
+        var nodes = new List<LabServer>();
+        try
+        {
+            foreach (var s in starting) nodes.Add(await s);
+            foreach (var node in nodes)
+            {
+                using var client = node.CreateClient();
+                using var ready = await client.GetAsync("health/ready");
+                Assert.True(ready.StatusCode == HttpStatusCode.OK, $"{node.Name}: {await ready.Content.ReadAsStringAsync()}");
+                var models = await client.GetFromJsonAsync<JsonElement>("api/models");
+                var ids = models.EnumerateArray().Select(m => m.GetProperty("id").GetString()).ToList();
+                Assert.Equal(["tiny-a", "tiny-b"], ids.Order(StringComparer.Ordinal));
+            }
+            // Shared for real: a run queued on one node is seen (and can be measured) through another.
+            using var first = nodes[0].CreateClient();
+            using var third = nodes[2].CreateClient();
+            var run = await first.QueueAsync("tiny-a", images: 8);
+            Assert.Equal("done", (await third.WaitForRunAsync(run, TimeSpan.FromMinutes(2))).GetProperty("status").GetString());
+        }
+        finally
+        {
+            // Every node that came up is stopped, also when another failed to start.
+            foreach (var s in starting)
+            {
+                try { await (await s).DisposeAsync(); }
+                catch (Exception e) when (e is InvalidOperationException or TimeoutException) { }
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Eqlab_db_migrate_twice_at_once_migrates_once_and_a_node_that_does_not_migrate_needs_it()
+    {
+        var database = PostgresServer.NewDatabaseName("migrate");
+        var settings = Settings(database);
+
+        // A node that must not migrate refuses the empty database, naming the command that fixes it.
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            LabServer.StartAsync("no-migrate-early", Folder("early"), _zoo.Folder, new Dictionary<string, string>(settings) { ["EquivarianceLab:MigrateAtStart"] = "false" }));
+        Assert.Contains("eqlab db migrate", refused.Message);
+
+        var outputs = await Task.WhenAll(MigrateAsync(database), MigrateAsync(database));
+        Assert.Single(outputs, o => o.StartsWith("Applied ", StringComparison.Ordinal));
+        Assert.Single(outputs, o => o.StartsWith("The database is up to date.", StringComparison.Ordinal));
+        Assert.StartsWith("The database is up to date.", await MigrateAsync(database));
+
+        await using var node = await LabServer.StartAsync("no-migrate", Folder("late"), _zoo.Folder,
+            new Dictionary<string, string>(settings) { ["EquivarianceLab:MigrateAtStart"] = "false" });
+        using var client = node.CreateClient();
+        Assert.Equal(2, (await client.GetFromJsonAsync<JsonElement>("api/models")).GetArrayLength());
+    }
+
+    private Dictionary<string, string> Settings(string database) => new()
+    {
+        ["EquivarianceLab:Database"] = "PostgreSql",
+        ["ConnectionStrings:App"] = _postgres.ConnectionString(database),
+        ["ConnectionStrings:Hangfire"] = _postgres.ConnectionString(database),
+    };
+
+    private string Folder(string name)
+    {
+        var f = Repo.NewTempFolder(name);
+        _folders.Add(f);
+        return f;
+    }
+
+    /// <summary><c>eqlab db migrate</c> as its own process, with the server's settings in the environment; the last line it printed.</summary>
+    private async Task<string> MigrateAsync(string database)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Repo.Root };
+        foreach (var a in new[] { Repo.EqlabDll, "db", "migrate" }) info.ArgumentList.Add(a);
+        info.Environment["EquivarianceLab__DataFolder"] = Folder("cli");
+        info.Environment["EquivarianceLab__Database"] = "PostgreSql";
+        info.Environment["ConnectionStrings__App"] = _postgres.ConnectionString(database);
+        info.Environment["ConnectionStrings__Hangfire"] = _postgres.ConnectionString(database);
+        using var process = Process.Start(info)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, $"eqlab db migrate failed ({process.ExitCode}): {error}");
+        return (await output).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[^1];
+    }
+}
