@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using EquivarianceLab.E2E.Infrastructure;
+using Microsoft.Playwright;
 
 namespace EquivarianceLab.E2E;
 
@@ -86,6 +87,50 @@ public sealed class SeveralNodesTests : IClassFixture<PostgresServer>, IDisposab
             new Dictionary<string, string>(settings) { ["EquivarianceLab:MigrateAtStart"] = "false" });
         using var client = node.CreateClient();
         Assert.Equal(2, (await client.GetFromJsonAsync<JsonElement>("api/models")).GetArrayLength());
+    }
+
+    /// <summary>
+    /// A UI node without a job server and a worker node: a run queued on the UI node is measured by the worker, and its
+    /// page on the UI node, opened before the worker got to it, shows progress moving and then the result without a reload.
+    /// </summary>
+    [Fact]
+    public async Task The_run_page_on_a_ui_node_shows_live_progress_of_a_run_on_a_worker_node()
+    {
+        var settings = Settings(PostgresServer.NewDatabaseName("progress"));
+        _zoo.AddTinyCnn("wide-d", "Wide CNN D", 77.7, seed: 4, channels: 64);
+        await using var ui = await LabServer.StartAsync("ui-node", Folder("ui"), _zoo.Folder,
+            new Dictionary<string, string>(settings) { ["EquivarianceLab:RunWorker"] = "false" });
+        using var api = ui.CreateClient();
+        var (playwright, browser) = await Chromium.LaunchAsync();
+        try
+        {
+            await using var context = await Chromium.NewContextAsync(browser, ui.BaseUri);
+            var page = await context.NewPageAsync();
+            // Queued on the UI node, where nothing will run it until the worker node is up.
+            var run = await api.QueueAsync("wide-d", images: 1000);
+            await page.OpenAsync($"runs/{run}");
+            await Assertions.Expect(page.GetByText("Waiting for the worker…")).ToBeVisibleAsync();
+
+            await using var worker = await LabServer.StartAsync("worker-node", Folder("worker"), _zoo.Folder, settings);
+            var seen = new HashSet<string>();
+            var done = page.Locator("[data-status=done]");
+            var until = DateTime.UtcNow.AddMinutes(3);
+            while (await done.CountAsync() == 0 && DateTime.UtcNow < until)
+            {
+                var progress = page.GetByText(new System.Text.RegularExpressions.Regex(@"^\d+ / 1000 images"));
+                if (await progress.CountAsync() > 0) seen.Add((await progress.First.TextContentAsync())!.Split(' ')[0]);
+                await Task.Delay(100);
+            }
+            await page.ShotAsync("30-ui-node-progress-done");
+            Assert.True(await done.CountAsync() > 0, "the page on the UI node never showed the run done");
+            Assert.True(seen.Count >= 1, "the page on the UI node never showed the run's progress");
+            Assert.Equal("done", (await api.RunAsync(run)).GetProperty("status").GetString());
+        }
+        finally
+        {
+            await browser.DisposeAsync();
+            playwright.Dispose();
+        }
     }
 
     private Dictionary<string, string> Settings(string database) => new()

@@ -13,6 +13,8 @@ public static class JobsExtensions
     public static IServiceCollection AddEquivarianceLabJobs(this IServiceCollection services, IConfiguration config, LabPaths paths, LabOptions options)
     {
         services.AddSingleton<RunProgressNotifier>();
+        // Every node, also one without a job server: pages here see runs that worker nodes execute.
+        services.AddHostedService<RunProgressRelay>();
         services.AddSingleton<CancellationRegistry>();
         services.AddSingleton(options.Worker);
         services.AddSingleton<WorkerProcess>();

@@ -10,8 +10,8 @@ public sealed record RunUpdate(int RunId, RunStatus Status, int ImagesDone, int 
 
 /// <summary>
 /// Pushes job progress into open circuits. Singleton: jobs publish, components subscribe on first render and
-/// dispose the subscription with themselves. In-process only; pages also re-read the database, so runs executed
-/// by another worker machine still show up.
+/// dispose the subscription with themselves. In-process: runs executed by another node reach it through
+/// <see cref="RunProgressRelay"/>, which reads their progress from the shared database.
 /// </summary>
 public sealed class RunProgressNotifier(ILogger<RunProgressNotifier> logger)
 {
