@@ -1,7 +1,6 @@
 using System.CommandLine;
 using EquivarianceLab.Cards;
 using EquivarianceLab.Cli.Commands;
-using EquivarianceLab.Probes;
 
 namespace EquivarianceLab.Tests.Training;
 
@@ -42,10 +41,7 @@ public class TrainCommandTests
         var file = Path.Combine(dir.Path, "tiny.safetensors");
         // A stand-in training split beside the shipped test set, so the test needs nothing outside the repository
         // (the real one comes with Debian's dataset-fashion-mnist): the first 600 test images, written as train files.
-        var data = Directory.CreateDirectory(Path.Combine(dir.Path, "fmnist")).FullName;
-        var images = TrainingTestData.Images;
-        FashionMnist.WriteImages(Path.Combine(data, "train-images-idx3-ubyte.gz"), images with { Count = 600, Pixels = images.Pixels[..(600 * 784)] });
-        FashionMnist.WriteLabels(Path.Combine(data, "train-labels-idx1-ubyte.gz"), TrainingTestData.Labels[..600]);
+        var data = TrainingTestData.WriteStandInTrainingSplit(Path.Combine(dir.Path, "fmnist"), 600);
         var (exit, stdout, stderr) = Run("train", "--arch", "cnn7", "--data", "fmnist6-rot-inv", "--augment", "crop,flip", "--epochs", "1",
             "--batch", "64", "--train-limit", "256", "--data-folder", data, "--seed", "7", "--out", file);
         Assert.True(exit == 0, stderr);

@@ -121,6 +121,8 @@ public class TrainerTests
             Data = DataVariant.Fmnist6RotEq,
             Epochs = 2,
             TrainLimit = 2048,
+            // The stand-in split: the first 4,000 shipped test images (≈ 2,400 of FMNIST-6's classes).
+            DataFolder = TrainingTestData.WriteStandInTrainingSplit(Path.Combine(dir.Path, "fmnist"), 4000),
             Seed = 3,
             Out = outDir,
             CommandLine = "eqlab train --arch cnn7 --data fmnist6-rot-eq --epochs 2 --train-limit 2048 --seed 3",

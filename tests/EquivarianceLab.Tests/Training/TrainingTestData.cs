@@ -14,6 +14,21 @@ internal static class TrainingTestData
     public static IdxImages Images => Shipped.Value.Images;
     public static byte[] Labels => Shipped.Value.Labels;
 
+    /// <summary>
+    /// Writes a stand-in training split into <paramref name="folder"/> — the first <paramref name="count"/> images of
+    /// the shipped test set, as <c>train-*</c> IDX files — so training tests need nothing outside the repository (the
+    /// real split comes with Debian's dataset-fashion-mnist). Returns the folder, for <c>--data-folder</c> /
+    /// <see cref="EquivarianceLab.Training.TrainRequest.DataFolder"/>.
+    /// </summary>
+    public static string WriteStandInTrainingSplit(string folder, int count)
+    {
+        Directory.CreateDirectory(folder);
+        var size = Images.Height * Images.Width;
+        FashionMnist.WriteImages(Path.Combine(folder, "train-images-idx3-ubyte.gz"), Images with { Count = count, Pixels = Images.Pixels[..(count * size)] });
+        FashionMnist.WriteLabels(Path.Combine(folder, "train-labels-idx1-ubyte.gz"), Labels[..count]);
+        return folder;
+    }
+
     public static string RepositoryRoot() =>
         FeatureModels.RepositoryPaths.Root ?? throw new InvalidOperationException("The repository root was not found above " + AppContext.BaseDirectory);
 }
