@@ -32,41 +32,12 @@ public static class Chromium
         }
     }
 
-    private static readonly SemaphoreSlim Installing = new(1, 1);
-
     /// <summary>
-    /// The README's test command must pass on a fresh Debian machine with only the SDK: as root, the tests install
-    /// Debian's Chromium themselves (from Debian's registry, which such machines reach); anyone else is told the one
-    /// command to run. Never a Playwright browser download.
+    /// The README's test command must pass on a fresh Debian machine with only the SDK: Debian's Chromium, never a
+    /// Playwright browser download (<see cref="DebianPackages"/>).
     /// </summary>
-    private static async Task EnsureInstalledAsync()
-    {
-        if (File.Exists(ExecutablePath)) return;
-        await Installing.WaitAsync();
-        try
-        {
-            if (File.Exists(ExecutablePath)) return;
-            const string hint = "install it with 'apt-get install -y chromium' (as root the tests do this themselves; .ci/run does it too).";
-            if (Environment.UserName != "root" || !File.Exists("/usr/bin/apt-get"))
-                throw new InvalidOperationException($"The browser tests need Debian's Chromium at {ExecutablePath}, which is missing: {hint}");
-            var log = new System.Text.StringBuilder();
-            foreach (var args in new[] { "-o DPkg::Lock::Timeout=600 update -qq", "-o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends chromium" })
-            {
-                var start = new System.Diagnostics.ProcessStartInfo("/usr/bin/apt-get", args) { RedirectStandardOutput = true, RedirectStandardError = true };
-                start.Environment["DEBIAN_FRONTEND"] = "noninteractive";
-                using var apt = System.Diagnostics.Process.Start(start)!;
-                var output = apt.StandardOutput.ReadToEndAsync();
-                log.Append(await apt.StandardError.ReadToEndAsync());
-                await apt.WaitForExitAsync();
-                log.Append(await output);
-                if (apt.ExitCode != 0)
-                    throw new InvalidOperationException($"The browser tests need Debian's Chromium at {ExecutablePath}; 'apt-get {args}' failed ({apt.ExitCode}): {hint}\n{log}");
-            }
-            if (!File.Exists(ExecutablePath))
-                throw new InvalidOperationException($"apt-get installed chromium, but {ExecutablePath} is still missing: {hint}");
-        }
-        finally { Installing.Release(); }
-    }
+    private static Task EnsureInstalledAsync() =>
+        DebianPackages.EnsureAsync("chromium", () => File.Exists(ExecutablePath), $"The browser tests need Debian's Chromium at {ExecutablePath}");
 
     /// <summary>A fresh context (no cookies, storage or history shared with any other), with clipboard access for "Copy link".</summary>
     public static async Task<IBrowserContext> NewContextAsync(IBrowser browser, Uri baseUri)

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
@@ -13,7 +12,6 @@ namespace EquivarianceLab.E2E.Infrastructure;
 /// </summary>
 public sealed class PostgresServer : IAsyncLifetime
 {
-    private const string Hint = "install it with 'apt-get install -y postgresql' (as root the tests do this themselves)";
     private string _folder = "";
     private string _bin = "";
 
@@ -30,7 +28,7 @@ public sealed class PostgresServer : IAsyncLifetime
         _bin = await EnsureInstalledAsync();
         _folder = Path.Combine(Path.GetTempPath(), $"eqlab-pg-{Guid.NewGuid():N}");
         Directory.CreateDirectory(_folder);
-        await RunAsync("/bin/chown", $"postgres:postgres {_folder}");
+        await DebianPackages.RunAsync("/bin/chown", $"postgres:postgres {_folder}");
         Port = FreePort();
         var data = Path.Combine(_folder, "data");
         await RunAsPostgresAsync(Path.Combine(_bin, "initdb"), $"-D {data} --auth=trust --username=postgres --encoding=UTF8 --no-sync");
@@ -49,12 +47,9 @@ public sealed class PostgresServer : IAsyncLifetime
     /// <summary>The folder of Debian's PostgreSQL binaries (the newest installed version), installing them as root when missing.</summary>
     private static async Task<string> EnsureInstalledAsync()
     {
-        if (Find() is { } found) return found;
-        if (Environment.UserName != "root" || !File.Exists("/usr/bin/apt-get"))
-            throw new InvalidOperationException($"The PostgreSQL tests need Debian's PostgreSQL server binaries (/usr/lib/postgresql/*/bin), which are missing: {Hint}.");
-        await RunAsync("/usr/bin/apt-get", "-o DPkg::Lock::Timeout=600 update -qq");
-        await RunAsync("/usr/bin/apt-get", "-o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends postgresql");
-        return Find() ?? throw new InvalidOperationException($"apt-get installed postgresql, but no /usr/lib/postgresql/*/bin/initdb exists: {Hint}.");
+        await DebianPackages.EnsureAsync("postgresql", () => Find() is not null,
+            "The PostgreSQL tests need Debian's PostgreSQL server binaries (/usr/lib/postgresql/*/bin)");
+        return Find()!;
     }
 
     private static string? Find() =>
@@ -71,17 +66,5 @@ public sealed class PostgresServer : IAsyncLifetime
     }
 
     private static Task RunAsPostgresAsync(string program, string arguments) =>
-        Environment.UserName == "root" ? RunAsync("/usr/sbin/runuser", $"-u postgres -- {program} {arguments}") : RunAsync(program, arguments);
-
-    private static async Task RunAsync(string program, string arguments)
-    {
-        var start = new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.Environment["DEBIAN_FRONTEND"] = "noninteractive";
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {program}.");
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException($"'{program} {arguments}' failed ({process.ExitCode}): {error}{await output}");
-    }
+        Environment.UserName == "root" ? DebianPackages.RunAsync("/usr/sbin/runuser", $"-u postgres -- {program} {arguments}") : DebianPackages.RunAsync(program, arguments);
 }
