@@ -11,6 +11,7 @@ using EquivarianceLab.Web.Runs;
 using Hangfire;
 using EquivarianceLab.Web.Security;
 using EquivarianceLab.Web.Startup;
+using EquivarianceLab.Web.Storage;
 using Microsoft.Extensions.Options;
 using MudBlazor.Services;
 
@@ -39,6 +40,7 @@ public static class LabExtensions
         services.AddSecurityHeaders();
 
         services.AddEquivarianceLabData(builder.Configuration, paths, options);
+        services.AddEquivarianceLabStorage(options, paths);
         // Before the Hangfire server: migrate, register the zoo, recover interrupted runs.
         services.AddHostedService<LabInitializer>();
         services.AddEquivarianceLabCatalog();
@@ -85,6 +87,12 @@ public static class LabExtensions
         if (!app.Environment.IsDevelopment())
         {
             app.UseWhen(ctx => !ctx.Request.Path.StartsWithSegments("/api"), pages => pages.UseExceptionHandler("/error", createScopeForErrors: true));
+        }
+        // A worker node serves its health only: pages and the API are the UI nodes' (docs/deploy.md).
+        if (app.Services.GetRequiredService<LabOptions>().Role == NodeRole.Worker)
+        {
+            app.MapEquivarianceLabHealth();
+            return app;
         }
         app.UseEquivarianceLabAccounts();
         app.UseRateLimiter();

@@ -17,14 +17,20 @@ public sealed class LabOptions
     /// <summary>Largest accepted upload in bytes (models and probe sets).</summary>
     public long MaxUploadBytes { get; set; } = 2L << 30;
 
-    /// <summary>Runs a worker machine finds "running" after a crash are re-queued this many times, then marked failed.</summary>
+    /// <summary>A run whose worker died (its lease ran out) is queued again this many times, then marked failed.</summary>
     public int MaxRestarts { get; set; } = 1;
 
-    /// <summary>Hangfire workers for the gpu queue (default one: a measurement uses every core, so one heavy job at a time).</summary>
-    public int GpuWorkers { get; set; } = 1;
+    /// <summary>What this node does: pages and API, measurement jobs, or both (one machine).</summary>
+    public NodeRole Role { get; set; } = NodeRole.Both;
 
-    /// <summary>Set false to run the web UI without a Hangfire server (a pure front end beside remote workers).</summary>
-    public bool RunWorker { get; set; } = true;
+    /// <summary>Measurements one worker node runs at once (default one: a measurement uses every core).</summary>
+    public int ConcurrentRuns { get; set; } = 1;
+
+    /// <summary>Where uploaded models, probe sets, the zoo's files and thumbnails are kept, by content.</summary>
+    public StorageOptions Storage { get; set; } = new();
+
+    /// <summary>How long a worker owns a running run without renewing it (docs/deploy.md, "Leases").</summary>
+    public LeaseOptions Leases { get; set; } = new();
 
     /// <summary>
     /// Apply pending migrations at start (under the start-up lock, so nodes may start together). Set false where
@@ -49,6 +55,49 @@ public sealed class LabOptions
 
     /// <summary>Who may open the Hangfire dashboard at /hangfire: local requests only, unless credentials are set.</summary>
     public DashboardAccess HangfireDashboard { get; set; } = new();
+}
+
+/// <summary>A node's part in a lab: <c>Both</c> on one machine; on a cluster one or more <c>Ui</c> nodes and any number of <c>Worker</c> nodes.</summary>
+public enum NodeRole { Both, Ui, Worker }
+
+/// <summary>The content-addressed store (docs/deploy.md): a folder (local, or a mount every node shares) or an S3 bucket.</summary>
+public sealed class StorageOptions
+{
+    public const string FolderKind = "Folder", S3Kind = "S3";
+
+    /// <summary>Folder (default) or S3.</summary>
+    public string Kind { get; set; } = FolderKind;
+
+    /// <summary>The folder store's root; default "store" under the data folder. Relative paths are under the content root.</summary>
+    public string? Folder { get; set; }
+
+    public S3StoreOptions S3 { get; set; } = new();
+
+    public bool IsS3 => Kind.Equals(S3Kind, StringComparison.OrdinalIgnoreCase);
+}
+
+/// <summary>Any S3-compatible object store (AWS S3, MinIO, Ceph, Garage, …); the bucket is created when missing.</summary>
+public sealed class S3StoreOptions
+{
+    /// <summary>The endpoint, e.g. http://minio:9000; empty for AWS S3 itself (then <see cref="Region"/> picks the endpoint).</summary>
+    public string? ServiceUrl { get; set; }
+    public string Bucket { get; set; } = "equivariancelab";
+    /// <summary>Both or neither: without them the SDK's usual sources (environment, instance role) are used.</summary>
+    public string? AccessKey { get; set; }
+    public string? SecretKey { get; set; }
+    public string Region { get; set; } = "us-east-1";
+}
+
+/// <summary>
+/// A running run belongs to one worker process for <see cref="Duration"/> after its last heartbeat; when that passes
+/// (the process died), any node queues the run again. Hangfire's invisibility timeout is the same duration.
+/// </summary>
+public sealed class LeaseOptions
+{
+    public TimeSpan Duration { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>How often a worker renews its runs' leases, and how often every node looks for expired ones.</summary>
+    public TimeSpan Heartbeat { get; set; } = TimeSpan.FromSeconds(15);
 }
 
 /// <summary>The library's <see cref="EquivarianceLab.Probes.ProbeLimits"/>, configurable (defaults are the library's).</summary>
@@ -136,15 +185,16 @@ public sealed class LabPaths(string contentRoot, LabOptions options)
     public string ContentRoot { get; } = contentRoot;
     public string DataFolder { get; } = Path.GetFullPath(Path.Combine(contentRoot, options.DataFolder));
     public string ZooFolder { get; } = Path.GetFullPath(Path.Combine(contentRoot, options.ZooFolder));
-    public string ModelFiles => Path.Combine(DataFolder, "models");
-    public string ProbeFiles => Path.Combine(DataFolder, "probesets");
-    public string Thumbnails => Path.Combine(DataFolder, "thumbnails");
+    /// <summary>The folder store's root (<see cref="StorageOptions.Folder"/>).</summary>
+    public string Store { get; } = Path.GetFullPath(Path.Combine(contentRoot, options.DataFolder, options.Storage.Folder ?? "store"));
+    /// <summary>This node's copies of stored files, named as the loaders expect; disposable.</summary>
+    public string Cache => Path.Combine(DataFolder, "cache");
     public string Incoming => Path.Combine(DataFolder, "incoming");
     public string AppDatabase => Path.Combine(DataFolder, "equivariancelab.db");
     public string HangfireDatabase => Path.Combine(DataFolder, "hangfire.db");
 
     public void EnsureCreated()
     {
-        foreach (var d in new[] { DataFolder, ModelFiles, ProbeFiles, Thumbnails, Incoming }) Directory.CreateDirectory(d);
+        foreach (var d in new[] { DataFolder, Cache, Incoming }) Directory.CreateDirectory(d);
     }
 }

@@ -23,7 +23,22 @@ public sealed class LabOptionsValidator : IValidateOptions<LabOptions>
             yield return $"{s}:Database must be Sqlite or PostgreSql (got '{o.Database}').";
         if (o.MaxUploadBytes < 1) yield return $"{s}:MaxUploadBytes must be a positive number of bytes (got {o.MaxUploadBytes}).";
         if (o.MaxRestarts < 0) yield return $"{s}:MaxRestarts must be 0 or more (got {o.MaxRestarts}).";
-        if (o.GpuWorkers is < 1 or > 64) yield return $"{s}:GpuWorkers must be between 1 and 64 (got {o.GpuWorkers}).";
+        if (o.ConcurrentRuns is < 1 or > 64) yield return $"{s}:ConcurrentRuns must be between 1 and 64 (got {o.ConcurrentRuns}).";
+        if (!Enum.IsDefined(o.Role)) yield return $"{s}:Role must be Both, Ui or Worker.";
+        if (!(o.Storage.IsS3 || o.Storage.Kind.Equals(StorageOptions.FolderKind, StringComparison.OrdinalIgnoreCase)))
+            yield return $"{s}:Storage:Kind must be Folder or S3 (got '{o.Storage.Kind}').";
+        if (o.Storage.IsS3)
+        {
+            if (o.Storage.S3.ServiceUrl is { Length: > 0 } url && !Uri.TryCreate(url, UriKind.Absolute, out _))
+                yield return $"{s}:Storage:S3:ServiceUrl must be an absolute URL such as http://minio:9000 (got '{url}').";
+            if (string.IsNullOrWhiteSpace(o.Storage.S3.Bucket)) yield return $"{s}:Storage:S3:Bucket must name a bucket.";
+            if (string.IsNullOrEmpty(o.Storage.S3.AccessKey) != string.IsNullOrEmpty(o.Storage.S3.SecretKey))
+                yield return $"{s}:Storage:S3:AccessKey and {s}:Storage:S3:SecretKey must be set together.";
+        }
+        if (o.Leases.Duration < TimeSpan.FromSeconds(2) || o.Leases.Duration > TimeSpan.FromHours(1))
+            yield return $"{s}:Leases:Duration must be between 00:00:02 and 01:00:00 (got {o.Leases.Duration}).";
+        if (o.Leases.Heartbeat <= TimeSpan.Zero || o.Leases.Heartbeat * 2 > o.Leases.Duration)
+            yield return $"{s}:Leases:Heartbeat must be positive and at most half of Leases:Duration (got {o.Leases.Heartbeat}).";
         if (o.ProbeLimits.MaxEntries < 1) yield return $"{s}:ProbeLimits:MaxEntries must be positive (got {o.ProbeLimits.MaxEntries}).";
         if (o.ProbeLimits.MaxUncompressedBytes < 1) yield return $"{s}:ProbeLimits:MaxUncompressedBytes must be positive (got {o.ProbeLimits.MaxUncompressedBytes}).";
         if (!(o.ProbeLimits.MaxCompressionRatio > 1)) yield return $"{s}:ProbeLimits:MaxCompressionRatio must be above 1 (got {o.ProbeLimits.MaxCompressionRatio}).";

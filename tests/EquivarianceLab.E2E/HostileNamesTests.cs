@@ -28,7 +28,8 @@ public sealed class HostileNamesTests() : ServerTest("hostile")
     {
         using var api = Server.CreateClient();
         var model = await UploadAsync(api, "api/models", "hostile.onnx", HostileCnn(), ModelName, ("accuracy", "55"));
-        var pngs = Enumerable.Range(0, 12).Select(i => File.ReadAllBytes(Path.Combine(DataFolder, "thumbnails", "fashion-mnist-test", $"{i}.png")));
+        var pngs = new List<byte[]>();
+        for (var i = 0; i < 12; i++) pngs.Add(await api.GetByteArrayAsync($"thumbnails/fashion-mnist-test/{i}.png"));
         var probe = await UploadAsync(api, "api/probesets", "garments.zip", UploadFlowTests.Zip(pngs.Select((png, i) => ($"{i:00}.png", png))), ProbeName);
         var hostileRun = await api.QueueAsync(model, images: 8);
         var onHostileProbes = await api.QueueAsync(model, images: 8, probeSetId: probe);

@@ -68,8 +68,9 @@ public sealed class ServerAccessTests(ITestOutputHelper output) : ServerTest("ac
         Assert.Equal("The upload is larger than the limit of 256 MiB.", error);
         Assert.True(peak - baseline < 96L << 20, $"the server's memory grew by {(peak - baseline) >> 20} MiB during a 300 MiB upload");
 
-        foreach (var folder in new[] { "incoming", "models", "probesets" })
-            Assert.Empty(Directory.GetFiles(Path.Combine(DataFolder, folder)));
+        Assert.Empty(DataFolderFiles.StoredUploads(DataFolder));
+        Assert.Empty(DataFolderFiles.Partial(DataFolder));
+        Assert.Empty(Directory.GetFiles(Path.Combine(DataFolder, "incoming")));
         using var client = Server.CreateClient();
         var models = JsonDocument.Parse(await client.GetStringAsync("api/models")).RootElement;
         Assert.Equal(["tiny-a"], models.EnumerateArray().Select(m => m.GetProperty("id").GetString()));

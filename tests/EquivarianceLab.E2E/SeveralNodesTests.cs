@@ -99,7 +99,7 @@ public sealed class SeveralNodesTests : IClassFixture<PostgresServer>, IDisposab
         var settings = Settings(PostgresServer.NewDatabaseName("progress"));
         _zoo.AddTinyCnn("wide-d", "Wide CNN D", 77.7, seed: 4, channels: 64);
         await using var ui = await LabServer.StartAsync("ui-node", Folder("ui"), _zoo.Folder,
-            new Dictionary<string, string>(settings) { ["EquivarianceLab:RunWorker"] = "false" });
+            new Dictionary<string, string>(settings) { ["EquivarianceLab:Role"] = "Ui" });
         using var api = ui.CreateClient();
         var (playwright, browser) = await Chromium.LaunchAsync();
         try

@@ -60,8 +60,9 @@ public sealed class UploadFlowTests(DashboardFixture lab)
         var page = await context.NewPageAsync();
         await FailureArtifacts.RunAsync(page, "probe-uploads", async () =>
         {
-            // 12 PNGs of one size (the built-in set's thumbnails, written by the server at start).
-            var pngs = Enumerable.Range(0, 12).Select(i => File.ReadAllBytes(Path.Combine(lab.DataFolder, "thumbnails", "fashion-mnist-test", $"{i}.png"))).ToList();
+            // 12 PNGs of one size (the built-in set's thumbnails, made by the server at start).
+            var pngs = new List<byte[]>();
+            for (var i = 0; i < 12; i++) pngs.Add(await lab.Api.GetByteArrayAsync($"thumbnails/fashion-mnist-test/{i}.png"));
             var good = Zip(pngs.Select((png, i) => ($"clothes/{i:00}.png", png)));
             await page.OpenAsync("probesets");
             await page.GetByLabel("Name (optional)").FillAsync("Twelve garments");
@@ -100,7 +101,7 @@ public sealed class UploadFlowTests(DashboardFixture lab)
             .Select(f => Path.GetRelativePath(lab.DataFolder, f)).Order(StringComparer.Ordinal));
         var models = await lab.Api.GetFromJsonAsync<JsonElement>("api/models");
         var probes = await lab.Api.GetFromJsonAsync<JsonElement>("api/probesets");
-        return string.Join("\n", Files("models"), Files("probesets"), Files("thumbnails"), Files("incoming"),
+        return string.Join("\n", Files("store"), Files("cache"), Files("incoming"),
             string.Join(",", models.EnumerateArray().Select(m => m.GetProperty("id").GetString())),
             string.Join(",", probes.EnumerateArray().Select(m => m.GetProperty("id").GetString())));
     }

@@ -17,8 +17,13 @@ public sealed class ModelEntry
     public required string Format { get; set; }
     public string? Architecture { get; set; }
     public required string Source { get; set; }
-    /// <summary>Absolute path of the model file (zoo: inside models/, uploads: inside the data folder). Never shown to users.</summary>
-    public required string FilePath { get; set; }
+    /// <summary>
+    /// The name the file is opened under (its extension tells the loader the format); with <see cref="ContentHash"/>
+    /// it finds the file in the store (Storage/StoredFiles.cs). A built-in control has no file: this is its builtin: name.
+    /// </summary>
+    public required string FileName { get; set; }
+    /// <summary>Where an older version kept the file on the node that received it; moved into the store at start, then null.</summary>
+    public string? LegacyPath { get; set; }
     /// <summary>The model card as JSON (the card the job loads the model with).</summary>
     public required string CardJson { get; set; }
     /// <summary>[C, H, W] as "C×H×W".</summary>
@@ -27,6 +32,7 @@ public sealed class ModelEntry
     public double? Accuracy { get; set; }
     public string? AccuracyDataset { get; set; }
     public string? Provenance { get; set; }
+    /// <summary>SHA-256 of the file, its address in the store; null only for a built-in control.</summary>
     public string? ContentHash { get; set; }
     public long SizeBytes { get; set; }
     public DateTime AddedUtc { get; set; }
@@ -48,7 +54,10 @@ public sealed class ProbeSetEntry
     /// <summary>idx, npy or images.</summary>
     public required string Kind { get; set; }
     public required string Source { get; set; }
-    public required string FilePath { get; set; }
+    /// <summary>The name the file is opened under (its extension tells the loader the format); found in the store by <see cref="ContentHash"/>.</summary>
+    public required string FileName { get; set; }
+    /// <summary>Where an older version kept the file on the node that received it; moved into the store at start, then null.</summary>
+    public string? LegacyPath { get; set; }
     public int Count { get; set; }
     /// <summary>Image shape [C, H, W] as "C×H×W"; empty for image archives (decoded to each model's input).</summary>
     public string ImageShape { get; set; } = "";
@@ -56,6 +65,8 @@ public sealed class ProbeSetEntry
     public string? ContentHash { get; set; }
     public long SizeBytes { get; set; }
     public int Thumbnails { get; set; }
+    /// <summary>The thumbnails' SHA-256s in the store, space-separated, in order (PNGs).</summary>
+    public string? ThumbnailHashes { get; set; }
     public DateTime AddedUtc { get; set; }
     /// <summary>Who made it: an account's id and name; null for the zoo, built-ins and what the local user made without accounts.</summary>
     public string? OwnerId { get; set; }
@@ -89,8 +100,22 @@ public sealed class Run
     /// <summary>Changes on every (re-)queue; a job whose token no longer matches is stale and does nothing.</summary>
     public string AttemptToken { get; set; } = "";
     public string? HangfireJobId { get; set; }
-    /// <summary>Machine that runs it, so a restart only recovers its own runs when workers share a database.</summary>
+    /// <summary>The Hangfire queue it waits in: cpu (default) or gpu (docs/deploy.md, "Queues").</summary>
+    public string Queue { get; set; } = "cpu";
+    /// <summary>The worker process that holds (or last held) it: machine, process id and a random part, unique per process.</summary>
     public string? Worker { get; set; }
+    /// <summary>Where it was measured: cpu or cuda.</summary>
+    public string? Device { get; set; }
+    /// <summary>
+    /// Until when <see cref="Worker"/> owns the running run; renewed by its heartbeat. Past it, any node queues the run
+    /// again (Runs/RunLeases.cs).
+    /// </summary>
+    public DateTime? LeaseExpiresUtc { get; set; }
+    /// <summary>
+    /// Fencing token: raised whenever the run changes hands (claimed, taken back after an expired lease). A worker's
+    /// progress and result writes carry the value it claimed with, and are refused once it has changed.
+    /// </summary>
+    public int Fence { get; set; }
     public int Restarts { get; set; }
     public bool CancelRequested { get; set; }
     public DateTime CreatedUtc { get; set; }

@@ -20,7 +20,8 @@ public static class HealthExtensions
         services.AddHealthChecks()
             .AddCheck<DatabaseCheck>("database", tags: [Ready])
             .AddCheck<HangfireStorageCheck>("hangfire-storage", tags: [Ready])
-            .AddCheck<DataFolderCheck>("data-folder", tags: [Ready]);
+            .AddCheck<DataFolderCheck>("data-folder", tags: [Ready])
+            .AddCheck<StoreCheck>("store", tags: [Ready]);
         return services;
     }
 
@@ -75,6 +76,26 @@ public static class HealthExtensions
             catch (Exception e)
             {
                 return Task.FromResult(HealthCheckResult.Unhealthy($"Hangfire's storage cannot be reached ({e.GetType().Name})."));
+            }
+        }
+    }
+
+    /// <summary>The content-addressed store (a folder or an S3 bucket) can be reached and written.</summary>
+    private sealed class StoreCheck(Storage.IObjectStore store) : IHealthCheck
+    {
+        public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken ct = default)
+        {
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                timeout.CancelAfter(TimeSpan.FromSeconds(10));
+                await store.CheckAsync(timeout.Token);
+                return HealthCheckResult.Healthy($"The {store.Description} answers.");
+            }
+            catch (Exception e) when (!ct.IsCancellationRequested)
+            {
+                // Named by the setting, never by address or credentials.
+                return HealthCheckResult.Unhealthy($"The {store.Description} (EquivarianceLab:Storage) cannot be written ({e.GetType().Name}).");
             }
         }
     }

@@ -9,12 +9,18 @@ namespace EquivarianceLab.Web.Jobs;
 
 public static class JobsExtensions
 {
-    /// <summary>Hangfire on its own SQLite file (or PostgreSQL), one worker serving the "gpu" queue, and the run services.</summary>
+    /// <summary>
+    /// Hangfire on its own SQLite file (or PostgreSQL); on a node that runs jobs, a server for the queues this process
+    /// can serve (cpu, and gpu first where a GPU is usable); the run services and the lease sweeper.
+    /// </summary>
     public static IServiceCollection AddEquivarianceLabJobs(this IServiceCollection services, IConfiguration config, LabPaths paths, LabOptions options)
     {
         services.AddSingleton<RunProgressNotifier>();
         // Every node, also one without a job server: pages here see runs that worker nodes execute.
         services.AddHostedService<RunProgressRelay>();
+        // Every node takes back runs whose worker died: a lab with one worker left still recovers its runs.
+        services.AddHostedService<RunLeaseSweeper>();
+        services.AddSingleton<WorkerIdentity>();
         services.AddSingleton<CancellationRegistry>();
         services.AddSingleton(options.Worker);
         services.AddSingleton<WorkerProcess>();
@@ -34,8 +40,12 @@ public static class JobsExtensions
                 cfg.UsePostgreSqlStorage(o => o.UseNpgsqlConnection(cs), new PostgreSqlStorageOptions
                 {
                     QueuePollInterval = TimeSpan.FromSeconds(2),
-                    // A measurement can take hours; RunService.RecoverAsync at start, not the invisibility timeout, handles dead workers.
-                    InvisibilityTimeout = TimeSpan.FromDays(1),
+                    // The lease and the invisibility timeout agree: a fetched job stays invisible while its server's
+                    // heartbeat renews it (sliding), and a job fetched by a process that died becomes visible again
+                    // after one lease — a run claimed by then is taken back by the lease sweeper, and the old job, whose
+                    // attempt token is stale, does nothing.
+                    InvisibilityTimeout = options.Leases.Duration,
+                    UseSlidingInvisibilityTimeout = true,
                 });
             }
             else
@@ -43,17 +53,19 @@ public static class JobsExtensions
                 cfg.UseSQLiteStorage(paths.HangfireDatabase, new SQLiteStorageOptions
                 {
                     QueuePollInterval = TimeSpan.FromSeconds(1),
-                    InvisibilityTimeout = TimeSpan.FromDays(1),
+                    // One lease, as on PostgreSQL; a job fetched again while its run is still running finds nothing to claim.
+                    InvisibilityTimeout = options.Leases.Duration,
                 });
             }
         });
-        if (options.RunWorker)
+        if (options.Role != NodeRole.Ui)
         {
-            services.AddHangfireServer(o =>
+            services.AddHangfireServer((provider, o) =>
             {
-                o.ServerName = $"{Environment.MachineName}:gpu";
-                o.Queues = [RunService.GpuQueue];
-                o.WorkerCount = Math.Max(1, options.GpuWorkers);
+                var worker = provider.GetRequiredService<WorkerIdentity>();
+                o.ServerName = worker.Id;
+                o.Queues = worker.Queues;
+                o.WorkerCount = options.ConcurrentRuns;
             });
         }
         return services;

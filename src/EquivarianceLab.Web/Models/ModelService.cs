@@ -9,6 +9,7 @@ using EquivarianceLab.Web.Api;
 using EquivarianceLab.Web.Jobs;
 using EquivarianceLab.Web.Uploads;
 using EquivarianceLab.Web.Security;
+using EquivarianceLab.Web.Storage;
 using Microsoft.EntityFrameworkCore;
 
 namespace EquivarianceLab.Web.Models;
@@ -27,9 +28,9 @@ public sealed record ModelUpload
     public string? Family { get; init; }
 }
 
-/// <summary>Uploaded models: streamed to disk, named by content hash, opened with the library before they are kept.</summary>
-public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMeasurementRunner runner, LabPaths paths, SafeText safeText,
-    ContentLocks contentLocks, UploadQuota quota, TimeProvider time, ILogger<ModelService> zooLogger)
+/// <summary>Uploaded models: streamed to disk, opened with the library, and only then kept in the store by content hash.</summary>
+public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMeasurementRunner runner, LabPaths paths, StoredFiles files,
+    SafeText safeText, ContentLocks contentLocks, UploadQuota quota, TimeProvider time, ILogger<ModelService> zooLogger)
 {
     public static readonly IReadOnlyDictionary<string, string> Formats = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
     {
@@ -71,10 +72,9 @@ public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMea
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         if (await db.Models.AsNoTracking().FirstOrDefaultAsync(m => m.Id == id, ct) is { } existing) return existing;
         await quota.CheckAsync(caller, incoming.Length, ct);
-        Directory.CreateDirectory(paths.ModelFiles);
         var fileName = incoming.Sha256 + ext;
-        var finalPath = Path.Combine(paths.ModelFiles, fileName);
-        UploadWriter.Keep(incoming.TempPath, finalPath);
+        // Opened from this node's cache; it reaches the store (and other nodes) only once it proved usable.
+        var finalPath = UploadWriter.Storage(() => files.Adopt(incoming.TempPath, incoming.Sha256, fileName));
         var given = ParseShape(upload.InputShape);
         var card = new ModelCard
         {
@@ -96,21 +96,21 @@ public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMea
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            UploadWriter.TryDelete(finalPath);
+            files.Evict(incoming.Sha256, fileName);
             var shown = UploadNames.SafeName(upload.FileName);
             throw RequestException.Unusable($"Not a usable model: {safeText.Clean(LibraryErrors.Describe(e).Replace(id, shown, StringComparison.Ordinal), (finalPath, shown))}");
         }
         var shape = inspection.InputShape.ToArray();
         if (shape.Length != 3)
         {
-            UploadWriter.TryDelete(finalPath);
+            files.Evict(incoming.Sha256, fileName);
             throw RequestException.Unusable($"Not a usable model: its input must be one image [C, H, W] per batch entry (got rank {shape.Length + 1}).");
         }
         if (shape.Any(d => d <= 0))
         {
             if (given is null)
             {
-                UploadWriter.TryDelete(finalPath);
+                files.Evict(incoming.Sha256, fileName);
                 throw RequestException.Invalid("inputShape", $"The model's input size is not fixed ({string.Join("×", shape.Select(d => d <= 0 ? "?" : d.ToString(CultureInfo.InvariantCulture)))}); give inputShape as C,H,W.");
             }
             shape = given.Select(d => (long)d).ToArray();
@@ -120,12 +120,11 @@ public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMea
             InputShape = shape.Select(d => (int)d).ToArray(),
             Preprocessing = PreprocessingFor(upload.Preprocessing, (int)shape[0]),
         };
-        // The card beside the file lets the command line measure the very same upload.
-        card.Save(finalPath + ".card.json");
+        await UploadWriter.StorageAsync(() => files.PublishAsync(incoming.Sha256, finalPath, ct));
         var entry = new ModelEntry
         {
             Id = id, Name = card.DisplayName, Family = card.Family, Format = format, Architecture = card.Architecture, Source = Sources.Upload,
-            FilePath = finalPath, CardJson = CardJson.Write(card), InputShape = CardJson.Shape(card.InputShape), Accuracy = upload.Accuracy,
+            FileName = fileName, CardJson = CardJson.Write(card), InputShape = CardJson.Shape(card.InputShape), Accuracy = upload.Accuracy,
             Provenance = card.Provenance, ContentHash = incoming.Sha256, SizeBytes = incoming.Length, AddedUtc = time.GetUtcNow().UtcDateTime,
             OwnerId = caller.UserId, OwnerName = caller.OwnerName, LayersJson = WriteLayers(inspection.Listing),
         };
@@ -162,18 +161,20 @@ public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMea
         if (id.Length > UploadNames.MaxIdLength) return null;
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var model = await db.Models.AsNoTracking().Where(m => m.Id == id)
-            .Select(m => new { m.Name, m.FilePath, m.CardJson, m.LayersJson }).FirstOrDefaultAsync(ct);
+            .FirstOrDefaultAsync(ct);
         if (model is null) return null;
         if (model.LayersJson is { } stored && ReadLayers(stored) is { } cached) return cached;
         IReadOnlyList<LayerInfo> listing;
+        var path = model.FileName;
         try
         {
             var card = CardJson.Parse(model.CardJson);
-            listing = (await Task.Run(() => runner.InspectModel(model.FilePath, card), ct)).Listing ?? [];
+            path = await files.LocalPathAsync(model, ct);
+            listing = (await Task.Run(() => runner.InspectModel(path, card), ct)).Listing ?? [];
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            throw RequestException.Unusable($"The layers of model '{model.Name}' could not be listed: {safeText.Clean(LibraryErrors.Describe(e), (model.FilePath, $"'{model.Name}'"))}");
+            throw RequestException.Unusable($"The layers of model '{model.Name}' could not be listed: {safeText.Clean(LibraryErrors.Describe(e), (path, $"'{model.Name}'"))}");
         }
         await db.Models.Where(m => m.Id == id).ExecuteUpdateAsync(s => s.SetProperty(m => m.LayersJson, WriteLayers(listing)), ct);
         return listing;
@@ -230,7 +231,11 @@ public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMea
         _ => new Preprocessing(),
     };
 
-    /// <summary>At start: upserts every zoo model (zoo folder */card.json) by id; an accuracy a user edited is kept.</summary>
+    /// <summary>
+    /// At start: upserts every zoo model (zoo folder */card.json) by id, its file kept in the store by content, so every
+    /// node registers the same row (nothing in it is a node's path) and a node whose checkout matches changes nothing.
+    /// An accuracy a user edited is kept.
+    /// </summary>
     public async Task RegisterZooAsync(CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
@@ -246,20 +251,20 @@ public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMea
             catch (Exception e) { zooLogger.LogWarning("Skipping zoo card {Card}: {Message}", cardPath, e.Message); continue; }
             // A built-in control (format "builtin") has no file: the library builds it from its name.
             var builtin = card.Format == ModelLoader.BuiltinFormat;
-            var file = builtin
-                ? ModelLoader.BuiltinPrefix + (card.Architecture ?? card.Id)
-                : Path.GetFullPath(Path.Combine(Path.GetDirectoryName(cardPath)!, card.File));
-            if (!builtin && !File.Exists(file))
+            var file = builtin ? null : Path.GetFullPath(Path.Combine(Path.GetDirectoryName(cardPath)!, card.File));
+            if (file is not null && !File.Exists(file))
             {
                 zooLogger.LogWarning("Skipping zoo model {Id}: its file {File} is missing.", card.Id, card.File);
                 continue;
             }
+            var fileName = file is null ? ModelLoader.BuiltinPrefix + (card.Architecture ?? card.Id) : Path.GetFileName(file);
+            var hash = file is null ? null : await files.KeepAsync(file, ct);
             var entry = await db.Models.FirstOrDefaultAsync(m => m.Id == card.Id, ct);
             if (entry is null)
             {
                 entry = new ModelEntry
                 {
-                    Id = card.Id, Name = card.DisplayName, Format = card.Format, Source = Sources.Zoo, FilePath = file,
+                    Id = card.Id, Name = card.DisplayName, Format = card.Format, Source = Sources.Zoo, FileName = fileName,
                     CardJson = CardJson.Write(card), InputShape = CardJson.Shape(card.InputShape), Accuracy = card.Accuracy,
                     AddedUtc = time.GetUtcNow().UtcDateTime,
                 };
@@ -271,20 +276,21 @@ public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMea
                 var previous = TryParse(entry.CardJson)?.Accuracy;
                 if (entry.Accuracy == previous) entry.Accuracy = card.Accuracy;
             }
-            var size = builtin ? 0 : new FileInfo(file).Length;
             // A changed card or file may change the layers: list them again when first asked for.
-            if (entry.CardJson != CardJson.Write(card) || entry.SizeBytes != size || entry.FilePath != file) entry.LayersJson = null;
+            if (entry.CardJson != CardJson.Write(card) || entry.ContentHash != hash) entry.LayersJson = null;
             entry.Name = card.DisplayName;
             entry.Family = card.Family;
             entry.Format = card.Format;
             entry.Architecture = card.Architecture;
             entry.Source = Sources.Zoo;
-            entry.FilePath = file;
+            entry.FileName = fileName;
+            entry.LegacyPath = null;
+            entry.ContentHash = hash;
             entry.CardJson = CardJson.Write(card);
             entry.InputShape = CardJson.Shape(card.InputShape);
             entry.AccuracyDataset = card.AccuracyDataset;
             entry.Provenance = card.Provenance;
-            entry.SizeBytes = size;
+            entry.SizeBytes = file is null ? 0 : new FileInfo(file).Length;
         }
         await db.SaveChangesAsync(ct);
     }

@@ -3,14 +3,15 @@ using EquivarianceLab.Web.Api;
 using EquivarianceLab.Web.Data;
 using EquivarianceLab.Web.Jobs;
 using EquivarianceLab.Web.Security;
+using EquivarianceLab.Web.Storage;
 using EquivarianceLab.Web.Uploads;
 using Microsoft.EntityFrameworkCore;
 
 namespace EquivarianceLab.Web.ProbeSets;
 
 /// <summary>Uploaded probe sets (.npy float32 [N,C,H,W] or .zip of images), validated by opening them with the library.</summary>
-public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, IMeasurementRunner runner, LabPaths paths, SafeText safeText,
-    ContentLocks contentLocks, UploadQuota quota, TimeProvider time, ILogger<ProbeSetService> builtInLogger)
+public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, IMeasurementRunner runner, LabPaths paths, StoredFiles files,
+    SafeText safeText, ContentLocks contentLocks, UploadQuota quota, TimeProvider time, ILogger<ProbeSetService> builtInLogger)
 {
     public const int ThumbnailCount = 24;
 
@@ -44,9 +45,9 @@ public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, I
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         if (await db.ProbeSets.AsNoTracking().FirstOrDefaultAsync(p => p.Id == id, ct) is { } existing) return existing;
         await quota.CheckAsync(caller, incoming.Length, ct);
-        Directory.CreateDirectory(paths.ProbeFiles);
-        var finalPath = Path.Combine(paths.ProbeFiles, incoming.Sha256 + ext);
-        UploadWriter.Keep(incoming.TempPath, finalPath);
+        var storedName = incoming.Sha256 + ext;
+        // Opened from this node's cache; it reaches the store (and other nodes) only once it proved usable.
+        var finalPath = UploadWriter.Storage(() => files.Adopt(incoming.TempPath, incoming.Sha256, storedName));
         ProbeInspection inspection;
         try
         {
@@ -55,18 +56,19 @@ public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, I
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            UploadWriter.TryDelete(finalPath);
+            files.Evict(incoming.Sha256, storedName);
             throw RequestException.Unusable($"Not a usable probe set: {safeText.Clean(LibraryErrors.Describe(e), (finalPath, UploadNames.SafeName(fileName)))}");
         }
-        var thumbs = Thumbnails.Write(Path.Combine(paths.Thumbnails, id), inspection.Samples, inspection.SampleShape);
+        await UploadWriter.StorageAsync(() => files.PublishAsync(incoming.Sha256, finalPath, ct));
         var entry = new ProbeSetEntry
         {
             Id = id, Name = UploadNames.CleanName(name) ?? UploadNames.CleanName(Path.GetFileNameWithoutExtension(fileName)) ?? id,
-            Kind = kind, Source = Sources.Upload, FilePath = finalPath, Count = inspection.Count,
+            Kind = kind, Source = Sources.Upload, FileName = storedName, Count = inspection.Count,
             ImageShape = inspection.ImageShape.Count == 3 ? CardJson.Shape(inspection.ImageShape) : "",
-            ContentHash = incoming.Sha256, SizeBytes = incoming.Length, Thumbnails = thumbs, AddedUtc = time.GetUtcNow().UtcDateTime,
+            ContentHash = incoming.Sha256, SizeBytes = incoming.Length, AddedUtc = time.GetUtcNow().UtcDateTime,
             OwnerId = caller.UserId, OwnerName = caller.OwnerName,
         };
+        await UploadWriter.StorageAsync(() => KeepThumbnailsAsync(entry, inspection.Samples, inspection.SampleShape, ct));
         db.ProbeSets.Add(entry);
         try { await db.SaveChangesAsync(ct); }
         catch (DbUpdateException)
@@ -97,14 +99,24 @@ public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, I
         return await db.ProbeSets.CountAsync(ct);
     }
 
-    /// <summary>The PNG for thumbnail <paramref name="index"/>, resolved from the database id only (never a user path).</summary>
+    /// <summary>The PNG for thumbnail <paramref name="index"/> (a local copy of the stored one), resolved from the database id only.</summary>
     public async Task<string?> ThumbnailPathAsync(string id, int index, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var entry = await db.ProbeSets.AsNoTracking().FirstOrDefaultAsync(p => p.Id == id, ct);
-        if (entry is null || index < 0 || index >= entry.Thumbnails) return null;
-        var path = Path.Combine(paths.Thumbnails, entry.Id, $"{index}.png");
-        return File.Exists(path) ? path : null;
+        var hashes = await db.ProbeSets.AsNoTracking().Where(p => p.Id == id).Select(p => p.ThumbnailHashes).FirstOrDefaultAsync(ct);
+        var list = hashes?.Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? [];
+        if (index < 0 || index >= list.Length) return null;
+        try { return await files.LocalPathAsync(list[index], Thumbnails.FileName, ct); }
+        catch (StoredObjectMissingException) { return null; }
+    }
+
+    /// <summary>Encodes the samples as PNGs, keeps them in the store and records their hashes on the entry.</summary>
+    private async Task KeepThumbnailsAsync(ProbeSetEntry entry, IReadOnlyList<float[]> samples, IReadOnlyList<long> shape, CancellationToken ct)
+    {
+        var hashes = new List<string>();
+        foreach (var png in Thumbnails.Encode(samples, shape)) hashes.Add(await files.KeepAsync(png, Thumbnails.FileName, ct));
+        entry.ThumbnailHashes = string.Join(' ', hashes);
+        entry.Thumbnails = hashes.Count;
     }
 
     public const string FashionMnistId = "fashion-mnist-test";
@@ -128,38 +140,43 @@ public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, I
     private async Task RegisterFashionMnistAsync(CancellationToken ct)
     {
         if (BuiltInFile(FashionMnistRelative) is not { } path) return;
+        var hash = await files.KeepAsync(path, ct);
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var entry = await db.ProbeSets.FirstOrDefaultAsync(p => p.Id == FashionMnistId, ct);
-        var thumbs = Path.Combine(paths.Thumbnails, FashionMnistId);
+        if (!await db.ProbeSets.AnyAsync(p => p.IsDefault && p.Id != FashionMnistId, ct) && entry is { IsDefault: false }) entry.IsDefault = true;
+        if (entry is not null && entry.ContentHash == hash && entry.ThumbnailHashes is not null)
+        {
+            await db.SaveChangesAsync(ct);
+            return;
+        }
         // The library's IDX reader: the same one a measurement of this probe set uses.
         var images = EquivarianceLab.Probes.FashionMnist.LoadImages(path);
         int count = images.Count, h = images.Height, w = images.Width, size = h * w;
         var samples = Enumerable.Range(0, Math.Min(ThumbnailCount, count))
             .Select(i => images.Pixels.AsSpan(i * size, size).ToArray().Select(b => b / 255f).ToArray()).ToList();
         entry ??= AddBuiltIn(db, FashionMnistId, FashionMnistName, "idx", path);
-        entry.FilePath = path;
+        entry.FileName = Path.GetFileName(path);
+        entry.ContentHash = hash;
+        entry.LegacyPath = null;
         entry.Count = count;
         entry.ImageShape = $"1×{h}×{w}";
         entry.SizeBytes = new FileInfo(path).Length;
         if (!await db.ProbeSets.AnyAsync(p => p.IsDefault && p.Id != FashionMnistId, ct)) entry.IsDefault = true;
-        if (!File.Exists(Path.Combine(thumbs, "0.png")) || entry.Thumbnails == 0)
-            entry.Thumbnails = Thumbnails.Write(thumbs, samples, [1, h, w]);
+        await KeepThumbnailsAsync(entry, samples, [1, h, w], ct);
         await db.SaveChangesAsync(ct);
     }
 
     /// <summary>
-    /// The photo archive is opened like an upload (by the worker), but only when it is new or its thumbnails are gone,
-    /// so an ordinary start costs nothing.
+    /// The photo archive is opened like an upload (by the worker), but only when it is new or changed, so an ordinary
+    /// start costs nothing.
     /// </summary>
     private async Task RegisterNaturalPhotosAsync(CancellationToken ct)
     {
         if (BuiltInFile(NaturalPhotosRelative) is not { } path) return;
+        var hash = await files.KeepAsync(path, ct);
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var entry = await db.ProbeSets.FirstOrDefaultAsync(p => p.Id == NaturalPhotosId, ct);
-        var thumbs = Path.Combine(paths.Thumbnails, NaturalPhotosId);
-        var size = new FileInfo(path).Length;
-        if (entry is not null && entry.FilePath == path && entry.SizeBytes == size && entry.Thumbnails > 0 && File.Exists(Path.Combine(thumbs, "0.png")))
-            return;
+        if (entry is not null && entry.ContentHash == hash && entry.ThumbnailHashes is not null) return;
         ProbeInspection inspection;
         try { inspection = runner.InspectProbeSet(path, ThumbnailCount); }
         catch (Exception e) when (e is not OperationCanceledException)
@@ -168,10 +185,12 @@ public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, I
             return;
         }
         entry ??= AddBuiltIn(db, NaturalPhotosId, NaturalPhotosName, "images", path);
-        entry.FilePath = path;
+        entry.FileName = Path.GetFileName(path);
+        entry.ContentHash = hash;
+        entry.LegacyPath = null;
         entry.Count = inspection.Count;
-        entry.SizeBytes = size;
-        entry.Thumbnails = Thumbnails.Write(thumbs, inspection.Samples, inspection.SampleShape);
+        entry.SizeBytes = new FileInfo(path).Length;
+        await KeepThumbnailsAsync(entry, inspection.Samples, inspection.SampleShape, ct);
         await db.SaveChangesAsync(ct);
     }
 
@@ -186,7 +205,7 @@ public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, I
 
     private ProbeSetEntry AddBuiltIn(AppDbContext db, string id, string name, string kind, string path)
     {
-        var entry = new ProbeSetEntry { Id = id, Name = name, Kind = kind, Source = Sources.BuiltIn, FilePath = path, AddedUtc = time.GetUtcNow().UtcDateTime };
+        var entry = new ProbeSetEntry { Id = id, Name = name, Kind = kind, Source = Sources.BuiltIn, FileName = Path.GetFileName(path), AddedUtc = time.GetUtcNow().UtcDateTime };
         db.ProbeSets.Add(entry);
         return entry;
     }

@@ -2,13 +2,15 @@ using SkiaSharp;
 
 namespace EquivarianceLab.Web.ProbeSets;
 
-/// <summary>Small PNGs of a probe set's first images, stored under the data folder by probe set id.</summary>
+/// <summary>Small PNGs of a probe set's first images (kept in the store; the probe set records their hashes).</summary>
 public static class Thumbnails
 {
-    /// <summary>Writes one PNG per image ([C, H, W] floats, any range: each image is stretched to its own min..max).</summary>
-    public static int Write(string folder, IReadOnlyList<float[]> images, IReadOnlyList<long> shape)
+    public const string FileName = "thumbnail.png";
+
+    /// <summary>One PNG per image ([C, H, W] floats, any range: each image is stretched to its own min..max).</summary>
+    public static List<byte[]> Encode(IReadOnlyList<float[]> images, IReadOnlyList<long> shape)
     {
-        Directory.CreateDirectory(folder);
+        var pngs = new List<byte[]>(images.Count);
         int c = (int)shape[0], h = (int)shape[1], w = (int)shape[2];
         for (var i = 0; i < images.Count; i++)
         {
@@ -25,9 +27,8 @@ public static class Thumbnails
                 bmp.SetPixel(x, y, c >= 3 ? new SKColor(r, At(1), At(2)) : new SKColor(r, r, r));
             }
             using var data = bmp.Encode(SKEncodedImageFormat.Png, 100);
-            using var f = File.Create(Path.Combine(folder, $"{i}.png"));
-            data.SaveTo(f);
+            pngs.Add(data.ToArray());
         }
-        return images.Count;
+        return pngs;
     }
 }

@@ -20,6 +20,8 @@ public sealed record RunRequest
     public IReadOnlyList<string>? Layers { get; init; }
     /// <summary>The layer holding the logits (the Final part) when not the model's own; with <see cref="Layers"/>, one of them.</summary>
     public string? Logits { get; init; }
+    /// <summary>cpu (default) or gpu: the queue the run waits in; a gpu run waits for a worker with a usable GPU.</summary>
+    public string? Device { get; init; }
 
     public const int MaxImages = 100_000;
     public const int MaxShiftLimit = 512;

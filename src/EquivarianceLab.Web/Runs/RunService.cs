@@ -4,6 +4,7 @@ using EquivarianceLab.Web.Data;
 using EquivarianceLab.Web.Jobs;
 using EquivarianceLab.Web.Models;
 using EquivarianceLab.Web.Uploads;
+using EquivarianceLab.Web.Workers;
 using Hangfire;
 using Hangfire.States;
 using Microsoft.EntityFrameworkCore;
@@ -20,11 +21,9 @@ public sealed record RunFilter(string? ModelId = null, string? ProbeSetId = null
 /// All run data: queues runs and hands them to Hangfire (one job per run, queue "gpu"), lists, reads, cancels and re-runs
 /// them; the measurement job claims, reports and finishes its run through it; at start it recovers what a crash left.
 /// </summary>
-public sealed class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackgroundJobClient jobs, CancellationRegistry cancellations,
+public sealed partial class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackgroundJobClient jobs, CancellationRegistry cancellations,
     RunProgressNotifier notifier, ModelService models, LabOptions options, TimeProvider time, ILogger<RunService> logger)
 {
-    public const string GpuQueue = "gpu";
-
     public async Task<Run> QueueAsync(RunRequest request, Caller caller, CancellationToken ct = default)
     {
         if (!caller.IsSignedIn) throw RequestException.Forbidden("Sign in to queue runs.");
@@ -66,6 +65,7 @@ public sealed class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackg
             MaxShift = maxShift,
             RequestedLayers = RunRequest.StoredLayers(layers),
             LogitsLayer = layers.Logits,
+            Queue = RunQueues.For(request.Device),
             Status = RunStatus.Queued,
             CreatedUtc = time.GetUtcNow().UtcDateTime,
             OwnerId = caller.UserId,
@@ -137,27 +137,40 @@ public sealed class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackg
         await db.Runs.Where(r => r.Id == runId).ExecuteDeleteAsync(ct);
     }
 
-    /// <summary>A queued run is cancelled at once; a running one is signalled and ends as cancelled at its next batch.</summary>
+    /// <summary>
+    /// A queued run is cancelled at once; a running one is signalled and ends as cancelled at its next batch, on whichever
+    /// node holds it; one whose worker is gone (its lease has run out) is closed at once.
+    /// </summary>
     public async Task<bool> CancelAsync(int runId, Caller caller, CancellationToken ct = default)
     {
-        await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var run = await db.Runs.FirstOrDefaultAsync(r => r.Id == runId, ct);
-        if (run is null) throw RequestException.NotFound($"No run {runId}.");
-        if (!caller.MayChange(run.OwnerId)) throw RequestException.Forbidden($"Run {runId} is not yours to cancel.");
-        if (!run.IsActive) return false;
-        run.CancelRequested = true;
-        if (run.Status == RunStatus.Queued)
+        // The fence is a concurrency token: a worker claiming the run meanwhile makes the save fail, and it is read again.
+        for (var attempt = 0; ; attempt++)
         {
-            run.Status = RunStatus.Cancelled;
-            run.FinishedUtc = time.GetUtcNow().UtcDateTime;
-            if (run.HangfireJobId is { } jobId) jobs.Delete(jobId);
+            await using var db = await dbFactory.CreateDbContextAsync(ct);
+            var run = await db.Runs.FirstOrDefaultAsync(r => r.Id == runId, ct);
+            if (run is null) throw RequestException.NotFound($"No run {runId}.");
+            if (!caller.MayChange(run.OwnerId)) throw RequestException.Forbidden($"Run {runId} is not yours to cancel.");
+            if (!run.IsActive) return false;
+            var now = time.GetUtcNow().UtcDateTime;
+            run.CancelRequested = true;
+            if (run.Status == RunStatus.Queued || run.LeaseExpiresUtc is null || run.LeaseExpiresUtc < now)
+            {
+                run.Status = RunStatus.Cancelled;
+                run.FinishedUtc = now;
+                run.Fence++;
+                if (run.HangfireJobId is { } jobId) jobs.Delete(jobId);
+            }
+            try { await db.SaveChangesAsync(ct); }
+            catch (DbUpdateConcurrencyException) when (attempt < 3) { continue; }
+            // The node that runs it sees CancelRequested at its next progress write or heartbeat; this one may hold it itself.
+            cancellations.Cancel(runId);
+            notifier.Publish(RunUpdate.From(run));
+            return true;
         }
-        await db.SaveChangesAsync(ct);
-        // Another worker machine sees CancelRequested at its next progress write.
-        cancellations.Cancel(runId);
-        notifier.Publish(RunUpdate.From(run));
-        return true;
     }
+
+    private string CreateJob(int runId, string attemptToken, string label, string queue) =>
+        jobs.Create<MeasurementJob>(j => j.Execute(runId, attemptToken, label, CancellationToken.None), new EnqueuedState(queue));
 
     /// <summary>Gives the run a fresh attempt token and a Hangfire job; an older job for it becomes a no-op.</summary>
     internal async Task EnqueueAsync(AppDbContext db, Run run, CancellationToken ct)
@@ -170,60 +183,8 @@ public sealed class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackg
         // The job's name in Hangfire's dashboard: what is measured, not a method name.
         var model = await db.Models.Where(m => m.Id == run.ModelId).Select(m => m.Name).FirstOrDefaultAsync(ct) ?? run.ModelId;
         var label = $"{model} · {run.Transform} (run {id})";
-        run.HangfireJobId = jobs.Create<MeasurementJob>(j => j.Execute(id, token, label, CancellationToken.None), new EnqueuedState(GpuQueue));
+        run.HangfireJobId = CreateJob(id, token, label, run.Queue);
         await db.SaveChangesAsync(ct);
-        notifier.Publish(RunUpdate.From(run));
-    }
-
-    // ---- what the measurement job does to its run (synchronous: Hangfire runs the job on its own thread) ----
-
-    /// <summary>
-    /// Claims a queued run for this attempt (Queued → Running) in one atomic conditional update, and returns it with its
-    /// model and probe set; null when a duplicate or stale job finds nothing to claim.
-    /// </summary>
-    public Run? Claim(int runId, string attemptToken, string worker)
-    {
-        using var db = dbFactory.CreateDbContext();
-        var now = time.GetUtcNow().UtcDateTime;
-        var claimed = db.Runs
-            .Where(r => r.Id == runId && r.AttemptToken == attemptToken && r.Status == RunStatus.Queued && !r.CancelRequested)
-            .ExecuteUpdate(s => s
-                .SetProperty(r => r.Status, RunStatus.Running)
-                .SetProperty(r => r.StartedUtc, now)
-                .SetProperty(r => r.Worker, worker)
-                .SetProperty(r => r.ImagesDone, 0)
-                .SetProperty(r => r.Error, (string?)null));
-        if (claimed == 0) return null;
-        var run = db.Runs.Include(r => r.Model).Include(r => r.ProbeSet).AsNoTracking().First(r => r.Id == runId);
-        notifier.Publish(RunUpdate.From(run));
-        return run;
-    }
-
-    public bool IsCancelRequested(int runId)
-    {
-        using var db = dbFactory.CreateDbContext();
-        return db.Runs.Where(r => r.Id == runId).Select(r => r.CancelRequested).FirstOrDefault();
-    }
-
-    /// <summary>Writes a running run's progress; returns whether someone (on any machine) asked to cancel it.</summary>
-    public bool WriteProgress(int runId, int imagesDone, int imagesTotal, double? etaSeconds)
-    {
-        using var db = dbFactory.CreateDbContext();
-        db.Runs.Where(r => r.Id == runId).ExecuteUpdate(s => s
-            .SetProperty(r => r.ImagesDone, imagesDone)
-            .SetProperty(r => r.ImagesTotal, imagesTotal)
-            .SetProperty(r => r.EtaSeconds, etaSeconds));
-        return db.Runs.Where(r => r.Id == runId).Select(r => r.CancelRequested).FirstOrDefault();
-    }
-
-    /// <summary>Applies the job's final update (result, status, error) and tells open pages.</summary>
-    public void Finish(int runId, Action<Run> update, bool finished = true)
-    {
-        using var db = dbFactory.CreateDbContext();
-        var run = db.Runs.Include(r => r.Layers).Include(r => r.Parts).First(r => r.Id == runId);
-        update(run);
-        if (finished) run.FinishedUtc = time.GetUtcNow().UtcDateTime;
-        db.SaveChanges();
         notifier.Publish(RunUpdate.From(run));
     }
 
@@ -233,42 +194,13 @@ public sealed class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackg
         new([EnqueuedState.StateName, ProcessingState.StateName, ScheduledState.StateName, AwaitingState.StateName], StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
-    /// At start, before the job server runs: a run this machine left "running" (the process died under it) is
-    /// re-queued with a fresh attempt, up to <see cref="LabOptions.MaxRestarts"/> times, then marked failed with the
-    /// reason; a "queued" run whose Hangfire job is gone is queued again. Nothing stays "running" after a restart.
+    /// At start, before the job server runs: runs whose worker died are taken back (<see cref="SweepExpiredLeasesAsync"/>),
+    /// and a "queued" run whose Hangfire job is gone is queued again.
     /// </summary>
     public async Task RecoverAsync(JobStorage storage, CancellationToken ct = default)
     {
+        await SweepExpiredLeasesAsync(ct);
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var machine = Environment.MachineName;
-        var running = await db.Runs.Where(r => r.Status == RunStatus.Running && (r.Worker == null || r.Worker == machine)).ToListAsync(ct);
-        foreach (var run in running)
-        {
-            if (run.CancelRequested)
-            {
-                run.Status = RunStatus.Cancelled;
-                run.FinishedUtc = time.GetUtcNow().UtcDateTime;
-            }
-            else if (run.Restarts < options.MaxRestarts)
-            {
-                run.Restarts++;
-                run.ImagesDone = 0;
-                run.EtaSeconds = null;
-                run.StartedUtc = null;
-                logger.LogWarning("Run {RunId} was interrupted by a restart; queueing it again (restart {N}).", run.Id, run.Restarts);
-                await EnqueueAsync(db, run, ct);
-            }
-            else
-            {
-                run.Status = RunStatus.Failed;
-                run.FinishedUtc = time.GetUtcNow().UtcDateTime;
-                var attempts = run.Restarts + 1;
-                run.Error = $"Interrupted by a server restart while running ({attempts} attempt{(attempts == 1 ? "" : "s")}); use Re-run to queue it again.";
-                logger.LogWarning("Run {RunId} was interrupted and has no restarts left; marked failed.", run.Id);
-            }
-        }
-        await db.SaveChangesAsync(ct);
-
         var queued = await db.Runs.Where(r => r.Status == RunStatus.Queued).ToListAsync(ct);
         using var connection = storage.GetConnection();
         foreach (var run in queued)

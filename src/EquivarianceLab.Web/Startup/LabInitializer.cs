@@ -28,6 +28,7 @@ public sealed class LabInitializer(IServiceProvider services, LabPaths paths, La
                 throw new InvalidOperationException(
                     $"The database lacks {pending.Count} migration(s) ({string.Join(", ", pending)}) and EquivarianceLab:MigrateAtStart is false: " +
                     "run 'eqlab db migrate' with this server's settings first.");
+            await services.GetRequiredService<Storage.LegacyFiles>().MoveIntoStoreAsync(ct);
             await services.GetRequiredService<ModelService>().RegisterZooAsync(ct);
             await services.GetRequiredService<ProbeSetService>().RegisterBuiltInAsync(ct);
         }, cancellationToken);

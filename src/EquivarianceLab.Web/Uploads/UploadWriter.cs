@@ -46,24 +46,29 @@ public static class UploadWriter
         }
     }
 
-    private static T Storage<T>(Func<T> action)
+    /// <summary>Runs a storage step of an upload; a failure of the disk or the store becomes a 507 or 503 that names no path.</summary>
+    public static T Storage<T>(Func<T> action)
     {
         try { return action(); }
         catch (IOException e) { throw StorageProblem(e); }
         catch (UnauthorizedAccessException e) { throw StorageProblem(e); }
     }
 
+    /// <summary>As <see cref="Storage{T}"/>, for the store's own calls (an object store answers with its SDK's exceptions).</summary>
+    public static async Task StorageAsync(Func<Task> action)
+    {
+        try { await action(); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Amazon.Runtime.AmazonServiceException
+                                      or Amazon.Runtime.AmazonClientException or HttpRequestException)
+        {
+            throw StorageProblem(e);
+        }
+    }
+
     private static async Task DisposeQuietlyAsync(FileStream file)
     {
         try { await file.DisposeAsync(); } catch (IOException) { /* the write already failed; the file goes */ }
     }
-
-    /// <summary>Moves a whole upload to its final, content-named place (same file system: a rename).</summary>
-    public static void Keep(string tempPath, string finalPath) => Storage(() =>
-    {
-        File.Move(tempPath, finalPath, overwrite: true);
-        return finalPath;
-    });
 
     /// <summary>A partial upload is named by its writer (machine and process), so a later start knows whose it was.</summary>
     private static string PartName() => $"{Environment.MachineName}.{Environment.ProcessId}.{Guid.NewGuid():N}.part";

@@ -71,7 +71,9 @@ public sealed class LabServer : IAsyncDisposable
         process.BeginErrorReadLine();
         try
         {
-            await server.WaitReadyAsync(TimeSpan.FromSeconds(120));
+            // A worker node serves its health only.
+            var worker = settings is not null && settings.TryGetValue("EquivarianceLab:Role", out var role) && role == "Worker";
+            await server.WaitReadyAsync(TimeSpan.FromSeconds(120), worker ? "health/ready" : "api/probesets");
         }
         catch
         {
@@ -104,7 +106,7 @@ public sealed class LabServer : IAsyncDisposable
         Timeout = timeout ?? TimeSpan.FromSeconds(100),
     };
 
-    private async Task WaitReadyAsync(TimeSpan timeout)
+    private async Task WaitReadyAsync(TimeSpan timeout, string probe)
     {
         using var client = CreateClient(TimeSpan.FromSeconds(5));
         var until = DateTime.UtcNow + timeout;
@@ -114,7 +116,7 @@ public sealed class LabServer : IAsyncDisposable
                 throw new InvalidOperationException($"Server {Name} exited with code {_process.ExitCode} while starting:\n{LogTail}");
             try
             {
-                using var r = await client.GetAsync("api/probesets");
+                using var r = await client.GetAsync(probe);
                 if (r.StatusCode == HttpStatusCode.OK) return;
             }
             catch (HttpRequestException) { }

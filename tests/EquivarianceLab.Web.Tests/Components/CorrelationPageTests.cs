@@ -111,7 +111,7 @@ public sealed class CorrelationPageTests : MudTestBase
         {
             foreach (var e in entries.DistinctBy(e => e.ModelId)) db.Models.Add(new ModelEntry
             {
-                Id = e.ModelId, Name = e.DisplayName ?? e.ModelId, Format = "torchsharp", Source = Sources.Zoo, FilePath = "x", CardJson = "{}",
+                Id = e.ModelId, Name = e.DisplayName ?? e.ModelId, Format = "torchsharp", Source = Sources.Zoo, FileName = "x", CardJson = "{}",
                 InputShape = "1×28×28", Accuracy = e.Accuracy, AccuracyDataset = e.AccuracyDataset, AddedUtc = DateTime.UtcNow,
             });
             foreach (var e in entries)

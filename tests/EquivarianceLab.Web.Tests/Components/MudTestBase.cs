@@ -1,3 +1,4 @@
+using EquivarianceLab.Web.Storage;
 using EquivarianceLab.Measure;
 using EquivarianceLab.Web.Compare;
 using EquivarianceLab.Web.Models;
@@ -40,6 +41,7 @@ public abstract class MudTestBase : BunitContext, IAsyncLifetime
         Services.AddSingleton<EquivarianceLab.Web.Security.SafeText>();
         Services.AddSingleton<EquivarianceLab.Web.Uploads.ContentLocks>();
         Services.AddSingleton<EquivarianceLab.Web.Uploads.UploadQuota>();
+        Services.AddEquivarianceLabStorage(options, paths);
         // The pages act as the local admin of a server without accounts, as the one-command default does.
         AddAuthorization().SetAuthorized("local admin").SetRoles(EquivarianceLab.Web.Accounts.Roles.Admin);
         Services.AddScoped<EquivarianceLab.Web.Accounts.PageCaller>();
@@ -78,7 +80,7 @@ public abstract class MudTestBase : BunitContext, IAsyncLifetime
         using var db = DbFactory.CreateDbContext();
         var m = new ModelEntry
         {
-            Id = id, Name = name, Family = family, Format = "onnx", Source = Sources.Zoo, FilePath = Path.Combine(Folder, id + ".onnx"),
+            Id = id, Name = name, Family = family, Format = "onnx", Source = Sources.Zoo, FileName = id + ".onnx",
             CardJson = $$"""{"id":"{{id}}","displayName":"{{name}}","format":"onnx","file":"{{id}}.onnx","inputShape":[1,28,28]}""",
             InputShape = "1×28×28", Accuracy = accuracy, AccuracyDataset = accuracyDataset, Provenance = "test", AddedUtc = DateTime.UtcNow,
         };
@@ -92,7 +94,7 @@ public abstract class MudTestBase : BunitContext, IAsyncLifetime
         using var db = DbFactory.CreateDbContext();
         var p = new ProbeSetEntry
         {
-            Id = id, Name = name, Kind = "idx", Source = Sources.BuiltIn, FilePath = Path.Combine(Folder, "probe.gz"), Count = 10000,
+            Id = id, Name = name, Kind = "idx", Source = Sources.BuiltIn, FileName = "probe.gz", Count = 10000,
             ImageShape = "1×28×28", IsDefault = true, Thumbnails = 4, AddedUtc = DateTime.UtcNow,
         };
         db.ProbeSets.Add(p);

@@ -56,7 +56,7 @@ public sealed class PageTests : MudTestBase
     }
 
     [Fact]
-    public async Task New_measurement_queues_one_gpu_job_per_model()
+    public async Task New_measurement_queues_one_cpu_job_per_model()
     {
         AddProbeSet();
         AddModel("cnn-a", "CNN A", 90);
@@ -66,7 +66,7 @@ public sealed class PageTests : MudTestBase
         await cut.Find("[data-testid=queue-button]").ClickAsync(new());
 
         Assert.Equal(2, Jobs.Created.Count);
-        Assert.All(Jobs.Created, j => Assert.Equal("gpu", ((Hangfire.States.EnqueuedState)j.State).Queue));
+        Assert.All(Jobs.Created, j => Assert.Equal("cpu", ((Hangfire.States.EnqueuedState)j.State).Queue));
         using var db = DbFactory.CreateDbContext();
         var runs = db.Runs.OrderBy(r => r.Id).ToList();
         Assert.Equal(["cnn-a", "cnn-b"], runs.Select(r => r.ModelId));

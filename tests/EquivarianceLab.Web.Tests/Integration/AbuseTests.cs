@@ -24,7 +24,8 @@ public sealed class AbuseTests
         Assert.All(responses, r => Assert.True(r.StatusCode == HttpStatusCode.Created, $"{r.StatusCode}: {r.Body}"));
         var ids = responses.Select(r => JsonDocument.Parse(r.Body).RootElement.GetProperty("id").GetString()).Distinct().ToList();
         Assert.Single(ids);
-        Assert.Single(Directory.EnumerateFiles(Path.Combine(data, "models"), "*.onnx"));
+        Assert.Single(DataFolderFiles.StoredUploads(data, ".onnx"));
+        Assert.Empty(DataFolderFiles.Partial(data));
         Assert.Empty(Directory.EnumerateFiles(Path.Combine(data, "incoming")));
     });
 
@@ -59,7 +60,7 @@ public sealed class AbuseTests
         var upload = await client.PostAsync("/api/models", form);
         Assert.Equal(HttpStatusCode.BadRequest, upload.StatusCode);
         Assert.Contains("name must be at most 120 characters", await upload.Content.ReadAsStringAsync());
-        Assert.Empty(Directory.EnumerateFiles(Path.Combine(data, "models")));
+        Assert.Empty(DataFolderFiles.StoredUploads(data));
     });
 
     [Fact]
@@ -83,7 +84,7 @@ public sealed class AbuseTests
     }, settings: new Dictionary<string, string>
         {
             ["EquivarianceLab:RateLimits:RunsPerMinute"] = "5",
-            ["EquivarianceLab:RunWorker"] = "false",
+            ["EquivarianceLab:Role"] = "Ui",
         });
 
     [Fact]
@@ -98,7 +99,7 @@ public sealed class AbuseTests
         var created = await client.PostAsJsonAsync("/api/runs", new { modelId = "control-tiny", transform = "translation" });
         var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt32();
         Assert.Equal(7, (await client.GetFromJsonAsync<JsonElement>($"/api/runs/{id}")).GetProperty("maxShift").GetInt32());
-    }, settings: new Dictionary<string, string> { ["EquivarianceLab:RunWorker"] = "false" }, tinyModel: true);
+    }, settings: new Dictionary<string, string> { ["EquivarianceLab:Role"] = "Ui" }, tinyModel: true);
 
     [Fact]
     public Task A_probe_set_whose_images_do_not_fit_the_model_is_refused_at_submission_naming_both_shapes() => WithLabAsync(async (data, factory, client) =>
@@ -113,7 +114,7 @@ public sealed class AbuseTests
         var run = await client.PostAsJsonAsync("/api/runs", new { modelId = "control-tiny", probeSetId = probe });
         Assert.Equal(HttpStatusCode.BadRequest, run.StatusCode);
         Assert.Contains("Probe set 'Small colour' holds 3×8×8 images, but model 'Tiny control CNN' takes 1×28×28.", await run.Content.ReadAsStringAsync());
-    }, settings: new Dictionary<string, string> { ["EquivarianceLab:RunWorker"] = "false" }, tinyModel: true);
+    }, settings: new Dictionary<string, string> { ["EquivarianceLab:Role"] = "Ui" }, tinyModel: true);
 
     [Fact]
     public async Task Partial_uploads_of_dead_processes_are_removed_at_start_and_live_ones_kept()

@@ -35,7 +35,7 @@ public sealed class AccountsTests
                 ["EquivarianceLab:Access:RequireAccounts"] = "true",
                 ["EquivarianceLab:Access:AnonymousRead"] = anonymousRead ? "true" : "false",
                 ["EquivarianceLab:RateLimits:RunsPerMinute"] = runsPerMinute.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["EquivarianceLab:RunWorker"] = "false",
+                ["EquivarianceLab:Role"] = "Ui",
             };
             foreach (var (k, v) in more ?? new Dictionary<string, string>()) settings[k] = v;
             await using var factory = new LabFactory(data, zoo, new FakeMeasurementRunner(), settings: settings);
@@ -137,7 +137,7 @@ public sealed class AccountsTests
         var refused = await client.SendAsync(upload);
         Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
         Assert.Contains("a day", (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString());
-        Assert.Empty(Directory.EnumerateFiles(Path.Combine(factory.DataFolder, "models")));
+        Assert.Empty(DataFolderFiles.StoredUploads(factory.DataFolder));
     }, more: new Dictionary<string, string>
     {
         ["EquivarianceLab:RateLimits:MaxActiveRunsPerUser"] = "2",

@@ -153,16 +153,16 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Equal("My upload", model.GetProperty("name").GetString());
         Assert.Equal(77.5, model.GetProperty("accuracy").GetDouble());
         Assert.Equal("1×28×28", model.GetProperty("inputShape").GetString());
-        var stored = Directory.GetFiles(Path.Combine(_data, "models"), "*.onnx");
-        var file = Assert.Single(stored);
-        Assert.Equal(64 + 5, Path.GetFileName(file).Length); // sha256 hex + ".onnx"
+        var stored = DataFolderFiles.StoredUploads(_data, ".onnx");
+        Assert.Equal(DataFolderFiles.Sha256(FakeOnnx) + ".onnx", Assert.Single(stored)); // kept by content
 
         using var corrupt = new MultipartFormDataContent { { new ByteArrayContent("this is not a model"u8.ToArray()), "file", "broken.onnx" } };
         var refused = await _client.PostAsync("/api/models", corrupt);
         Assert.Equal(HttpStatusCode.UnprocessableEntity, refused.StatusCode);
         var error = (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString();
         Assert.Equal("Not a usable model: broken.onnx is not an ONNX model (no ModelProto header).", error);
-        Assert.Single(Directory.GetFiles(Path.Combine(_data, "models"), "*.onnx"));
+        Assert.Single(DataFolderFiles.StoredUploads(_data, ".onnx"));
+        Assert.Empty(DataFolderFiles.Partial(_data));
         Assert.Empty(Directory.GetFiles(Path.Combine(_data, "incoming")));
         Assert.Equal(3, (await _client.GetFromJsonAsync<JsonElement>("/api/models")).GetArrayLength());
     }

@@ -100,7 +100,7 @@ public sealed class ConventionsTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
         var checks = (await ready.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("checks").EnumerateArray()
             .ToDictionary(c => c.GetProperty("name").GetString()!, c => c.GetProperty("status").GetString());
-        Assert.Equal(new Dictionary<string, string?> { ["database"] = "Healthy", ["hangfire-storage"] = "Healthy", ["data-folder"] = "Healthy" }, checks);
+        Assert.Equal(new Dictionary<string, string?> { ["database"] = "Healthy", ["hangfire-storage"] = "Healthy", ["data-folder"] = "Healthy", ["store"] = "Healthy" }, checks);
 
         // Root ignores permissions, so the folder uploads land in is replaced by a file: nothing can be written there.
         var incoming = Path.Combine(_data, "incoming");
@@ -128,7 +128,7 @@ public sealed class ConventionsTests : IAsyncLifetime
     [Fact]
     public void Wrong_settings_are_each_named_by_their_key()
     {
-        var options = new LabOptions { Database = "Oracle", GpuWorkers = 0, MaxRestarts = -1 };
+        var options = new LabOptions { Database = "Oracle", ConcurrentRuns = 0, MaxRestarts = -1 };
         options.HangfireDashboard.User = "ops";
         var result = new LabOptionsValidator().Validate(null, options);
         Assert.True(result.Failed);
@@ -136,7 +136,7 @@ public sealed class ConventionsTests : IAsyncLifetime
         [
             "EquivarianceLab:Database must be Sqlite or PostgreSql (got 'Oracle').",
             "EquivarianceLab:MaxRestarts must be 0 or more (got -1).",
-            "EquivarianceLab:GpuWorkers must be between 1 and 64 (got 0).",
+            "EquivarianceLab:ConcurrentRuns must be between 1 and 64 (got 0).",
             "EquivarianceLab:HangfireDashboard:User and EquivarianceLab:HangfireDashboard:Password must be set together.",
         ], result.Failures);
         Assert.True(new LabOptionsValidator().Validate(null, new LabOptions()).Succeeded);

@@ -34,10 +34,11 @@ public sealed class FaultTests
             }));
             using var client = factory.CreateClient();
 
+            var doomedFile = Onnx.TinyCnn(seed: 9);
             using var form = new MultipartFormDataContent
             {
                 { new StringContent("Doomed CNN"), "name" },
-                { new ByteArrayContent(Onnx.TinyCnn(seed: 9)), "file", "doomed.onnx" },
+                { new ByteArrayContent(doomedFile), "file", "doomed.onnx" },
             };
             var upload = await client.PostAsync("/api/models", form);
             Assert.Equal(HttpStatusCode.Created, upload.StatusCode);
@@ -48,13 +49,14 @@ public sealed class FaultTests
             var second = await QueueAsync(client, doomed);
             Assert.True(gate.Entered.Wait(TimeSpan.FromSeconds(60)), "the first run never started");
             Assert.Equal("queued", (await RunAsync(client, second)).GetProperty("status").GetString());
-            foreach (var f in Directory.GetFiles(Path.Combine(data, "models"), "*.onnx")) File.Delete(f);
+            // Lost from the store (and this node's copy): the job cannot fetch it.
+            DataFolderFiles.Lose(data, DataFolderFiles.Sha256(doomedFile));
             gate.Open.Set();
 
             Assert.Equal("done", (await WaitAsync(client, first)).GetProperty("status").GetString());
             var failed = await WaitAsync(client, second);
             Assert.Equal("failed", failed.GetProperty("status").GetString());
-            Assert.Equal("Model file not found: 'Doomed CNN'", failed.GetProperty("error").GetString());
+            Assert.Equal("Model file not found in the store: 'Doomed CNN'", failed.GetProperty("error").GetString());
             Leaks.AssertNone(failed.ToString(), "the failed run");
             // Hangfire agrees: the job is Failed (not Succeeded) and named after what it measured.
             // (The run is closed first; Hangfire records the job's state a moment later.)
@@ -71,7 +73,7 @@ public sealed class FaultTests
             var again = await client.PostAsync($"/api/runs/{second}/rerun", null);
             Assert.Equal(HttpStatusCode.Created, again.StatusCode);
             var rerun = (await again.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt32();
-            Assert.Equal("Model file not found: 'Doomed CNN'", (await WaitAsync(client, rerun)).GetProperty("error").GetString());
+            Assert.Equal("Model file not found in the store: 'Doomed CNN'", (await WaitAsync(client, rerun)).GetProperty("error").GetString());
         }
         finally
         {

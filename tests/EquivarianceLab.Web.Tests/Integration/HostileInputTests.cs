@@ -239,10 +239,8 @@ public sealed class HostileInputTests(HostileFixture lab) : IClassFixture<Hostil
         return error;
     }
 
-    /// <summary>Every file an upload could leave: stored models and probe sets, thumbnails, uploads in flight.</summary>
-    private string Stored() => string.Join("\n", new[] { "models", "probesets", "thumbnails", "incoming" }
-        .SelectMany(d => Directory.EnumerateFiles(Path.Combine(lab.Data, d), "*", SearchOption.AllDirectories))
-        .Select(f => Path.GetRelativePath(lab.Data, f)).Order(StringComparer.Ordinal));
+    /// <summary>Every file an upload could leave: the store's objects, this node's cached copies, uploads in flight.</summary>
+    private string Stored() => DataFolderFiles.Snapshot(lab.Data);
 
     private static MultipartFormDataContent Form(string fileName, byte[] content, params (string Name, string Value)[] fields)
     {

@@ -41,8 +41,9 @@ public sealed class HostileUploadTests
             me.Refresh();
             Assert.True(me.WorkingSet64 - before < 500L << 20, $"the web process grew by {(me.WorkingSet64 - before) >> 20} MiB");
             Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/models")).StatusCode);
-            foreach (var folder in new[] { "models", "probesets", "incoming" })
-                Assert.Empty(Directory.EnumerateFiles(Path.Combine(data, folder)));
+            Assert.Empty(DataFolderFiles.StoredUploads(data));
+            Assert.Empty(DataFolderFiles.Partial(data));
+            Assert.Empty(Directory.EnumerateFiles(Path.Combine(data, "incoming")));
         }
         finally
         {

@@ -26,12 +26,13 @@ public sealed class RecoveryTests
                 using var client = first.CreateClient();
                 done = (await (await client.PostAsJsonAsync("/api/runs", new { modelId = "control-a", images = 32 })).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt32();
                 await WaitForAsync(client, done, "done");
-                // What a SIGKILL leaves behind: runs marked running by this machine, and a queued run whose job is gone.
+                // What a SIGKILL leaves behind: runs marked running by a worker whose lease has run out, and a queued run whose job is gone.
                 await using var db = await first.Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync();
                 Run Left(RunStatus status, int restarts) => new()
                 {
                     ModelId = "control-a", ProbeSetId = "fashion-mnist-test", Transform = "rotation", Similarity = "pearson", Images = 32,
-                    Status = status, Restarts = restarts, Worker = Environment.MachineName, ImagesDone = 10, ImagesTotal = 32,
+                    Status = status, Restarts = restarts, Worker = "dead-host:4242:0badc0de", ImagesDone = 10, ImagesTotal = 32,
+                    LeaseExpiresUtc = status == RunStatus.Running ? DateTime.UtcNow.AddSeconds(-1) : null, Fence = 1,
                     AttemptToken = "dead", CreatedUtc = DateTime.UtcNow, StartedUtc = DateTime.UtcNow,
                 };
                 var a = Left(RunStatus.Running, 0); var b = Left(RunStatus.Running, 1); var c = Left(RunStatus.Queued, 0);
@@ -45,7 +46,7 @@ public sealed class RecoveryTests
             Assert.Equal("done", (await WaitForAsync(client2, interrupted, "done")).GetProperty("status").GetString());
             Assert.Equal("done", (await WaitForAsync(client2, queued, "done")).GetProperty("status").GetString());
             var failed = await WaitForAsync(client2, interruptedTwice, "failed");
-            Assert.Contains("Interrupted by a server restart", failed.GetProperty("error").GetString());
+            Assert.Contains("Interrupted: its worker stopped answering", failed.GetProperty("error").GetString());
             var kept = await client2.GetFromJsonAsync<JsonElement>($"/api/runs/{done}");
             Assert.Equal("done", kept.GetProperty("status").GetString());
             Assert.Equal(8, kept.GetProperty("result").GetProperty("layers").GetArrayLength());

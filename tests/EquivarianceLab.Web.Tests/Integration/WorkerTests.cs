@@ -123,7 +123,7 @@ public sealed class WorkerTests
             Process.GetCurrentProcess().Refresh();
             Assert.True(Process.GetCurrentProcess().WorkingSet64 - before < 500L << 20, "the web process grew by more than 500 MB");
             Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/models")).StatusCode);
-            Assert.Empty(Directory.EnumerateFiles(Path.Combine(data, "models")));
+            Assert.Empty(DataFolderFiles.StoredUploads(data));
         }
         finally
         {

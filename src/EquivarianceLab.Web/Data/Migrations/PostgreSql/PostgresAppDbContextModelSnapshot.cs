@@ -213,7 +213,7 @@ namespace EquivarianceLab.Web.Data.Migrations.PostgreSql
                         .IsRequired()
                         .HasColumnType("text");
 
-                    b.Property<string>("FilePath")
+                    b.Property<string>("FileName")
                         .IsRequired()
                         .HasColumnType("text");
 
@@ -226,6 +226,9 @@ namespace EquivarianceLab.Web.Data.Migrations.PostgreSql
                         .HasColumnType("text");
 
                     b.Property<string>("LayersJson")
+                        .HasColumnType("text");
+
+                    b.Property<string>("LegacyPath")
                         .HasColumnType("text");
 
                     b.Property<string>("Name")
@@ -318,7 +321,7 @@ namespace EquivarianceLab.Web.Data.Migrations.PostgreSql
                     b.Property<int>("Count")
                         .HasColumnType("integer");
 
-                    b.Property<string>("FilePath")
+                    b.Property<string>("FileName")
                         .IsRequired()
                         .HasColumnType("text");
 
@@ -331,6 +334,9 @@ namespace EquivarianceLab.Web.Data.Migrations.PostgreSql
 
                     b.Property<string>("Kind")
                         .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("LegacyPath")
                         .HasColumnType("text");
 
                     b.Property<string>("Name")
@@ -348,6 +354,9 @@ namespace EquivarianceLab.Web.Data.Migrations.PostgreSql
 
                     b.Property<string>("Source")
                         .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("ThumbnailHashes")
                         .HasColumnType("text");
 
                     b.Property<int>("Thumbnails")
@@ -376,11 +385,18 @@ namespace EquivarianceLab.Web.Data.Migrations.PostgreSql
                     b.Property<DateTime>("CreatedUtc")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<string>("Device")
+                        .HasColumnType("text");
+
                     b.Property<string>("Error")
                         .HasColumnType("text");
 
                     b.Property<double?>("EtaSeconds")
                         .HasColumnType("double precision");
+
+                    b.Property<int>("Fence")
+                        .IsConcurrencyToken()
+                        .HasColumnType("integer");
 
                     b.Property<DateTime?>("FinishedUtc")
                         .HasColumnType("timestamp with time zone");
@@ -396,6 +412,9 @@ namespace EquivarianceLab.Web.Data.Migrations.PostgreSql
 
                     b.Property<int>("ImagesTotal")
                         .HasColumnType("integer");
+
+                    b.Property<DateTime?>("LeaseExpiresUtc")
+                        .HasColumnType("timestamp with time zone");
 
                     b.Property<string>("LogitsLayer")
                         .HasColumnType("text");
@@ -416,6 +435,11 @@ namespace EquivarianceLab.Web.Data.Migrations.PostgreSql
                     b.Property<string>("ProbeSetId")
                         .IsRequired()
                         .HasColumnType("character varying(128)");
+
+                    b.Property<string>("Queue")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
 
                     b.Property<string>("RequestedLayers")
                         .HasColumnType("text");
@@ -452,6 +476,8 @@ namespace EquivarianceLab.Web.Data.Migrations.PostgreSql
                     b.HasIndex("ProbeSetId");
 
                     b.HasIndex("Status");
+
+                    b.HasIndex("Status", "LeaseExpiresUtc");
 
                     b.HasIndex("Transform", "ProbeSetId");
 

@@ -204,7 +204,7 @@ namespace EquivarianceLab.Web.Data.Migrations.Sqlite
                         .IsRequired()
                         .HasColumnType("TEXT");
 
-                    b.Property<string>("FilePath")
+                    b.Property<string>("FileName")
                         .IsRequired()
                         .HasColumnType("TEXT");
 
@@ -217,6 +217,9 @@ namespace EquivarianceLab.Web.Data.Migrations.Sqlite
                         .HasColumnType("TEXT");
 
                     b.Property<string>("LayersJson")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("LegacyPath")
                         .HasColumnType("TEXT");
 
                     b.Property<string>("Name")
@@ -307,7 +310,7 @@ namespace EquivarianceLab.Web.Data.Migrations.Sqlite
                     b.Property<int>("Count")
                         .HasColumnType("INTEGER");
 
-                    b.Property<string>("FilePath")
+                    b.Property<string>("FileName")
                         .IsRequired()
                         .HasColumnType("TEXT");
 
@@ -320,6 +323,9 @@ namespace EquivarianceLab.Web.Data.Migrations.Sqlite
 
                     b.Property<string>("Kind")
                         .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("LegacyPath")
                         .HasColumnType("TEXT");
 
                     b.Property<string>("Name")
@@ -337,6 +343,9 @@ namespace EquivarianceLab.Web.Data.Migrations.Sqlite
 
                     b.Property<string>("Source")
                         .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ThumbnailHashes")
                         .HasColumnType("TEXT");
 
                     b.Property<int>("Thumbnails")
@@ -363,11 +372,18 @@ namespace EquivarianceLab.Web.Data.Migrations.Sqlite
                     b.Property<DateTime>("CreatedUtc")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("Device")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("Error")
                         .HasColumnType("TEXT");
 
                     b.Property<double?>("EtaSeconds")
                         .HasColumnType("REAL");
+
+                    b.Property<int>("Fence")
+                        .IsConcurrencyToken()
+                        .HasColumnType("INTEGER");
 
                     b.Property<DateTime?>("FinishedUtc")
                         .HasColumnType("TEXT");
@@ -383,6 +399,9 @@ namespace EquivarianceLab.Web.Data.Migrations.Sqlite
 
                     b.Property<int>("ImagesTotal")
                         .HasColumnType("INTEGER");
+
+                    b.Property<DateTime?>("LeaseExpiresUtc")
+                        .HasColumnType("TEXT");
 
                     b.Property<string>("LogitsLayer")
                         .HasColumnType("TEXT");
@@ -402,6 +421,11 @@ namespace EquivarianceLab.Web.Data.Migrations.Sqlite
 
                     b.Property<string>("ProbeSetId")
                         .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Queue")
+                        .IsRequired()
+                        .HasMaxLength(16)
                         .HasColumnType("TEXT");
 
                     b.Property<string>("RequestedLayers")
@@ -439,6 +463,8 @@ namespace EquivarianceLab.Web.Data.Migrations.Sqlite
                     b.HasIndex("ProbeSetId");
 
                     b.HasIndex("Status");
+
+                    b.HasIndex("Status", "LeaseExpiresUtc");
 
                     b.HasIndex("Transform", "ProbeSetId");
 

@@ -1,0 +1,89 @@
+using EquivarianceLab.Web.Data;
+
+namespace EquivarianceLab.Web.Storage;
+
+/// <summary>
+/// The one way files reach the store and come back: a file is kept by its SHA-256, and read back as a local copy in
+/// this node's cache (<c>&lt;data&gt;/cache/&lt;sha256&gt;/&lt;name&gt;</c>), named as the loaders expect (their format follows the
+/// extension). The database records the hash and that name only, so any node can open what any other node kept.
+/// </summary>
+public sealed class StoredFiles(IObjectStore store, LabPaths paths)
+{
+    public IObjectStore Store => store;
+
+    /// <summary>Hashes a local file (the zoo's, a built-in probe set) and puts it in the store unless it is there.</summary>
+    public async Task<string> KeepAsync(string localFile, CancellationToken ct)
+    {
+        var sha256 = await LocalFiles.Sha256Async(localFile, ct);
+        await store.PutAsync(sha256, localFile, ct);
+        return sha256;
+    }
+
+    /// <summary>Keeps small content made here (a thumbnail): in this node's cache under <paramref name="name"/>, and in the store.</summary>
+    public async Task<string> KeepAsync(byte[] content, string name, CancellationToken ct)
+    {
+        var sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(content));
+        var path = CachePath(sha256, name);
+        if (!File.Exists(path))
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            var temp = Path.Combine(Path.GetDirectoryName(path)!, $".{Guid.NewGuid():N}.part");
+            await File.WriteAllBytesAsync(temp, content, ct);
+            LocalFiles.MoveIntoPlace(temp, path);
+        }
+        await store.PutAsync(sha256, path, ct);
+        return sha256;
+    }
+
+    /// <summary>
+    /// Moves a file just written and hashed on this node (an upload) into the cache under its hash and name, without
+    /// storing it: it is opened there to check it, and only a usable file is then <see cref="PublishAsync"/>ed.
+    /// </summary>
+    public string Adopt(string tempFile, string sha256, string name)
+    {
+        var path = CachePath(sha256, name);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        LocalFiles.MoveIntoPlace(tempFile, path);
+        return path;
+    }
+
+    public Task PublishAsync(string sha256, string localFile, CancellationToken ct) => store.PutAsync(sha256, localFile, ct);
+
+    /// <summary>Forgets this node's copy (an upload that turned out unusable).</summary>
+    public void Evict(string sha256, string name) => LocalFiles.TryDelete(CachePath(sha256, name));
+
+    /// <summary>A local path holding the stored file, fetched into the cache on first use (and its hash checked).</summary>
+    public async Task<string> LocalPathAsync(string sha256, string name, CancellationToken ct)
+    {
+        var path = CachePath(sha256, name);
+        if (File.Exists(path)) return path;
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        // Several jobs (or worker nodes on one shared data folder) may fetch the same file at once: each into its own
+        // temporary name, then renamed into place.
+        var temp = Path.Combine(Path.GetDirectoryName(path)!, $".{Guid.NewGuid():N}.part");
+        try
+        {
+            await store.CopyToAsync(sha256, temp, ct);
+            if (store is not FolderObjectStore && await LocalFiles.Sha256Async(temp, ct) != sha256)
+                throw new InvalidDataException($"The stored file {sha256[..12]}… arrived with different content; the store may be damaged.");
+            LocalFiles.MoveIntoPlace(temp, path);
+        }
+        finally { LocalFiles.TryDelete(temp); }
+        return path;
+    }
+
+    /// <summary>The local path of a model's file; a built-in control has no file, only its name for the loader.</summary>
+    public Task<string> LocalPathAsync(ModelEntry model, CancellationToken ct) =>
+        model.ContentHash is { } sha256 ? LocalPathAsync(sha256, model.FileName, ct) : Task.FromResult(model.FileName);
+
+    public Task<string> LocalPathAsync(ProbeSetEntry probeSet, CancellationToken ct) =>
+        LocalPathAsync(probeSet.ContentHash ?? throw new StoredObjectMissingException("(none)"), probeSet.FileName, ct);
+
+    private string CachePath(string sha256, string name)
+    {
+        if (sha256.Length != 64 || !sha256.All(char.IsAsciiHexDigitLower)) throw new ArgumentException("Not a SHA-256 in lower-case hex.", nameof(sha256));
+        var file = Path.GetFileName(name);
+        if (file.Length == 0 || file.StartsWith('.')) throw new ArgumentException("A stored file needs a plain name.", nameof(name));
+        return Path.Combine(paths.Cache, sha256, file);
+    }
+}
