@@ -86,6 +86,8 @@ public sealed class S3StoreOptions
     public string? AccessKey { get; set; }
     public string? SecretKey { get; set; }
     public string Region { get; set; } = "us-east-1";
+    /// <summary>Files above this many MiB go up in parts of this size (S3's smallest part is 5 MiB).</summary>
+    public int PartSizeMiB { get; set; } = 64;
 }
 
 /// <summary>

@@ -32,6 +32,7 @@ public sealed class LabOptionsValidator : IValidateOptions<LabOptions>
             if (o.Storage.S3.ServiceUrl is { Length: > 0 } url && !Uri.TryCreate(url, UriKind.Absolute, out _))
                 yield return $"{s}:Storage:S3:ServiceUrl must be an absolute URL such as http://minio:9000 (got '{url}').";
             if (string.IsNullOrWhiteSpace(o.Storage.S3.Bucket)) yield return $"{s}:Storage:S3:Bucket must name a bucket.";
+            if (o.Storage.S3.PartSizeMiB is < 5 or > 5120) yield return $"{s}:Storage:S3:PartSizeMiB must be between 5 and 5120 (got {o.Storage.S3.PartSizeMiB}).";
             if (string.IsNullOrEmpty(o.Storage.S3.AccessKey) != string.IsNullOrEmpty(o.Storage.S3.SecretKey))
                 yield return $"{s}:Storage:S3:AccessKey and {s}:Storage:S3:SecretKey must be set together.";
         }

@@ -27,10 +27,10 @@ public sealed class HostileNamesTests() : ServerTest("hostile")
     public async Task Names_with_markup_or_formulas_stay_text_and_no_page_breaks_the_policy()
     {
         using var api = Server.CreateClient();
-        var model = await UploadAsync(api, "api/models", "hostile.onnx", HostileCnn(), ModelName, ("accuracy", "55"));
+        var model = await api.UploadAsync("api/models", "hostile.onnx", HostileCnn(), ModelName, ("accuracy", "55"));
         var pngs = new List<byte[]>();
         for (var i = 0; i < 12; i++) pngs.Add(await api.GetByteArrayAsync($"thumbnails/fashion-mnist-test/{i}.png"));
-        var probe = await UploadAsync(api, "api/probesets", "garments.zip", UploadFlowTests.Zip(pngs.Select((png, i) => ($"{i:00}.png", png))), ProbeName);
+        var probe = await api.UploadAsync("api/probesets", "garments.zip", UploadFlowTests.Zip(pngs.Select((png, i) => ($"{i:00}.png", png))), ProbeName);
         var hostileRun = await api.QueueAsync(model, images: 8);
         var onHostileProbes = await api.QueueAsync(model, images: 8, probeSetId: probe);
         var tinyRun = await api.QueueAsync("tiny-a", images: 8);
@@ -239,18 +239,6 @@ public sealed class HostileNamesTests() : ServerTest("hostile")
         await page.Mouse.MoveAsync(x + 20, y - 20);
         await page.Mouse.MoveAsync(x, y, new() { Steps = 5 });
         await Assertions.Expect(chart.Locator(".apexcharts-tooltip.apexcharts-active")).ToHaveCountAsync(1);
-    }
-
-    private static async Task<string> UploadAsync(HttpClient api, string path, string fileName, byte[] bytes, string name, params (string Field, string Value)[] fields)
-    {
-        using var form = new MultipartFormDataContent { { new ByteArrayContent(bytes), "file", fileName }, { new StringContent(name), "name" } };
-        foreach (var (field, value) in fields) form.Add(new StringContent(value), field);
-        using var r = await api.PostAsync(path, form);
-        var body = await r.Content.ReadAsStringAsync();
-        Assert.True(r.StatusCode == HttpStatusCode.Created, $"POST {path}: {(int)r.StatusCode} {body}");
-        var created = JsonDocument.Parse(body).RootElement;
-        Assert.Equal(name, created.GetProperty("name").GetString());
-        return created.GetProperty("id").GetString()!;
     }
 
     /// <summary>The test zoo's tiny CNN with its first two activations named by markup and by a formula.</summary>

@@ -19,6 +19,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
     public S3ObjectStore(S3StoreOptions options)
     {
         _bucket = options.Bucket;
+        _partSize = (long)options.PartSizeMiB << 20;
         var config = new AmazonS3Config
         {
             ForcePathStyle = true,
@@ -53,14 +54,14 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
     }
 
     /// <summary>Objects above this go up in parts (so a model of several GiB is neither one request nor one retry).</summary>
-    private const long PartSize = 64L << 20;
+    private readonly long _partSize;
 
     public async Task PutAsync(string sha256, string localFile, CancellationToken ct)
     {
         if (await ExistsAsync(sha256, ct)) return;
         var length = new FileInfo(localFile).Length;
         // Plain (not aws-chunked) bodies: every S3-compatible server reads them, where some store the chunk framing as data.
-        if (length <= PartSize)
+        if (length <= _partSize)
         {
             await _client.PutObjectAsync(new PutObjectRequest { BucketName = _bucket, Key = Key(sha256), FilePath = localFile, UseChunkEncoding = false }, ct);
             return;
@@ -69,12 +70,12 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         try
         {
             var parts = new List<PartETag>();
-            for (var (number, position) = (1, 0L); position < length; number++, position += PartSize)
+            for (var (number, position) = (1, 0L); position < length; number++, position += _partSize)
             {
                 var part = await _client.UploadPartAsync(new UploadPartRequest
                 {
                     BucketName = _bucket, Key = Key(sha256), UploadId = upload.UploadId, PartNumber = number,
-                    FilePath = localFile, FilePosition = position, PartSize = Math.Min(PartSize, length - position), UseChunkEncoding = false,
+                    FilePath = localFile, FilePosition = position, PartSize = Math.Min(_partSize, length - position), UseChunkEncoding = false,
                 }, ct);
                 parts.Add(new PartETag(number, part.ETag));
             }

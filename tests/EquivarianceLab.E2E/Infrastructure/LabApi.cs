@@ -16,6 +16,19 @@ public static class LabApi
         return JsonDocument.Parse(body).RootElement.GetProperty("id").GetInt32();
     }
 
+    /// <summary>Uploads a model or probe set (<paramref name="path"/> api/models or api/probesets) with its name; returns its id.</summary>
+    public static async Task<string> UploadAsync(this HttpClient api, string path, string fileName, byte[] bytes, string name, params (string Field, string Value)[] fields)
+    {
+        using var form = new MultipartFormDataContent { { new ByteArrayContent(bytes), "file", fileName }, { new StringContent(name), "name" } };
+        foreach (var (field, value) in fields) form.Add(new StringContent(value), field);
+        using var r = await api.PostAsync(path, form);
+        var body = await r.Content.ReadAsStringAsync();
+        Assert.True(r.StatusCode == HttpStatusCode.Created, $"POST {path}: {(int)r.StatusCode} {body}");
+        var created = JsonDocument.Parse(body).RootElement;
+        Assert.Equal(name, created.GetProperty("name").GetString());
+        return created.GetProperty("id").GetString()!;
+    }
+
     public static async Task<JsonElement> RunAsync(this HttpClient client, int id) =>
         await client.GetFromJsonAsync<JsonElement>($"api/runs/{id}");
 
