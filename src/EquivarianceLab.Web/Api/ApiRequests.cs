@@ -107,14 +107,14 @@ public static class ApiRequests
         }
         catch (Exception e) when (e is not RequestException and not OperationCanceledException)
         {
-            if (form.File is not null) UploadWriter.TryDelete(form.File.TempPath);
+            if (form.File is not null) Storage.LocalFiles.TryDelete(form.File.TempPath);
             throw e is BadHttpRequestException { StatusCode: 413 }
                 ? RequestException.TooLarge($"The upload is larger than the limit of {UploadWriter.Format(options.MaxUploadBytes)}.")
                 : new RequestException($"The multipart request could not be read: {e.Message}");
         }
         catch
         {
-            if (form.File is not null) UploadWriter.TryDelete(form.File.TempPath);
+            if (form.File is not null) Storage.LocalFiles.TryDelete(form.File.TempPath);
             throw;
         }
         if (form.File is null) throw RequestException.Invalid("file", "No file: send it in a multipart field named 'file'.");

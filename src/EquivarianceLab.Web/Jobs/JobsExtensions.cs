@@ -16,6 +16,7 @@ public static class JobsExtensions
     public static IServiceCollection AddEquivarianceLabJobs(this IServiceCollection services, IConfiguration config, LabPaths paths, LabOptions options)
     {
         services.AddSingleton<RunProgressNotifier>();
+        services.AddSingleton<RunChangeSignal>();
         // Every node, also one without a job server: pages here see runs that worker nodes execute.
         services.AddHostedService<RunProgressRelay>();
         // Every node takes back runs whose worker died: a lab with one worker left still recovers its runs.

@@ -61,7 +61,7 @@ public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMea
             var format = CheckFields(upload);
             return await contentLocks.RunAsync(incoming.Sha256, () => KeepAsync(incoming, upload, format, caller, ct), ct);
         }
-        finally { UploadWriter.TryDelete(incoming.TempPath); }
+        finally { LocalFiles.TryDelete(incoming.TempPath); }
     }
 
     /// <summary>Under the content lock: an identical upload before this one (or on another node) is the answer.</summary>

@@ -34,7 +34,7 @@ public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, I
             UploadNames.CheckGivenName("name", name);
             return await contentLocks.RunAsync(incoming.Sha256, () => KeepAsync(incoming, fileName, name, kind, caller, ct), ct);
         }
-        finally { UploadWriter.TryDelete(incoming.TempPath); }
+        finally { LocalFiles.TryDelete(incoming.TempPath); }
     }
 
     /// <summary>Under the content lock: an identical upload before this one (or on another node) is the answer.</summary>

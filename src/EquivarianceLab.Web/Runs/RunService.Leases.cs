@@ -40,6 +40,7 @@ public sealed partial class RunService
                 .SetProperty(r => r.ImagesDone, 0)
                 .SetProperty(r => r.Error, (string?)null));
         if (claimed == 0) return null;
+        signal.Signal(db, runId);
         var run = db.Runs.Include(r => r.Model).Include(r => r.ProbeSet).AsNoTracking().First(r => r.Id == runId);
         // Read back after the claim: only a later change of hands (which also changes the attempt token) could move it.
         if (run.AttemptToken != attemptToken || run.Worker != worker) return null;
@@ -69,6 +70,7 @@ public sealed partial class RunService
             .SetProperty(r => r.EtaSeconds, etaSeconds)
             .SetProperty(r => r.LeaseExpiresUtc, until));
         if (written == 0) return LeaseState.Lost;
+        signal.Signal(db, runId);
         return db.Runs.Where(r => r.Id == runId).Select(r => r.CancelRequested).FirstOrDefault() ? LeaseState.CancelRequested : LeaseState.Held;
     }
 
@@ -92,6 +94,7 @@ public sealed partial class RunService
         if (finished) run.FinishedUtc = time.GetUtcNow().UtcDateTime;
         try { db.SaveChanges(); }
         catch (DbUpdateConcurrencyException) { return Refused(runId, fence, null); }
+        signal.Signal(db, runId);
         notifier.Publish(RunUpdate.From(run));
         return true;
     }
@@ -155,6 +158,7 @@ public sealed partial class RunService
             }
             if (changed == 0) continue;
             taken++;
+            await signal.SignalAsync(db, run.Id, ct);
             if (await db.Runs.AsNoTracking().FirstOrDefaultAsync(r => r.Id == run.Id, ct) is { } now_) notifier.Publish(RunUpdate.From(now_));
         }
         return taken;

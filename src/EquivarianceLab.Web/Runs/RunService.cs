@@ -22,7 +22,7 @@ public sealed record RunFilter(string? ModelId = null, string? ProbeSetId = null
 /// them; the measurement job claims, reports and finishes its run through it; at start it recovers what a crash left.
 /// </summary>
 public sealed partial class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackgroundJobClient jobs, CancellationRegistry cancellations,
-    RunProgressNotifier notifier, ModelService models, LabOptions options, TimeProvider time, ILogger<RunService> logger)
+    RunProgressNotifier notifier, RunChangeSignal signal, ModelService models, LabOptions options, TimeProvider time, ILogger<RunService> logger)
 {
     public async Task<Run> QueueAsync(RunRequest request, Caller caller, CancellationToken ct = default)
     {
@@ -163,6 +163,7 @@ public sealed partial class RunService(IDbContextFactory<AppDbContext> dbFactory
             try { await db.SaveChangesAsync(ct); }
             catch (DbUpdateConcurrencyException) when (attempt < 3) { continue; }
             // The node that runs it sees CancelRequested at its next progress write or heartbeat; this one may hold it itself.
+            await signal.SignalAsync(db, runId, ct);
             cancellations.Cancel(runId);
             notifier.Publish(RunUpdate.From(run));
             return true;
@@ -185,6 +186,7 @@ public sealed partial class RunService(IDbContextFactory<AppDbContext> dbFactory
         var label = $"{model} · {run.Transform} (run {id})";
         run.HangfireJobId = CreateJob(id, token, label, run.Queue);
         await db.SaveChangesAsync(ct);
+        await signal.SignalAsync(db, id, ct);
         notifier.Publish(RunUpdate.From(run));
     }
 

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using EquivarianceLab.Web.Api;
+using EquivarianceLab.Web.Storage;
 
 namespace EquivarianceLab.Web.Uploads;
 
@@ -41,7 +42,7 @@ public static class UploadWriter
         catch
         {
             if (file is not null) await DisposeQuietlyAsync(file);
-            TryDelete(temp);
+            LocalFiles.TryDelete(temp);
             throw;
         }
     }
@@ -87,7 +88,7 @@ public static class UploadWriter
             var name = Path.GetFileNameWithoutExtension(part).Split('.');
             var ours = name.Length >= 3 && string.Join('.', name[..^2]) == Environment.MachineName
                        && int.TryParse(name[^2], out var pid) && (pid == Environment.ProcessId || !IsRunning(pid));
-            if ((ours || nowUtc - File.GetLastWriteTimeUtc(part) >= othersAfter) && TryDelete(part)) removed++;
+            if ((ours || nowUtc - File.GetLastWriteTimeUtc(part) >= othersAfter) && LocalFiles.TryDelete(part)) removed++;
         }
         return removed;
     }
@@ -110,18 +111,6 @@ public static class UploadWriter
     private static RequestException StorageProblem(Exception e) => IsDiskFull(e)
         ? new RequestException("The server has no room to store the upload (its disk is full). Nothing was kept; tell the administrator.", StatusCodes.Status507InsufficientStorage)
         : new RequestException("The server could not store the upload (a storage error). Nothing was kept; try again later.", StatusCodes.Status503ServiceUnavailable);
-
-    public static bool TryDelete(string path)
-    {
-        try
-        {
-            if (!File.Exists(path)) return false;
-            File.Delete(path);
-            return true;
-        }
-        catch (IOException) { return false; }
-        catch (UnauthorizedAccessException) { return false; }
-    }
 
     public static string Format(long bytes) => bytes switch
     {

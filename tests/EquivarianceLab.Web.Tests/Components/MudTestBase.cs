@@ -52,6 +52,7 @@ public abstract class MudTestBase : BunitContext, IAsyncLifetime
         Services.AddSingleton<IMeasurementRunner>(Runner);
         Services.AddSingleton<IBackgroundJobClient>(Jobs);
         Services.AddSingleton<RunProgressNotifier>();
+        Services.AddSingleton<RunChangeSignal>();
         Services.AddSingleton<CancellationRegistry>();
         Services.AddSingleton<RunService>();
         Services.AddSingleton<ModelService>();
