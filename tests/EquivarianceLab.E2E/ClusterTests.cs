@@ -71,6 +71,9 @@ public sealed class ClusterTests(PostgresServer postgres, S3Server s3, ITestOutp
 
         var model = await api.UploadAsync("api/models", "uploaded.onnx", uploadedModel, "Uploaded CNN");
         var probes = await api.UploadAsync("api/probesets", "probes.npy", uploadedProbes, "Uploaded probes");
+        // The uploaded probe set's thumbnails come from the store.
+        using (var thumbnail = await api.GetAsync($"thumbnails/{probes}/0.png"))
+            Assert.Equal(("image/png", HttpStatusCode.OK), (thumbnail.Content.Headers.ContentType?.MediaType, thumbnail.StatusCode));
         var plan = Plan(model, probes);
         var runs = new List<int>();
         foreach (var r in plan) runs.Add(await api.QueueAsync(r.Model, r.Transform, r.Images, r.MaxShift, r.Probe));

@@ -9,19 +9,21 @@ namespace EquivarianceLab.E2E;
 
 /// <summary>
 /// Issue 13, start-up: nodes of one lab share a PostgreSQL database (a real server of the tests' own) and start as
-/// separate processes with their own data folders. Three started at once on an empty database all come up, with the
-/// zoo registered once; <c>eqlab db migrate</c> run twice at once applies the migrations once; a node told not to
+/// separate processes with their own data folders. Three started at once on an empty database and an empty S3 bucket
+/// all come up, with the zoo registered once; <c>eqlab db migrate</c> run twice at once applies the migrations once; a node told not to
 /// migrate refuses an unmigrated database, saying what to run, and starts on a migrated one.
 /// </summary>
-public sealed class SeveralNodesTests : IClassFixture<PostgresServer>, IDisposable
+public sealed class SeveralNodesTests : IClassFixture<PostgresServer>, IClassFixture<S3Server>, IDisposable
 {
     private readonly PostgresServer _postgres;
+    private readonly S3Server _s3;
     private readonly TestZoo _zoo = new();
     private readonly List<string> _folders = [];
 
-    public SeveralNodesTests(PostgresServer postgres)
+    public SeveralNodesTests(PostgresServer postgres, S3Server s3)
     {
         _postgres = postgres;
+        _s3 = s3;
         _zoo.AddTinyCnn("tiny-a", "Tiny CNN A", 71.5, seed: 1);
         _zoo.AddTinyCnn("tiny-b", "Tiny CNN B", 83.0, seed: 2);
     }
@@ -35,7 +37,15 @@ public sealed class SeveralNodesTests : IClassFixture<PostgresServer>, IDisposab
     [Fact]
     public async Task Three_nodes_started_at_once_on_an_empty_database_all_come_up_with_the_zoo_registered_once()
     {
-        var settings = Settings(PostgresServer.NewDatabaseName("three"));
+        // The store is an empty S3 bucket too: all three put the zoo's files in it at once.
+        var settings = new Dictionary<string, string>(Settings(PostgresServer.NewDatabaseName("three")))
+        {
+            ["EquivarianceLab:Storage:Kind"] = "S3",
+            ["EquivarianceLab:Storage:S3:ServiceUrl"] = _s3.ServiceUrl,
+            ["EquivarianceLab:Storage:S3:Bucket"] = _s3.NewBucketName("three"),
+            ["EquivarianceLab:Storage:S3:AccessKey"] = _s3.AccessKey,
+            ["EquivarianceLab:Storage:S3:SecretKey"] = _s3.SecretKey,
+        };
         var starting = Enumerable.Range(1, 3).Select(i => LabServer.StartAsync($"node{i}", Folder($"node{i}"), _zoo.Folder, settings)).ToList();
         var nodes = new List<LabServer>();
         try

@@ -70,7 +70,11 @@ public sealed class ModelService(IDbContextFactory<AppDbContext> dbFactory, IMea
         var ext = Path.GetExtension(upload.FileName).ToLowerInvariant();
         var id = "upload-" + incoming.Sha256[..12];
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        if (await db.Models.AsNoTracking().FirstOrDefaultAsync(m => m.Id == id, ct) is { } existing) return existing;
+        if (await db.Models.AsNoTracking().FirstOrDefaultAsync(m => m.Id == id, ct) is { } existing)
+        {
+            await files.RestoreAsync(incoming, existing.FileName, ct);
+            return existing;
+        }
         await quota.CheckAsync(caller, incoming.Length, ct);
         var fileName = incoming.Sha256 + ext;
         // Opened from this node's cache; it reaches the store (and other nodes) only once it proved usable.

@@ -43,7 +43,11 @@ public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, I
         var ext = Path.GetExtension(fileName).ToLowerInvariant();
         var id = "upload-" + incoming.Sha256[..12];
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        if (await db.ProbeSets.AsNoTracking().FirstOrDefaultAsync(p => p.Id == id, ct) is { } existing) return existing;
+        if (await db.ProbeSets.AsNoTracking().FirstOrDefaultAsync(p => p.Id == id, ct) is { } existing)
+        {
+            await files.RestoreAsync(incoming, existing.FileName, ct);
+            return existing;
+        }
         await quota.CheckAsync(caller, incoming.Length, ct);
         var storedName = incoming.Sha256 + ext;
         // Opened from this node's cache; it reaches the store (and other nodes) only once it proved usable.

@@ -49,8 +49,24 @@ public sealed class StoredFiles(IObjectStore store, LabPaths paths)
 
     public Task PublishAsync(string sha256, string localFile, CancellationToken ct) => store.PutAsync(sha256, localFile, ct);
 
+    /// <summary>
+    /// The same content uploaded again for an entry that exists: if the store lost the file, the upload brings it back
+    /// (the bytes are the same, the hash says so), so the entry works again.
+    /// </summary>
+    public async Task RestoreAsync(Uploads.UploadWriter.Incoming incoming, string name, CancellationToken ct)
+    {
+        if (await Uploads.UploadWriter.StorageAsync(() => store.ExistsAsync(incoming.Sha256, ct))) return;
+        var path = Uploads.UploadWriter.Storage(() => Adopt(incoming.TempPath, incoming.Sha256, name));
+        await Uploads.UploadWriter.StorageAsync(() => store.PutAsync(incoming.Sha256, path, ct));
+    }
+
     /// <summary>Forgets this node's copy (an upload that turned out unusable).</summary>
-    public void Evict(string sha256, string name) => LocalFiles.TryDelete(CachePath(sha256, name));
+    public void Evict(string sha256, string name)
+    {
+        var path = CachePath(sha256, name);
+        LocalFiles.TryDelete(path);
+        try { Directory.Delete(Path.GetDirectoryName(path)!); } catch (IOException) { } // not empty: other names of the same bytes
+    }
 
     /// <summary>A local path holding the stored file, fetched into the cache on first use (and its hash checked).</summary>
     public async Task<string> LocalPathAsync(string sha256, string name, CancellationToken ct)

@@ -56,9 +56,11 @@ public static class UploadWriter
     }
 
     /// <summary>As <see cref="Storage{T}"/>, for the store's own calls (an object store answers with its SDK's exceptions).</summary>
-    public static async Task StorageAsync(Func<Task> action)
+    public static async Task StorageAsync(Func<Task> action) => await StorageAsync(async () => { await action(); return true; });
+
+    public static async Task<T> StorageAsync<T>(Func<Task<T>> action)
     {
-        try { await action(); }
+        try { return await action(); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or Amazon.Runtime.AmazonServiceException
                                       or Amazon.Runtime.AmazonClientException or HttpRequestException)
         {

@@ -74,6 +74,14 @@ public sealed class FaultTests
             Assert.Equal(HttpStatusCode.Created, again.StatusCode);
             var rerun = (await again.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt32();
             Assert.Equal("Model file not found in the store: 'Doomed CNN'", (await WaitAsync(client, rerun)).GetProperty("error").GetString());
+
+            // The same file uploaded again is the same model, and brings its lost file back: the next run measures it.
+            using var reupload = new MultipartFormDataContent { { new ByteArrayContent(doomedFile), "file", "doomed-again.onnx" } };
+            var restored = await client.PostAsync("/api/models", reupload);
+            Assert.Equal(HttpStatusCode.Created, restored.StatusCode);
+            Assert.Equal(doomed, (await restored.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString());
+            Assert.True(File.Exists(DataFolderFiles.ObjectPath(data, DataFolderFiles.Sha256(doomedFile))));
+            Assert.Equal("done", (await WaitAsync(client, await QueueAsync(client, doomed))).GetProperty("status").GetString());
         }
         finally
         {
