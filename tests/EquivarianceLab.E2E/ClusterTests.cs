@@ -86,7 +86,7 @@ public sealed class ClusterTests(PostgresServer postgres, S3Server s3, ITestOutp
         var survivor = victim == workerA ? workerB : workerA;
         output.WriteLine($"killing {victim.Name} ({holder}) at {progress.GetProperty("imagesDone")} / {LongImages} images");
         var seen = new HashSet<int> { progress.GetProperty("imagesDone").GetInt32() };
-        for (var i = 0; i < 20 && seen.Count < 2; i++)
+        for (var until = DateTime.UtcNow.AddSeconds(30); seen.Count < 2 && DateTime.UtcNow < until;)
         {
             await Task.Delay(100);
             seen.Add((await api.RunAsync(longRun)).GetProperty("imagesDone").GetInt32());

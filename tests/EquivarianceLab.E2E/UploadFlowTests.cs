@@ -94,14 +94,12 @@ public sealed class UploadFlowTests(DashboardFixture lab)
         await button.ClickAsync();
     }
 
-    /// <summary>Everything an upload could leave behind: stored files, thumbnails, files in flight and the API's lists.</summary>
+    /// <summary>Everything an upload could leave behind: stored files (thumbnails among them), files in flight and the API's lists.</summary>
     private async Task<string> StoredAsync()
     {
-        string Files(string sub) => string.Join(",", Directory.EnumerateFiles(Path.Combine(lab.DataFolder, sub), "*", SearchOption.AllDirectories)
-            .Select(f => Path.GetRelativePath(lab.DataFolder, f)).Order(StringComparer.Ordinal));
         var models = await lab.Api.GetFromJsonAsync<JsonElement>("api/models");
         var probes = await lab.Api.GetFromJsonAsync<JsonElement>("api/probesets");
-        return string.Join("\n", Files("store"), Files("cache"), Files("incoming"),
+        return string.Join("\n", DataFolderFiles.Snapshot(lab.DataFolder),
             string.Join(",", models.EnumerateArray().Select(m => m.GetProperty("id").GetString())),
             string.Join(",", probes.EnumerateArray().Select(m => m.GetProperty("id").GetString())));
     }

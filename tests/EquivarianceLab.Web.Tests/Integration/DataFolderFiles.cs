@@ -25,11 +25,14 @@ public static partial class DataFolderFiles
             .Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList()!;
     }
 
-    /// <summary>Every file under the store, the cache and the incoming folder, relative and sorted: a snapshot to compare.</summary>
-    public static string Snapshot(string data) => string.Join("\n", new[] { "store", "cache", "incoming" }
+    /// <summary>
+    /// What a server keeps: every file in the store and the incoming folder, and the uploads in this node's cache,
+    /// relative and sorted — a snapshot to compare. (Other cached copies come and go as runs fetch files: not kept state.)
+    /// </summary>
+    public static string Snapshot(string data) => string.Join("\n", new[] { "store", "incoming" }
         .Select(d => Path.Combine(data, d)).Where(Directory.Exists)
         .SelectMany(d => Directory.EnumerateFiles(d, "*", SearchOption.AllDirectories))
-        .Select(f => Path.GetRelativePath(data, f)).Order(StringComparer.Ordinal));
+        .Select(f => Path.GetRelativePath(data, f)).Concat(StoredUploads(data)).Order(StringComparer.Ordinal));
 
     /// <summary>Files in flight (partial uploads, half-fetched copies) anywhere in the data folder.</summary>
     public static List<string> Partial(string data) =>
