@@ -58,17 +58,17 @@ public sealed class LayerPickerTests : MudTestBase
         AddListedModel();
         var cut = Open();
 
-        cut.FindAll("[data-testid=layer-row] input[type=checkbox]")[5].Change(false); // pool off
-        cut.FindAll("[data-testid=layer-row] input[type=checkbox]")[4].Change(true);  // se_pool on
-        cut.FindAll("[data-testid=layer-row] input[type=checkbox]")[0].Change(true);  // lift on
-        Assert.Contains("6 of 7 (your choice)", cut.Find("[data-testid=layer-count]").TextContent);
+        Tick(cut, 5, false); // pool off
+        Tick(cut, 4, true);  // se_pool on
+        Tick(cut, 0, true);  // lift on
+        cut.WaitForAssertion(() => Assert.Contains("6 of 7 (your choice)", cut.Find("[data-testid=layer-count]").TextContent));
         await cut.Find("[data-testid=queue-button]").ClickAsync(new());
 
         // Queueing leaves the page; back on it, a change undone with Default sends no choice.
         cut = Open();
-        cut.FindAll("[data-testid=layer-row] input[type=checkbox]")[1].Change(false);
+        Tick(cut, 1, false);
         cut.Find("[data-testid=layers-default]").Click();
-        Assert.Equal(Listing.Select(l => l.Default), Ticks(cut));
+        cut.WaitForAssertion(() => Assert.Equal(Listing.Select(l => l.Default), Ticks(cut)));
         await cut.Find("[data-testid=queue-button]").ClickAsync(new());
 
         using var db = DbFactory.CreateDbContext();
@@ -78,6 +78,13 @@ public sealed class LayerPickerTests : MudTestBase
         Assert.Null(runs[1].RequestedLayers);
     }
 
+    /// <summary>MudBlazor applies a checkbox's change asynchronously: the next change waits until this one shows.</summary>
+    private void Tick(IRenderedComponent<NewMeasurement> cut, int row, bool value)
+    {
+        cut.FindAll("[data-testid=layer-row] input[type=checkbox]")[row].Change(value);
+        cut.WaitForAssertion(() => Assert.Equal(value, Ticks(cut)[row]));
+    }
+
     [Fact]
     public void With_no_layer_ticked_nothing_can_be_queued()
     {
@@ -85,10 +92,10 @@ public sealed class LayerPickerTests : MudTestBase
         var cut = Open();
 
         cut.Find("[data-testid=layers-none]").Click();
-        Assert.All(Ticks(cut), Assert.False);
+        cut.WaitForAssertion(() => Assert.All(Ticks(cut), Assert.False));
         Assert.True(cut.Find("[data-testid=queue-button]").HasAttribute("disabled"));
         cut.Find("[data-testid=layers-all]").Click();
-        Assert.All(Ticks(cut), Assert.True);
+        cut.WaitForAssertion(() => Assert.All(Ticks(cut), Assert.True));
         Assert.False(cut.Find("[data-testid=queue-button]").HasAttribute("disabled"));
     }
 }
