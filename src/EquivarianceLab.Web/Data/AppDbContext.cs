@@ -51,7 +51,7 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityDbContext
             e.HasOne(r => r.ProbeSet).WithMany().HasForeignKey(r => r.ProbeSetId).OnDelete(DeleteBehavior.Restrict);
             e.HasMany(r => r.Layers).WithOne().HasForeignKey(l => l.RunId).OnDelete(DeleteBehavior.Cascade);
             e.HasMany(r => r.Parts).WithOne().HasForeignKey(p => p.RunId).OnDelete(DeleteBehavior.Cascade);
-            // Every write of a worker's result is conditional on the fence it claimed with (Runs/RunLeases.cs).
+            // Every write of a worker's result is conditional on the fence it claimed with (Runs/RunService.Leases.cs).
             e.Property(r => r.Fence).IsConcurrencyToken();
             e.Property(r => r.Queue).HasMaxLength(16);
             e.HasIndex(r => new { r.Status, r.LeaseExpiresUtc });

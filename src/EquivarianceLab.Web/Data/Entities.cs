@@ -108,7 +108,7 @@ public sealed class Run
     public string? Device { get; set; }
     /// <summary>
     /// Until when <see cref="Worker"/> owns the running run; renewed by its heartbeat. Past it, any node queues the run
-    /// again (Runs/RunLeases.cs).
+    /// again (Runs/RunService.Leases.cs).
     /// </summary>
     public DateTime? LeaseExpiresUtc { get; set; }
     /// <summary>

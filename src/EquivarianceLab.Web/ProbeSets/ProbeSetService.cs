@@ -147,26 +147,24 @@ public sealed class ProbeSetService(IDbContextFactory<AppDbContext> dbFactory, I
         var hash = await files.KeepAsync(path, ct);
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var entry = await db.ProbeSets.FirstOrDefaultAsync(p => p.Id == FashionMnistId, ct);
-        if (!await db.ProbeSets.AnyAsync(p => p.IsDefault && p.Id != FashionMnistId, ct) && entry is { IsDefault: false }) entry.IsDefault = true;
-        if (entry is not null && entry.ContentHash == hash && entry.ThumbnailHashes is not null)
+        // The file is read (and thumbnails made) only when it is new or changed.
+        if (entry is null || entry.ContentHash != hash || entry.ThumbnailHashes is null)
         {
-            await db.SaveChangesAsync(ct);
-            return;
+            // The library's IDX reader: the same one a measurement of this probe set uses.
+            var images = EquivarianceLab.Probes.FashionMnist.LoadImages(path);
+            int count = images.Count, h = images.Height, w = images.Width, size = h * w;
+            var samples = Enumerable.Range(0, Math.Min(ThumbnailCount, count))
+                .Select(i => images.Pixels.AsSpan(i * size, size).ToArray().Select(b => b / 255f).ToArray()).ToList();
+            entry ??= AddBuiltIn(db, FashionMnistId, FashionMnistName, "idx", path);
+            entry.FileName = Path.GetFileName(path);
+            entry.ContentHash = hash;
+            entry.LegacyPath = null;
+            entry.Count = count;
+            entry.ImageShape = $"1×{h}×{w}";
+            entry.SizeBytes = new FileInfo(path).Length;
+            await KeepThumbnailsAsync(entry, samples, [1, h, w], ct);
         }
-        // The library's IDX reader: the same one a measurement of this probe set uses.
-        var images = EquivarianceLab.Probes.FashionMnist.LoadImages(path);
-        int count = images.Count, h = images.Height, w = images.Width, size = h * w;
-        var samples = Enumerable.Range(0, Math.Min(ThumbnailCount, count))
-            .Select(i => images.Pixels.AsSpan(i * size, size).ToArray().Select(b => b / 255f).ToArray()).ToList();
-        entry ??= AddBuiltIn(db, FashionMnistId, FashionMnistName, "idx", path);
-        entry.FileName = Path.GetFileName(path);
-        entry.ContentHash = hash;
-        entry.LegacyPath = null;
-        entry.Count = count;
-        entry.ImageShape = $"1×{h}×{w}";
-        entry.SizeBytes = new FileInfo(path).Length;
         if (!await db.ProbeSets.AnyAsync(p => p.IsDefault && p.Id != FashionMnistId, ct)) entry.IsDefault = true;
-        await KeepThumbnailsAsync(entry, samples, [1, h, w], ct);
         await db.SaveChangesAsync(ct);
     }
 

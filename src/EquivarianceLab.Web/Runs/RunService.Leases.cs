@@ -141,8 +141,7 @@ public sealed partial class RunService
                     .SetProperty(r => r.StartedUtc, (DateTime?)null).SetProperty(r => r.LeaseExpiresUtc, (DateTime?)null), ct);
                 if (changed == 1)
                 {
-                    var model = await db.Models.Where(m => m.Id == run.ModelId).Select(m => m.Name).FirstOrDefaultAsync(ct) ?? run.ModelId;
-                    var jobId = CreateJob(run.Id, token, $"{model} · {run.Transform} (run {run.Id})", run.Queue);
+                    var jobId = await CreateJobAsync(db, run.Id, token, run.ModelId, run.Transform, run.Queue, ct);
                     await db.Runs.Where(r => r.Id == run.Id && r.AttemptToken == token).ExecuteUpdateAsync(s => s.SetProperty(r => r.HangfireJobId, jobId), ct);
                     logger.LogWarning("Run {RunId}: the lease of worker {Worker} ran out; queued again (restart {N}).", run.Id, run.Worker, run.Restarts + 1);
                 }
@@ -159,7 +158,7 @@ public sealed partial class RunService
             if (changed == 0) continue;
             taken++;
             await signal.SignalAsync(db, run.Id, ct);
-            if (await db.Runs.AsNoTracking().FirstOrDefaultAsync(r => r.Id == run.Id, ct) is { } now_) notifier.Publish(RunUpdate.From(now_));
+            if (await db.Runs.AsNoTracking().FirstOrDefaultAsync(r => r.Id == run.Id, ct) is { } after) notifier.Publish(RunUpdate.From(after));
         }
         return taken;
     }

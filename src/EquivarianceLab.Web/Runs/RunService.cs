@@ -18,8 +18,9 @@ public sealed record RunFilter(string? ModelId = null, string? ProbeSetId = null
 }
 
 /// <summary>
-/// All run data: queues runs and hands them to Hangfire (one job per run, queue "gpu"), lists, reads, cancels and re-runs
-/// them; the measurement job claims, reports and finishes its run through it; at start it recovers what a crash left.
+/// All run data: queues runs and hands them to Hangfire (one job per run, in the run's queue: cpu or gpu), lists, reads,
+/// cancels and re-runs them; the measurement job claims, reports and finishes its run through it (RunService.Leases.cs);
+/// at start it recovers what a crash left.
 /// </summary>
 public sealed partial class RunService(IDbContextFactory<AppDbContext> dbFactory, IBackgroundJobClient jobs, CancellationRegistry cancellations,
     RunProgressNotifier notifier, RunChangeSignal signal, ModelService models, LabOptions options, TimeProvider time, ILogger<RunService> logger)
@@ -170,8 +171,13 @@ public sealed partial class RunService(IDbContextFactory<AppDbContext> dbFactory
         }
     }
 
-    private string CreateJob(int runId, string attemptToken, string label, string queue) =>
-        jobs.Create<MeasurementJob>(j => j.Execute(runId, attemptToken, label, CancellationToken.None), new EnqueuedState(queue));
+    /// <summary>A Hangfire job for this attempt, named in Hangfire's dashboard by what it measures, not by a method name.</summary>
+    private async Task<string> CreateJobAsync(AppDbContext db, int runId, string attemptToken, string modelId, string transform, string queue, CancellationToken ct)
+    {
+        var model = await db.Models.Where(m => m.Id == modelId).Select(m => m.Name).FirstOrDefaultAsync(ct) ?? modelId;
+        var label = $"{model} · {transform} (run {runId})";
+        return jobs.Create<MeasurementJob>(j => j.Execute(runId, attemptToken, label, CancellationToken.None), new EnqueuedState(queue));
+    }
 
     /// <summary>Gives the run a fresh attempt token and a Hangfire job; an older job for it becomes a no-op.</summary>
     internal async Task EnqueueAsync(AppDbContext db, Run run, CancellationToken ct)
@@ -179,14 +185,9 @@ public sealed partial class RunService(IDbContextFactory<AppDbContext> dbFactory
         run.AttemptToken = Guid.NewGuid().ToString("N");
         run.Status = RunStatus.Queued;
         await db.SaveChangesAsync(ct);
-        var token = run.AttemptToken;
-        var id = run.Id;
-        // The job's name in Hangfire's dashboard: what is measured, not a method name.
-        var model = await db.Models.Where(m => m.Id == run.ModelId).Select(m => m.Name).FirstOrDefaultAsync(ct) ?? run.ModelId;
-        var label = $"{model} · {run.Transform} (run {id})";
-        run.HangfireJobId = CreateJob(id, token, label, run.Queue);
+        run.HangfireJobId = await CreateJobAsync(db, run.Id, run.AttemptToken, run.ModelId, run.Transform, run.Queue, ct);
         await db.SaveChangesAsync(ct);
-        await signal.SignalAsync(db, id, ct);
+        await signal.SignalAsync(db, run.Id, ct);
         notifier.Publish(RunUpdate.From(run));
     }
 
