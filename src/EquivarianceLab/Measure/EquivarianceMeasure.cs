@@ -55,14 +55,22 @@ public static class EquivarianceMeasure
 
             // Normalise f(X) once per batch; every g compares against it.
             var reference = new (Tensor Unit, Tensor Valid)[layers.Count];
+            var packed = new SimilarityKernel.Reference?[layers.Count];
             for (int l = 0; l < layers.Count; l++)
             {
                 states[l] ??= LayerState.Create(layers[l], plain[l], transforms.Count, images);
                 var canonical = states[l].Layout.Canonical(plain[l]);
                 if (states[l].Layout.Kind == LayerKind.Spatial)
-                    reference[l] = Similarity.Normalize(Flatten(canonical.to_type(ScalarType.Float32)), options.Similarity); // a copy: f(X) may share memory with the input
+                {
+                    if (UsesKernel(canonical))
+                        packed[l] = states[l].Packed(Flatten(canonical), options.Similarity);
+                    else
+                        reference[l] = Similarity.Normalize(Flatten(canonical.to_type(ScalarType.Float32)), options.Similarity); // a copy: f(X) may share memory with the input
+                }
                 else
+                {
                     states[l].AppendReference(canonical);
+                }
             }
 
             for (int t = 0; t < transforms.Count; t++)
@@ -85,6 +93,13 @@ public static class EquivarianceMeasure
                     }
                     // S(f(gX)_c, g·f(X)_c′) = S(g⁻¹·f(gX)_c, f(X)_c′): g only permutes positions. Moving f(gX) back
                     // makes the one copy the normalisation needs anyway, and the reference is normalised once per batch.
+                    // The kernel does both while it copies f(gX) into its scratch block.
+                    if (packed[l] is { } packedReference)
+                    {
+                        var inverse = state.InverseOf(t, g, a.shape[^2], a.shape[^1], inputH, inputW);
+                        SimilarityKernel.Accumulate(Flatten(a), inverse, packedReference, state.Scores[t]);
+                        continue;
+                    }
                     var back = g.ApplyInverseToFeature(a.to_type(ScalarType.Float32), inputH, inputW);
                     var (unitA, validA) = Similarity.NormalizeInPlace(Flatten(back), options.Similarity);
                     var (unitB, refValid) = reference[l];
@@ -119,6 +134,9 @@ public static class EquivarianceMeasure
     }
 
     private static Tensor Flatten(Tensor spatial) => spatial.reshape(spatial.shape[0], spatial.shape[1], -1);
+
+    /// <summary>The fused kernel serves spatial layers on the CPU; elsewhere (another device, no AVX2/FMA) the batched product does.</summary>
+    private static bool UsesKernel(Tensor features) => SimilarityKernel.Enabled && SimilarityKernel.Supported && features.device_type == DeviceType.CPU;
 
     private static (List<LayerResult> Layers, ImageInfluence[] Influences) BuildLayers(
         IFeatureModel model, LayerState[] states, IReadOnlyList<SpatialTransform> transforms)
@@ -246,6 +264,23 @@ public static class EquivarianceMeasure
             return state;
         }
 
+        private int[]?[]? _inverses;
+        private SimilarityKernel.Reference? _packed;
+
+        /// <summary>This batch's f(X) for the kernel, in the arrays of the batches before.</summary>
+        public SimilarityKernel.Reference Packed(Tensor features, SimilarityKind kind) =>
+            _packed is null ? _packed = new SimilarityKernel.Reference(features, kind) : _packed.Fill(features, kind);
+
+        /// <summary>g⁻¹ on this layer's h×w grid as a gather (position q of g⁻¹·f is position inverse[q] of f), made once.</summary>
+        public int[] InverseOf(int transform, SpatialTransform g, long h, long w, long inputH, long inputW)
+        {
+            _inverses ??= new int[Scores.Length][];
+            if (_inverses[transform] is { } known && known.Length == h * w) return known;
+            using var scope = NewDisposeScope();
+            var positions = Scalars.Range(0, h * w, dtype: ScalarType.Int32).view(1, 1, h, w);
+            return _inverses[transform] = g.ApplyInverseToFeature(positions, inputH, inputW).contiguous().data<int>().ToArray();
+        }
+
         public void AppendReference(Tensor vectors) => _referenceRows = Append(_reference!, _referenceRows, vectors);
         public void AppendMoved(int transform, Tensor vectors) => _movedRows![transform] = Append(_moved![transform], _movedRows[transform], vectors);
 
@@ -270,8 +305,8 @@ public static class EquivarianceMeasure
                 using var inner = NewDisposeScope();
                 var a = tensor(_moved![t], [n, _channels]).t().unsqueeze(0);
                 var (unitA, validA) = Similarity.NormalizeInPlace(a.contiguous(), kind);
-                Similarity.Accumulate(unitA, validA, unitB, validB, Scores[t]);
-                var influence = VectorInfluence.Of(unitA, validA, unitB, validB);
+                var partner = Similarity.Accumulate(unitA, validA, unitB, validB, Scores[t], partners: true)!;
+                var influence = VectorInfluence.Of(unitA, validA, unitB, validB, partner);
                 Scores[t].SetInfluence(influence.Invariance, influence.Equivariance);
             }
         }

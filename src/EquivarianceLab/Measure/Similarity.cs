@@ -40,17 +40,19 @@ public static class Similarity
     /// <summary>
     /// For unit vectors <c>a, b: [G, C, L]</c> (G independent groups: images for spatial layers, one for vector layers)
     /// accumulates the invariance S(a_c, b_c) and the equivariance max over valid c′ of S(a_c, b_c′), using one
-    /// batched matrix product per chunk of groups.
+    /// batched matrix product per chunk of groups. With <paramref name="partners"/>, returns each channel's best c′
+    /// <c>[G, C]</c> (the caller disposes it); otherwise null.
     /// </summary>
-    public static void Accumulate(Tensor a, Tensor validA, Tensor b, Tensor validB, ScoreAccumulator into)
+    public static Tensor? Accumulate(Tensor a, Tensor validA, Tensor b, Tensor validB, ScoreAccumulator into, bool partners = false)
     {
         using var scope = NewDisposeScope();
         long groups = a.shape[0], channels = a.shape[1];
         var pairValid = validA.logical_and(validB);
         var eqValid = validA.logical_and(validB.any(-1, keepdim: true));
         // Degenerate partners must not take part in the max over c′. When the vectors are shorter than the channel
-        // count, copying a valid partner over them (L values each) is cheaper than masking the C × C similarities.
-        bool allValid = validB.all().item<bool>(), maskColumns = !allValid && b.shape[2] >= channels;
+        // count, copying a valid partner over them (L values each) is cheaper than masking the C × C similarities;
+        // a copy would be an equally good partner, so when partners are asked for the columns are masked.
+        bool allValid = validB.all().item<bool>(), maskColumns = !allValid && (partners || b.shape[2] >= channels);
         var bt = (allValid || maskColumns ? b : ExcludeInvalid(b, validB)).transpose(1, 2);
         var invalidColumns = maskColumns ? validB.logical_not().unsqueeze(1) : null; // [g, 1, C′]
         // Chunks of about 2 M similarities (8 MiB): the max reads what the product has just written from cache, and
@@ -58,6 +60,7 @@ public static class Similarity
         long chunk = Math.Max(1, Math.Min(groups, SimilarityBlock / Math.Max(1, channels * channels)));
         var diag = empty(groups, channels);
         var best = empty(groups, channels);
+        var partner = partners ? empty(groups, channels, dtype: ScalarType.Int64) : null;
         for (long start = 0; start < groups; start += chunk)
         {
             long len = Math.Min(chunk, groups - start);
@@ -65,7 +68,16 @@ public static class Similarity
             var sims = bmm(a.narrow(0, start, len), bt.narrow(0, start, len)); // [g, C, C′]
             diag.narrow(0, start, len).copy_(sims.diagonal(0, 1, 2));          // the invariance pairs (the valid ones are counted)
             if (invalidColumns is not null) sims.MaskedFillInPlace(invalidColumns.narrow(0, start, len), double.NegativeInfinity);
-            best.narrow(0, start, len).copy_(sims.amax([-1L]));
+            if (partner is null)
+            {
+                best.narrow(0, start, len).copy_(sims.amax([-1L]));
+            }
+            else
+            {
+                var (values, indexes) = sims.max(-1);
+                best.narrow(0, start, len).copy_(values);
+                partner.narrow(0, start, len).copy_(indexes);
+            }
         }
         // E ≥ I per pair, exactly: the diagonal is one of the candidates.
         best = maximum(best, diag.MaskedFill(pairValid.logical_not(), double.NegativeInfinity));
@@ -75,6 +87,7 @@ public static class Similarity
         // Each group's own sums and counts, for the standard error over images (the totals above stay as they were).
         if (into.KeepsImages)
             into.AddImages(SumPerGroup(diag, pairValid), CountPerGroup(pairValid), SumPerGroup(best, eqValid), CountPerGroup(eqValid));
+        return partner?.MoveToOuterDisposeScope();
     }
 
     private static double[] SumPerGroup(Tensor values, Tensor valid) =>

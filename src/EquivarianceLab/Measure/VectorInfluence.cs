@@ -13,10 +13,10 @@ public static class VectorInfluence
     /// For unit vectors <c>a, b: [1, C, N]</c> (as <see cref="Similarity.Normalize"/> makes them). With image weights
     /// w, S(x, y) = Σ w x y / √(Σ w x² · Σ w y²) on the centred (pearson) or raw (cosine) values; at w = 1 its
     /// derivative for image n is a_n·b_n − S/2·(a_n² + b_n²) (centring adds nothing, as the centred values sum to 0).
-    /// The equivariance holds each channel's best partner c′ fixed. The layer's influence is the mean over the
-    /// channels its score averages.
+    /// The equivariance holds each channel's best partner c′ (<paramref name="partner"/> <c>[1, C]</c>, as the score
+    /// chose it) fixed. The layer's influence is the mean over the channels its score averages.
     /// </summary>
-    public static ImageInfluence Of(Tensor unitA, Tensor validA, Tensor unitB, Tensor validB)
+    public static ImageInfluence Of(Tensor unitA, Tensor validA, Tensor unitB, Tensor validB, Tensor partner)
     {
         using var scope = NewDisposeScope();
         var a = unitA[0].to_type(ScalarType.Float64); // [C, N]
@@ -24,9 +24,8 @@ public static class VectorInfluence
         var va = validA[0];
         var vb = validB[0];
         var invariance = Influence(a, b, a.mul(b).sum([-1L]), va.logical_and(vb));
-        var sims = a.mm(b.t()).MaskedFill(vb.logical_not().unsqueeze(0), double.NegativeInfinity);
-        var (best, partner) = sims.max(-1);
-        var equivariance = Influence(a, b.index_select(0, partner), best, va.logical_and(vb.any()));
+        var partnerOf = b.index_select(0, partner[0]);
+        var equivariance = Influence(a, partnerOf, a.mul(partnerOf).sum([-1L]), va.logical_and(vb.any()));
         return new ImageInfluence(invariance, equivariance);
     }
 

@@ -1,3 +1,4 @@
+using EquivarianceLab.Compute;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
@@ -17,7 +18,7 @@ internal static class TorchOrt
     {
         var bytes = tensor.bytes;
         return OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float, tensor.shape,
-            AddressOf(bytes), bytes.Length);
+            TensorMemory.AddressOf(bytes), bytes.Length);
     }
 
     /// <summary>A new torch tensor holding a copy of a float OrtValue (one native-to-native copy).</summary>
@@ -39,9 +40,4 @@ internal static class TorchOrt
     /// <summary>Copies a float OrtValue into a contiguous float32 tensor of the same size.</summary>
     public static void CopyInto(OrtValue value, torch.Tensor destination) =>
         MemoryMarshal.AsBytes(value.GetTensorDataAsSpan<float>()).CopyTo(destination.bytes);
-
-    // TorchSharp exposes a tensor's data only as a span over native memory; ORT wants the address. Native
-    // memory does not move, so the span's start address is stable (computed without an unsafe context).
-    private static IntPtr AddressOf(Span<byte> span) =>
-        Unsafe.ByteOffset(ref Unsafe.NullRef<byte>(), ref MemoryMarshal.GetReference(span));
 }

@@ -1,0 +1,417 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using EquivarianceLab.Compute;
+using static TorchSharp.torch;
+
+namespace EquivarianceLab.Measure;
+
+/// <summary>
+/// The spatial layers' similarities on the CPU at about the cost of reading the features once (docs/measure.md,
+/// "How the similarities are computed"). For each image, channel c of f(gX) is moved back by g⁻¹, centred and scaled
+/// to unit length while it is copied into a small scratch block (g only permutes positions, so the copy is the move);
+/// then a register-blocked product with the reference's unit vectors (laid out position-major once per batch) keeps,
+/// for each c, only the running max over c′, its argmax and the c′ = c value. The C×C′ similarities are never
+/// written to memory: on small grids (ResNet's last stage: 2×2 positions, 512 channels) writing and re-reading them
+/// cost several times the products themselves. Each image is one task, so results do not depend on the thread count.
+/// The numbers are those of <see cref="Similarity.Accumulate"/> up to float rounding (a different summation order).
+/// </summary>
+public static class SimilarityKernel
+{
+    /// <summary>Whether this processor has the 256-bit vectors and fused multiply-add the kernel is written for.</summary>
+    public static bool Supported => Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported;
+
+    /// <summary>
+    /// On by default. Off, spatial layers go through <see cref="Similarity.Accumulate"/>'s batched product: the tests
+    /// and <c>eqlab bench</c> compare the two paths.
+    /// </summary>
+    public static bool Enabled { get; set; } = true;
+
+    private const int Rows = 4, Columns = 2 * 8; // the register tile: 4 channels of f(gX) × 16 of the reference
+
+    /// <summary>
+    /// One batch's reference f(X) of a spatial layer, as unit vectors laid out for the kernel: per image an
+    /// <c>[L, C′]</c> block (positions outer, channels padded to a multiple of 16) and a bias per channel that is 0
+    /// for a valid vector and −∞ for a degenerate or padding one (so it never wins a max).
+    /// </summary>
+    public sealed class Reference
+    {
+        internal float[] Packed { get; private set; } = [];
+        internal float[] Bias { get; private set; } = [];
+        internal bool[] AnyValid { get; private set; } = [];
+        internal bool[] Valid { get; private set; } = [];
+        public SimilarityKind Kind { get; private set; }
+        public int Images { get; private set; }
+        public int Channels { get; private set; }
+        public int Length { get; private set; }
+        internal int PaddedChannels { get; private set; }
+
+        /// <param name="features">f(X) as <c>[n, C, L]</c> float32 on the CPU, unnormalised: each vector is centred (pearson) and
+        /// scaled to unit length here, deciding degenerate vectors as <see cref="Similarity.NormalizeInPlace"/> does.</param>
+        public Reference(Tensor features, SimilarityKind kind) => Fill(features, kind);
+
+        /// <summary>Takes the next batch's f(X), reusing this reference's arrays (a layer keeps one for the whole run).</summary>
+        public Reference Fill(Tensor features, SimilarityKind kind)
+        {
+            Kind = kind;
+            Images = checked((int)features.shape[0]);
+            Channels = checked((int)features.shape[1]);
+            Length = checked((int)features.shape[2]);
+            PaddedChannels = RoundUp(Channels, Columns);
+            int c = Channels, l = Length, cp = PaddedChannels;
+            if (Packed.Length < checked(Images * l * cp)) Packed = new float[Images * l * cp];
+            if (Bias.Length < Images * cp) Bias = new float[Images * cp];
+            if (Valid.Length < Images * c) Valid = new bool[Images * c];
+            if (AnyValid.Length < Images) AnyValid = new bool[Images];
+            var identity = Enumerable.Range(0, l).ToArray();
+            using var values = features.to_type(ScalarType.Float32).contiguous();
+            var address = TensorMemory.AddressOf(values);
+            Parallel.For(0, Images, new ParallelOptions { MaxDegreeOfParallelism = ComputeThreads.Count },
+                () => new float[l],
+                (i, _, unit) =>
+                {
+                    var image = NativeSpan(address, (long)i * c * l, c * l);
+                    var block = Packed.AsSpan(i * l * cp, l * cp);
+                    var bias = Bias.AsSpan(i * cp, cp);
+                    block.Clear();
+                    bias.Fill(float.NegativeInfinity);
+                    AnyValid[i] = false;
+                    for (int ch = 0; ch < c; ch++)
+                    {
+                        bool ok = MoveBackAndNormalize(image.Slice(ch * l, l), identity, unit, kind);
+                        Valid[i * c + ch] = ok;
+                        if (!ok) continue; // stays zero, and −∞ keeps it out of every max
+                        bias[ch] = 0f;
+                        AnyValid[i] = true;
+                        for (int q = 0; q < l; q++) block[q * cp + ch] = unit[q];
+                    }
+                    return unit;
+                },
+                _ => { });
+            GC.KeepAlive(values);
+            return this;
+        }
+    }
+
+    /// <summary>
+    /// Accumulates the invariance S(g⁻¹f(gX)_c, f(X)_c) and the equivariance max over valid c′ of
+    /// S(g⁻¹f(gX)_c, f(X)_c′) of every image into <paramref name="into"/>, as <see cref="Similarity.Accumulate"/> does.
+    /// </summary>
+    /// <param name="moved">f(gX) as <c>[n, C, L]</c> float32 on the CPU, unnormalised, not yet moved back.</param>
+    /// <param name="inverse">g⁻¹ as a gather: position q of g⁻¹·f is position <c>inverse[q]</c> of f.</param>
+    /// <param name="matches">When given (<c>[n·C]</c>), each channel's argmax c′ (−1 where it has none).</param>
+    public static void Accumulate(Tensor moved, int[] inverse, Reference reference, ScoreAccumulator into, int[]? matches = null)
+    {
+        int n = reference.Images, c = reference.Channels, l = reference.Length;
+        if (moved.shape[0] != n || moved.shape[1] != c || moved.shape[2] != l || inverse.Length != l)
+            throw new ArgumentException($"f(gX) [{string.Join(",", moved.shape)}] does not match the reference [{n},{c},{l}].", nameof(moved));
+        using var values = moved.to_type(ScalarType.Float32).contiguous();
+        // The span is recreated per task from the pinned native buffer; the tensor stays alive until all tasks end.
+        var address = TensorMemory.AddressOf(values);
+        var invSums = new double[n];
+        var invCounts = new double[n];
+        var eqSums = new double[n];
+        var eqCounts = new double[n];
+        Parallel.For(0, n, new ParallelOptions { MaxDegreeOfParallelism = ComputeThreads.Count },
+            () => Scratch.For(c, l, reference.PaddedChannels),
+            (i, _, scratch) =>
+            {
+                var image = NativeSpan(address, (long)i * c * l, c * l);
+                Image(image, inverse, reference, i, scratch, matches);
+                invSums[i] = scratch.InvSum; invCounts[i] = scratch.InvCount;
+                eqSums[i] = scratch.EqSum; eqCounts[i] = scratch.EqCount;
+                return scratch;
+            },
+            _ => { });
+        GC.KeepAlive(values);
+        into.Add(invSums.Sum(), (long)invCounts.Sum(), eqSums.Sum(), (long)eqCounts.Sum());
+        if (into.KeepsImages) into.AddImages(invSums, invCounts, eqSums, eqCounts);
+    }
+
+    private static unsafe Span<float> NativeSpan(IntPtr address, long offset, int length) =>
+        new((float*)address + offset, length);
+
+    /// <summary>
+    /// Per-thread buffers: the current image's moved-back unit vectors, their validity, the row results and, for long
+    /// vectors, the partial products. Kept per thread and only regrown, so batches do not allocate (large arrays
+    /// would each cost a full garbage collection).
+    /// </summary>
+    private sealed class Scratch
+    {
+        [ThreadStatic] private static Scratch? _cached;
+
+        public float[] Unit = [], Partial = [], Best = [], Diagonal = [];
+        public bool[] Valid = [];
+        public int[] Argmax = [];
+        public double InvSum, InvCount, EqSum, EqCount;
+
+        public static Scratch For(int channels, int length, int paddedChannels)
+        {
+            var s = _cached ??= new Scratch();
+            Grow(ref s.Unit, channels * length);
+            if (length >= ChunkedFrom) Grow(ref s.Partial, RoundUp(channels, Rows) * paddedChannels);
+            Grow(ref s.Best, channels);
+            Grow(ref s.Diagonal, channels);
+            Grow(ref s.Valid, channels);
+            Grow(ref s.Argmax, channels);
+            return s;
+        }
+
+        private static void Grow<T>(ref T[] array, int length)
+        {
+            if (array.Length < length) array = new T[length];
+        }
+    }
+
+    private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
+
+    private static void Image(ReadOnlySpan<float> image, int[] inverse, Reference reference, int i, Scratch s, int[]? matches)
+    {
+        int c = reference.Channels, l = reference.Length, cp = reference.PaddedChannels;
+        for (int ch = 0; ch < c; ch++)
+            s.Valid[ch] = MoveBackAndNormalize(image.Slice(ch * l, l), inverse, s.Unit.AsSpan(ch * l, l), reference.Kind);
+
+        var packed = reference.Packed.AsSpan(i * l * cp, l * cp);
+        var bias = reference.Bias.AsSpan(i * cp, cp);
+        if (l >= ChunkedFrom)
+        {
+            Chunked(s, c, l, cp, packed, bias);
+        }
+        else
+        {
+            for (int c0 = 0; c0 < c; c0 += Rows)
+                RowBlock(s, c0, c, l, cp, packed, bias);
+        }
+
+        s.InvSum = s.InvCount = s.EqSum = s.EqCount = 0;
+        var refValid = reference.Valid.AsSpan(i * c, c);
+        bool anyValid = reference.AnyValid[i];
+        for (int ch = 0; ch < c; ch++)
+        {
+            bool rowValid = s.Valid[ch];
+            if (rowValid && refValid[ch]) { s.InvSum += s.Diagonal[ch]; s.InvCount++; }
+            if (rowValid && anyValid) { s.EqSum += s.Best[ch]; s.EqCount++; }
+            if (matches is not null) matches[i * c + ch] = rowValid && anyValid ? s.Argmax[ch] : -1;
+        }
+    }
+
+    /// <summary>
+    /// Copies g⁻¹·x into <paramref name="unit"/>, centred (pearson) and scaled to unit length, exactly as
+    /// <see cref="Similarity.NormalizeInPlace"/> decides degenerate vectors (which become zero). Returns validity.
+    /// </summary>
+    private static bool MoveBackAndNormalize(ReadOnlySpan<float> x, int[] inverse, Span<float> unit, SimilarityKind kind)
+    {
+        int l = x.Length;
+        float mean = 0;
+        if (kind == SimilarityKind.Pearson) mean = (float)(Sum(x) / l);
+        double squares = 0;
+        for (int q = 0; q < l; q++)
+        {
+            float v = x[inverse[q]] - mean;
+            unit[q] = v;
+            squares += (double)v * v;
+        }
+        bool valid;
+        if (kind == SimilarityKind.Pearson)
+        {
+            // |x|² = |x − x̄|² + L·x̄², as Similarity.NormalizeInPlace decides it.
+            double raw = squares + (double)l * mean * mean;
+            valid = raw > 0 && squares > raw * (Similarity.DegenerateTolerance * Similarity.DegenerateTolerance);
+        }
+        else
+        {
+            valid = squares > 0;
+        }
+        float scale = valid ? (float)(1 / Math.Max(Math.Sqrt(squares), 1e-30)) : 0f;
+        Scale(unit, scale);
+        return valid;
+    }
+
+    private static double Sum(ReadOnlySpan<float> x)
+    {
+        var acc = Vector256<float>.Zero;
+        int q = 0;
+        ref float start = ref MemoryMarshal.GetReference(x);
+        for (; q + 8 <= x.Length; q += 8) acc += Vector256.LoadUnsafe(ref start, (nuint)q);
+        double sum = Vector256.Sum(acc);
+        for (; q < x.Length; q++) sum += x[q];
+        return sum;
+    }
+
+    private static void Scale(Span<float> x, float factor)
+    {
+        var f = Vector256.Create(factor);
+        ref float start = ref MemoryMarshal.GetReference(x);
+        int q = 0;
+        for (; q + 8 <= x.Length; q += 8) (Vector256.LoadUnsafe(ref start, (nuint)q) * f).StoreUnsafe(ref start, (nuint)q);
+        for (; q < x.Length; q++) x[q] *= factor;
+    }
+
+    /// <summary>
+    /// Rows c0…c0+3 against every reference channel: 4×16 dot products held in eight registers over the positions,
+    /// then folded into each row's running max and argmax (ties go to the smaller c′) and its c′ = c value.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowBlock(Scratch s, int c0, int c, int l, int cp, ReadOnlySpan<float> packed, ReadOnlySpan<float> bias)
+    {
+        // Rows past the last channel repeat it; their results are not stored.
+        ref float r0 = ref s.Unit[c0 * l];
+        ref float r1 = ref s.Unit[Math.Min(c0 + 1, c - 1) * l];
+        ref float r2 = ref s.Unit[Math.Min(c0 + 2, c - 1) * l];
+        ref float r3 = ref s.Unit[Math.Min(c0 + 3, c - 1) * l];
+        ref float b = ref MemoryMarshal.GetReference(packed);
+        ref float bi = ref MemoryMarshal.GetReference(bias);
+        var best0 = Vector256.Create(float.NegativeInfinity);
+        var best1 = best0; var best2 = best0; var best3 = best0;
+        var arg0 = Vector256<int>.Zero;
+        var arg1 = arg0; var arg2 = arg0; var arg3 = arg0;
+        var lane = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+        Span<float> spill = stackalloc float[Columns];
+
+        for (int j0 = 0; j0 < cp; j0 += Columns)
+        {
+            Vector256<float> a00 = default, a01 = default, a10 = default, a11 = default,
+                             a20 = default, a21 = default, a30 = default, a31 = default;
+            nuint offset = (nuint)j0;
+            for (int q = 0; q < l; q++, offset += (nuint)cp)
+            {
+                var b0 = Vector256.LoadUnsafe(ref b, offset);
+                var b1 = Vector256.LoadUnsafe(ref b, offset + 8);
+                var x = Vector256.Create(Unsafe.Add(ref r0, q));
+                a00 = Vector256.FusedMultiplyAdd(x, b0, a00); a01 = Vector256.FusedMultiplyAdd(x, b1, a01);
+                x = Vector256.Create(Unsafe.Add(ref r1, q));
+                a10 = Vector256.FusedMultiplyAdd(x, b0, a10); a11 = Vector256.FusedMultiplyAdd(x, b1, a11);
+                x = Vector256.Create(Unsafe.Add(ref r2, q));
+                a20 = Vector256.FusedMultiplyAdd(x, b0, a20); a21 = Vector256.FusedMultiplyAdd(x, b1, a21);
+                x = Vector256.Create(Unsafe.Add(ref r3, q));
+                a30 = Vector256.FusedMultiplyAdd(x, b0, a30); a31 = Vector256.FusedMultiplyAdd(x, b1, a31);
+            }
+            var bias0 = Vector256.LoadUnsafe(ref bi, (nuint)j0);
+            var bias1 = Vector256.LoadUnsafe(ref bi, (nuint)j0 + 8);
+            var index0 = lane + Vector256.Create(j0);
+            var index1 = index0 + Vector256.Create(8);
+            Fold(a00 + bias0, a01 + bias1, index0, index1, ref best0, ref arg0);
+            Fold(a10 + bias0, a11 + bias1, index0, index1, ref best1, ref arg1);
+            Fold(a20 + bias0, a21 + bias1, index0, index1, ref best2, ref arg2);
+            Fold(a30 + bias0, a31 + bias1, index0, index1, ref best3, ref arg3);
+            // The c′ = c value, when this tile holds it (the same number the max saw).
+            for (int r = 0; r < Rows && c0 + r < c; r++)
+            {
+                int d = c0 + r - j0;
+                if ((uint)d >= Columns) continue;
+                var (lo, hi) = r switch { 0 => (a00, a01), 1 => (a10, a11), 2 => (a20, a21), _ => (a30, a31) };
+                lo.StoreUnsafe(ref MemoryMarshal.GetReference(spill));
+                hi.StoreUnsafe(ref MemoryMarshal.GetReference(spill), 8);
+                s.Diagonal[c0 + r] = spill[d];
+            }
+        }
+        Finish(s, c0, c, best0, arg0, 0);
+        Finish(s, c0, c, best1, arg1, 1);
+        Finish(s, c0, c, best2, arg2, 2);
+        Finish(s, c0, c, best3, arg3, 3);
+    }
+
+    /// <summary>
+    /// Long vectors (many positions, as in early layers): the C×C′ products are few next to the positions, so they are
+    /// summed in a small buffer over chunks of positions whose reference block stays in the L1 cache (streaming the
+    /// whole block once per row block would read it from L2 C/4 times), then folded row by row.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Chunked(Scratch s, int c, int l, int cp, ReadOnlySpan<float> packed, ReadOnlySpan<float> bias)
+    {
+        var partial = s.Partial.AsSpan(0, RoundUp(c, Rows) * cp);
+        partial.Clear();
+        int chunk = Math.Max(16, L1Floats / cp);
+        ref float b = ref MemoryMarshal.GetReference(packed);
+        ref float p = ref MemoryMarshal.GetReference(partial);
+        for (int q0 = 0; q0 < l; q0 += chunk)
+        {
+            int q1 = Math.Min(l, q0 + chunk);
+            for (int c0 = 0; c0 < c; c0 += Rows)
+            {
+                ref float r0 = ref s.Unit[c0 * l];
+                ref float r1 = ref s.Unit[Math.Min(c0 + 1, c - 1) * l];
+                ref float r2 = ref s.Unit[Math.Min(c0 + 2, c - 1) * l];
+                ref float r3 = ref s.Unit[Math.Min(c0 + 3, c - 1) * l];
+                for (int j0 = 0; j0 < cp; j0 += Columns)
+                {
+                    nuint o0 = (nuint)(c0 * cp + j0), o1 = o0 + (nuint)cp, o2 = o1 + (nuint)cp, o3 = o2 + (nuint)cp;
+                    var a00 = Vector256.LoadUnsafe(ref p, o0); var a01 = Vector256.LoadUnsafe(ref p, o0 + 8);
+                    var a10 = Vector256.LoadUnsafe(ref p, o1); var a11 = Vector256.LoadUnsafe(ref p, o1 + 8);
+                    var a20 = Vector256.LoadUnsafe(ref p, o2); var a21 = Vector256.LoadUnsafe(ref p, o2 + 8);
+                    var a30 = Vector256.LoadUnsafe(ref p, o3); var a31 = Vector256.LoadUnsafe(ref p, o3 + 8);
+                    nuint offset = (nuint)(q0 * cp + j0);
+                    for (int q = q0; q < q1; q++, offset += (nuint)cp)
+                    {
+                        var b0 = Vector256.LoadUnsafe(ref b, offset);
+                        var b1 = Vector256.LoadUnsafe(ref b, offset + 8);
+                        var x = Vector256.Create(Unsafe.Add(ref r0, q));
+                        a00 = Vector256.FusedMultiplyAdd(x, b0, a00); a01 = Vector256.FusedMultiplyAdd(x, b1, a01);
+                        x = Vector256.Create(Unsafe.Add(ref r1, q));
+                        a10 = Vector256.FusedMultiplyAdd(x, b0, a10); a11 = Vector256.FusedMultiplyAdd(x, b1, a11);
+                        x = Vector256.Create(Unsafe.Add(ref r2, q));
+                        a20 = Vector256.FusedMultiplyAdd(x, b0, a20); a21 = Vector256.FusedMultiplyAdd(x, b1, a21);
+                        x = Vector256.Create(Unsafe.Add(ref r3, q));
+                        a30 = Vector256.FusedMultiplyAdd(x, b0, a30); a31 = Vector256.FusedMultiplyAdd(x, b1, a31);
+                    }
+                    a00.StoreUnsafe(ref p, o0); a01.StoreUnsafe(ref p, o0 + 8);
+                    a10.StoreUnsafe(ref p, o1); a11.StoreUnsafe(ref p, o1 + 8);
+                    a20.StoreUnsafe(ref p, o2); a21.StoreUnsafe(ref p, o2 + 8);
+                    a30.StoreUnsafe(ref p, o3); a31.StoreUnsafe(ref p, o3 + 8);
+                }
+            }
+        }
+        var lane = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+        ref float bi = ref MemoryMarshal.GetReference(bias);
+        for (int row = 0; row < c; row++)
+        {
+            var best = Vector256.Create(float.NegativeInfinity);
+            var arg = Vector256<int>.Zero;
+            nuint start = (nuint)(row * cp);
+            for (int j0 = 0; j0 < cp; j0 += Columns)
+            {
+                var index0 = lane + Vector256.Create(j0);
+                Fold(Vector256.LoadUnsafe(ref p, start + (nuint)j0) + Vector256.LoadUnsafe(ref bi, (nuint)j0),
+                     Vector256.LoadUnsafe(ref p, start + (nuint)j0 + 8) + Vector256.LoadUnsafe(ref bi, (nuint)j0 + 8),
+                     index0, index0 + Vector256.Create(8), ref best, ref arg);
+            }
+            s.Diagonal[row] = partial[row * cp + row] + bias[row];
+            Finish(s, row, c, best, arg, 0);
+        }
+    }
+
+    /// <summary>Vectors with at least this many positions take the chunked path.</summary>
+    private const int ChunkedFrom = 64;
+
+    /// <summary>About a quarter of a 32 KiB L1 data cache in floats, for a chunk of the reference block.</summary>
+    private const int L1Floats = 2048;
+
+    /// <summary>Running max per lane; a later column replaces the lane's best only when strictly greater.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Fold(Vector256<float> lo, Vector256<float> hi, Vector256<int> indexLo, Vector256<int> indexHi,
+        ref Vector256<float> best, ref Vector256<int> arg)
+    {
+        var better = Vector256.GreaterThan(lo, best);
+        best = Vector256.ConditionalSelect(better, lo, best);
+        arg = Vector256.ConditionalSelect(better.AsInt32(), indexLo, arg);
+        better = Vector256.GreaterThan(hi, best);
+        best = Vector256.ConditionalSelect(better, hi, best);
+        arg = Vector256.ConditionalSelect(better.AsInt32(), indexHi, arg);
+    }
+
+    /// <summary>The row's max over its eight lanes and the smallest c′ that reaches it.</summary>
+    private static void Finish(Scratch s, int c0, int c, Vector256<float> best, Vector256<int> arg, int r)
+    {
+        if (c0 + r >= c) return;
+        float max = float.NegativeInfinity;
+        int index = int.MaxValue;
+        for (int k = 0; k < 8; k++)
+        {
+            float v = best.GetElement(k);
+            int j = arg.GetElement(k);
+            if (v > max || (v == max && j < index)) { max = v; index = j; }
+        }
+        s.Best[c0 + r] = max;
+        s.Argmax[c0 + r] = index;
+    }
+}

@@ -1,0 +1,162 @@
+using EquivarianceLab.FeatureModels;
+using EquivarianceLab.Measure;
+using EquivarianceLab.Probes;
+using EquivarianceLab.Tests.Equivalence;
+using EquivarianceLab.Tests.Onnx;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace EquivarianceLab.Tests.Measure;
+
+/// <summary>
+/// The fused kernel against the batched product it replaces (<see cref="Similarity.Accumulate"/> on explicitly
+/// moved-back, normalised vectors), and against the explicit C×C′ similarity matrix for its argmax. Measurements
+/// with the kernel switched on and off are compared in a collection of their own (the switch is process-wide).
+/// </summary>
+public class SimilarityKernelTests
+{
+    public static TheoryData<int, int, int, bool> Shapes => new()
+    {
+        { 3, 1, 4, true }, { 5, 3, 9, false }, { 4, 17, 4, true }, { 2, 64, 50, true }, { 3, 33, 2, false }, { 2, 512, 4, true }, { 1, 16, 1024, true }, { 3, 40, 200, false }, { 2, 6, 64, true },
+    };
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Gives_the_batched_products_sums_counts_and_per_image_sums(int n, int channels, int length, bool pearson)
+    {
+        Assert.True(SimilarityKernel.Supported, "this machine has AVX2 and FMA; the kernel must run here");
+        var kind = pearson ? SimilarityKind.Pearson : SimilarityKind.Cosine;
+        using var scope = NewDisposeScope();
+        var (moved, reference) = Features(n, channels, length, seed: channels * 31 + length);
+        var inverse = Permutation(length, seed: length);
+
+        var expected = new ScoreAccumulator(n);
+        var back = moved.index_select(2, tensor(inverse.Select(i => (long)i).ToArray()));
+        var (unitA, validA) = Similarity.Normalize(back, kind);
+        var (unitB, validB) = Similarity.Normalize(reference, kind);
+        Similarity.Accumulate(unitA, validA, unitB, validB, expected);
+
+        var actual = new ScoreAccumulator(n);
+        var matches = new int[n * channels];
+        SimilarityKernel.Accumulate(moved, inverse, new SimilarityKernel.Reference(reference, kind), actual, matches);
+
+        Assert.Equal(expected.InvarianceCount, actual.InvarianceCount);
+        Assert.Equal(expected.EquivarianceCount, actual.EquivarianceCount);
+        Assert.Equal(expected.InvarianceSum, actual.InvarianceSum, 1e-6 * Math.Max(1, expected.InvarianceCount));
+        Assert.Equal(expected.EquivarianceSum, actual.EquivarianceSum, 1e-6 * Math.Max(1, expected.EquivarianceCount));
+        var (e, a) = (expected.Influence(), actual.Influence());
+        Assert.Equal(e.Invariance!.Length, a.Invariance!.Length);
+        for (int i = 0; i < e.Invariance.Length; i++)
+        {
+            Assert.Equal(e.Invariance[i], a.Invariance[i], 1e-5);
+            Assert.Equal(e.Equivariance![i], a.Equivariance![i], 1e-5);
+        }
+
+        // The argmax is the explicit matrix's, wherever the best is clear of the runner-up.
+        var sims = bmm(unitA, unitB.transpose(1, 2)).MaskedFillInPlace(validB.logical_not().unsqueeze(1), double.NegativeInfinity);
+        var top = sims.topk(Math.Min(2, channels), dim: -1);
+        for (int i = 0; i < n; i++)
+            for (int c = 0; c < channels; c++)
+            {
+                bool rowValid = validA[i, c].item<bool>() && validB[i].any().item<bool>();
+                if (!rowValid) { Assert.Equal(-1, matches[i * channels + c]); continue; }
+                var gap = channels > 1 ? top.values[i, c, 0].item<float>() - top.values[i, c, 1].item<float>() : 1f;
+                if (gap > 1e-5f) Assert.Equal(top.indexes[i, c, 0].item<long>(), matches[i * channels + c]);
+            }
+    }
+
+    [Fact]
+    public void Equal_best_partners_go_to_the_smallest_index()
+    {
+        // Every reference channel is the same vector: all c′ tie, and the match must be 0 for every channel.
+        using var scope = NewDisposeScope();
+        var row = randn(1, 1, 9);
+        var reference = row.expand(1, 20, 9).contiguous();
+        var moved = randn(1, 20, 9);
+        var (unitB, validB) = Similarity.Normalize(reference, SimilarityKind.Pearson);
+        var matches = new int[20];
+        SimilarityKernel.Accumulate(moved, [.. Enumerable.Range(0, 9)], new SimilarityKernel.Reference(reference, SimilarityKind.Pearson),
+            new ScoreAccumulator(), matches);
+        Assert.All(matches, m => Assert.Equal(0, m));
+    }
+
+    /// <summary>f(gX) and f(X) with a constant channel (degenerate for pearson), an all-zero one (degenerate for both) and a large offset.</summary>
+    private static (Tensor Moved, Tensor Reference) Features(int n, int channels, int length, int seed)
+    {
+        manual_seed(seed);
+        var moved = randn(n, channels, length);
+        var reference = randn(n, channels, length);
+        if (channels > 2 && length > 1)
+        {
+            moved[0, 1] = ones(length).Times(3.0);
+            reference[n - 1, 2] = zeros(length);
+            reference[0, 0] = ones(length).Times(-2.0);
+            moved[n - 1, channels - 1] = moved[n - 1, channels - 1].Plus(100.0);
+        }
+        return (moved, reference);
+    }
+
+    private static int[] Permutation(int length, int seed)
+    {
+        var p = Enumerable.Range(0, length).ToArray();
+        new Random(seed).Shuffle(p);
+        return p;
+    }
+}
+
+[CollectionDefinition(nameof(KernelSwitchTests), DisableParallelization = true)]
+public sealed class KernelSwitchCollection;
+
+/// <summary>Whole measurements with the kernel and with the batched product agree on every layer and transform.</summary>
+[Collection(nameof(KernelSwitchTests))]
+public sealed class KernelSwitchTests : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("eqlab-kernel-").FullName;
+
+    public void Dispose()
+    {
+        SimilarityKernel.Enabled = true;
+        Directory.Delete(_folder, recursive: true);
+    }
+
+    [Theory]
+    [InlineData("rotation", "pearson")]
+    [InlineData("translation", "cosine")]
+    [InlineData("flip", "pearson")]
+    public void A_resnet18_and_a_token_model_measure_the_same_with_the_kernel_and_with_the_batched_product(string transform, string similarity)
+    {
+        var options = new MeasureOptions
+        {
+            Transform = MeasureNames.ParseTransform(transform),
+            Similarity = MeasureNames.ParseSimilarity(similarity),
+            MaxShift = 3,
+            BatchSize = 5,
+            Images = 7,
+        };
+        var (_, onnxPath) = ResNet18GraphTests.Make(_folder, 32);
+        using var probe = new TensorProbeSet("random", OnnxTestGraphs.Images(7, 3, 32, 32));
+        using (var resnet = ModelLoader.Load(onnxPath, layers: ["stem", "layer1", "layer2", "layer3", "layer4", "pool", "logits"]))
+            Compare(resnet, probe, options);
+        using var greyProbe = new TensorProbeSet("grey", OnnxTestGraphs.Images(7, 1, 12, 12));
+        using var tokens = new TorchFeatureModel("probe-net", new ProbeNet(seed: 4), [1, -1, -1]);
+        Compare(tokens, greyProbe, options);
+    }
+
+    private static void Compare(IFeatureModel model, IProbeSet probe, MeasureOptions options)
+    {
+        SimilarityKernel.Enabled = false;
+        var expected = EquivarianceMeasure.Run(model, probe, options);
+        SimilarityKernel.Enabled = true;
+        var actual = EquivarianceMeasure.Run(model, probe, options);
+        for (int l = 0; l < expected.Layers.Count; l++)
+            foreach (var (key, score) in expected.Layers[l].PerTransform)
+            {
+                var other = actual.Layers[l].PerTransform[key];
+                Assert.True(Close(score.Invariance, other.Invariance) && Close(score.Equivariance, other.Equivariance),
+                    $"{model.Name} {expected.Layers[l].Name}/{key}: batched ({score.Invariance}, {score.Equivariance}) vs kernel ({other.Invariance}, {other.Equivariance})");
+                Assert.True(Close(score.InvarianceStderr, other.InvarianceStderr), $"{expected.Layers[l].Name}/{key} standard error");
+            }
+    }
+
+    private static bool Close(double? a, double? b) => a is null ? b is null : b is not null && Math.Abs(a.Value - b.Value) <= 1e-6;
+}
