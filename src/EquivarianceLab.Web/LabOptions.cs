@@ -134,8 +134,15 @@ public sealed class WorkerLimits
     /// <summary>Wall-clock budget for opening an uploaded model or probe set.</summary>
     public TimeSpan ValidationTimeLimit { get; set; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>Compute threads of a worker (libtorch, OpenMP); 0 = one per core.</summary>
+    /// <summary>Compute threads of a worker (ONNX Runtime, libtorch, the similarity kernel); 0 = one per core.</summary>
     public int Threads { get; set; }
+
+    /// <summary>
+    /// <c>auto</c> (default): serve the <c>gpu</c> queue where ONNX Runtime's CUDA execution provider is usable here;
+    /// <c>cpu</c>: never touch a GPU; <c>cuda</c>: a GPU is required, and the node refuses to start without one. A run
+    /// is measured on the device its queue names (docs/gpu.md).
+    /// </summary>
+    public string Device { get; set; } = Workers.WorkerDevices.AutoName;
 }
 
 /// <summary>

@@ -49,6 +49,11 @@ public sealed class LabOptionsValidator : IValidateOptions<LabOptions>
         if (o.Worker.RunTimeLimit <= TimeSpan.Zero) yield return $"{s}:Worker:RunTimeLimit must be a positive time span such as 02:00:00 (got {o.Worker.RunTimeLimit}).";
         if (o.Worker.ValidationTimeLimit <= TimeSpan.Zero) yield return $"{s}:Worker:ValidationTimeLimit must be a positive time span such as 00:01:00 (got {o.Worker.ValidationTimeLimit}).";
         if (o.Worker.Threads is < 0 or > 1024) yield return $"{s}:Worker:Threads must be between 0 (one per core) and 1024 (got {o.Worker.Threads}).";
+        if (!Workers.WorkerDevices.TryParse(o.Worker.Device, out var device))
+            yield return $"{s}:Worker:Device must be auto, cpu or cuda (got '{Messages.Untrusted(o.Worker.Device, 40)}').";
+        // Only where jobs run: a UI node never measures. The check starts CUDA once, on a GPU build only.
+        else if (device == Workers.WorkerDevice.Cuda && o.Role != NodeRole.Ui && Workers.WorkerDevices.CudaProblem() is { } problem)
+            yield return $"{s}:Worker:Device is cuda, but {problem}";
         if (o.RateLimits.RunsPerMinute < 1) yield return $"{s}:RateLimits:RunsPerMinute must be positive (got {o.RateLimits.RunsPerMinute}).";
         if (o.RateLimits.ApiRequestsPerMinute < 1) yield return $"{s}:RateLimits:ApiRequestsPerMinute must be positive (got {o.RateLimits.ApiRequestsPerMinute}).";
         if (o.RateLimits.MaxActiveRunsPerUser < 1) yield return $"{s}:RateLimits:MaxActiveRunsPerUser must be positive (got {o.RateLimits.MaxActiveRunsPerUser}).";

@@ -27,11 +27,16 @@ public static class EvaluateCommand
             DefaultValueFactory = _ => 0.1,
         };
         var zoo = new Option<string?>("--zoo") { Description = "The models folder (default: the repository's models/)." };
+        var threads = MeasureOptionsBinder.ThreadsOption();
         var command = new Command("evaluate", "Re-measure the test accuracy on each model card and compare it with the card.")
         {
-            model, tolerance, zoo,
+            model, tolerance, zoo, threads,
         };
-        command.SetAction(r => Run(r.GetValue(model) ?? [], r.GetValue(tolerance), r.GetValue(zoo)));
+        command.SetAction(r =>
+        {
+            MeasureOptionsBinder.ApplyThreads(r, threads);
+            return Run(r.GetValue(model) ?? [], r.GetValue(tolerance), r.GetValue(zoo));
+        });
         return command;
     }
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using EquivarianceLab.Compute;
 using EquivarianceLab.FeatureModels;
 using EquivarianceLab.Measure;
 
@@ -42,7 +43,7 @@ public static class MeasureCommand
             Console.Out.Write(PartTable.Format(result));
             if (r.GetValue(perLayer)) Console.Out.Write(PartTable.FormatLayers(result));
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"measured {result.Layers.Count} layers on {result.Images} images in {result.Timing.Seconds:0.00} s ({result.Timing.ForwardSeconds:0.00} s in forward passes)"));
+                $"measured {result.Layers.Count} layers on {result.Images} images in {result.Timing.Seconds:0.00} s ({result.Timing.ForwardSeconds:0.00} s in forward passes; {options.Device.Name()}, {ComputeThreads.Count} {(ComputeThreads.Count == 1 ? "thread" : "threads")})"));
             return 0;
         });
         return command;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using EquivarianceLab.Compute;
 using EquivarianceLab.FeatureModels;
 using EquivarianceLab.Measure;
 using EquivarianceLab.Probes;
@@ -37,10 +38,35 @@ public sealed class MeasureOptionsBinder
         },
     };
     public Option<int> Batch { get; } = new("--batch") { Description = "Images per forward pass.", DefaultValueFactory = _ => 32 };
+    public Option<string> Device { get; } = new("--device")
+    {
+        Description = "Where the model runs: cpu (default) or cuda (GPU 0; needs the GPU build and CUDA, see docs/gpu.md). No fallback: cuda where it is not usable fails at once.",
+        DefaultValueFactory = _ => ComputeDevices.CpuName,
+    };
+    public Option<int?> Threads { get; } = ThreadsOption();
+
+    /// <summary><c>--threads N</c>: the cores ONNX Runtime, libtorch and the similarity kernel may use (default: every core).</summary>
+    public static Option<int?> ThreadsOption() => new("--threads")
+    {
+        Description = $"Cores the measure may use: ONNX Runtime, libtorch and the similarity kernel (default: all {ComputeThreads.Count}).",
+        CustomParser = result =>
+        {
+            var token = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (int.TryParse(token, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n)) return n;
+            result.AddError($"--threads must be a whole number, not '{token}'.");
+            return null;
+        },
+    };
+
+    /// <summary>Caps every compute pool when <c>--threads</c> was given; before any model is opened, so its sessions see the cap.</summary>
+    public static void ApplyThreads(ParseResult r, Option<int?> threads)
+    {
+        if (r.GetValue(threads) is { } n) ComputeThreads.Limit(n);
+    }
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Model, Probe, Transform, Similarity, MaxShift, Layers, Logits, Images, Batch })
+        foreach (var option in new Option[] { Model, Probe, Transform, Similarity, MaxShift, Layers, Logits, Images, Batch, Device, Threads })
             command.Options.Add(option);
     }
 
@@ -60,6 +86,7 @@ public sealed class MeasureOptionsBinder
         MaxShift = r.GetValue(MaxShift),
         BatchSize = r.GetValue(Batch),
         Images = r.GetValue(Images),
+        Device = ComputeDevices.Parse(r.GetValue(Device)),
     };
 
     public IReadOnlyList<string>? LayerList(ParseResult r) =>
@@ -70,14 +97,19 @@ public sealed class MeasureOptionsBinder
     /// <summary>The model alone with its default layers, laid out at its card's input size (for --list-layers).</summary>
     public IFeatureModel OpenModel(ParseResult r)
     {
+        var device = ComputeDevices.Parse(r.GetValue(Device));
+        ApplyThreads(r, Threads);
         var path = r.GetValue(Model)!;
         var card = MeasurementInputs.CardFor(path);
-        return ModelLoader.Load(path, card, probeShape: MeasurementInputs.CardShape(card), logits: r.GetValue(Logits));
+        return ModelLoader.Load(path, card, probeShape: MeasurementInputs.CardShape(card), logits: r.GetValue(Logits), device: device);
     }
 
+    /// <summary>The model on <c>--device</c> and the probe set, after <c>--threads</c> has capped the compute pools.</summary>
     public (IFeatureModel Model, IProbeSet Probe) Open(ParseResult r)
     {
+        var device = ComputeDevices.Parse(r.GetValue(Device));
         var probe = r.GetValue(Probe) ?? throw new EquivarianceLabException("--probe is required: a .npy, an image folder or .zip, or Fashion-MNIST IDX.");
-        return MeasurementInputs.Open(r.GetValue(Model)!, probe, layers: LayerList(r), logits: r.GetValue(Logits));
+        ApplyThreads(r, Threads);
+        return MeasurementInputs.Open(r.GetValue(Model)!, probe, layers: LayerList(r), logits: r.GetValue(Logits), device: device);
     }
 }

@@ -32,12 +32,17 @@ public static class StudyCommand
         var output = new Option<string?>("--out") { Description = $"Folder for NAME.json and NAME.csv (created if missing; default: a new folder {DefaultOutParent}/NAME-<time>)." };
         var batch = new Option<int>("--batch") { Description = "Images per forward pass.", DefaultValueFactory = _ => 32 };
         var zoo = new Option<string?>("--zoo") { Description = "The models folder to take the study's models from (default: the repository's models/)." };
+        var threads = MeasureOptionsBinder.ThreadsOption();
         var command = new Command("study", "Run one of the paper's studies over the model zoo: " + string.Join("; ", StudyCatalog.All.Select(s => $"{s.Name} ({s.Section})")) + ".")
         {
-            name, images, output, batch, zoo,
+            name, images, output, batch, zoo, threads,
         };
-        command.SetAction(r => Run(r.GetValue(name)!, r.GetValue(images) ?? StudyRunOptions.DefaultImages, r.GetValue(output) ?? NewFolder(r.GetValue(name)!),
-            r.GetValue(batch), r.GetValue(zoo)));
+        command.SetAction(r =>
+        {
+            MeasureOptionsBinder.ApplyThreads(r, threads);
+            return Run(r.GetValue(name)!, r.GetValue(images) ?? StudyRunOptions.DefaultImages, r.GetValue(output) ?? NewFolder(r.GetValue(name)!),
+                r.GetValue(batch), r.GetValue(zoo));
+        });
         return command;
     }
 

@@ -1,6 +1,7 @@
 using EquivarianceLab.Web.Results;
 using System.Diagnostics;
 using EquivarianceLab.Cards;
+using EquivarianceLab.Compute;
 using EquivarianceLab.Measure;
 using EquivarianceLab.Web.Data;
 using EquivarianceLab.Web.Jobs;
@@ -32,7 +33,9 @@ public sealed class MeasurementJob(RunService runs, IMeasurementRunner runner, R
     [JobDisplayName("Measure {2}")]
     public void Execute(int runId, string attemptToken, string label, CancellationToken cancellationToken)
     {
-        if (runs.Claim(runId, attemptToken, worker.Id, worker.Device) is not { } claimed)
+        // The run's queue names its device, and the claim records it: a gpu run is measured with CUDA, a cpu run on the CPU.
+        var device = WorkerIdentity.DeviceFor(runs.QueueOf(runId));
+        if (runs.Claim(runId, attemptToken, worker.Id, device.Name()) is not { } claimed)
         {
             logger.LogInformation("Run {RunId}: job with a stale attempt or for a run no longer queued; nothing to do.", runId);
             return;
@@ -48,7 +51,7 @@ public sealed class MeasurementJob(RunService runs, IMeasurementRunner runner, R
             modelPath = Fetch(() => files.LocalPathAsync(run.Model, cts.Token), $"Model file not found in the store: '{run.Model.Name}'");
             probePath = Fetch(() => files.LocalPathAsync(run.ProbeSet, cts.Token), $"Probe set file not found in the store: '{run.ProbeSet.Name}'");
             var card = CardJson.Parse(run.Model.CardJson);
-            var measureOptions = RunRequest.ToOptions(run.Transform, run.Similarity, run.Images, run.MaxShift);
+            var measureOptions = RunRequest.ToOptions(run.Transform, run.Similarity, run.Images, run.MaxShift) with { Device = device };
             var progress = new ProgressWriter(this, lease, runId);
             var result = runner.Measure(modelPath, card, probePath, measureOptions, RunRequest.LayersOf(run), progress, cts.Token);
             runs.Finish(runId, fence, r =>

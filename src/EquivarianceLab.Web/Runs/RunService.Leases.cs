@@ -48,6 +48,13 @@ public sealed partial class RunService
         return new ClaimedRun(run, run.Fence);
     }
 
+    /// <summary>The queue a run waits in (it never changes), or null when there is no such run.</summary>
+    public string? QueueOf(int runId)
+    {
+        using var db = dbFactory.CreateDbContext();
+        return db.Runs.Where(r => r.Id == runId).Select(r => r.Queue).FirstOrDefault();
+    }
+
     /// <summary>The heartbeat: extends the lease while the fence still holds; otherwise says why not.</summary>
     public LeaseState RenewLease(int runId, int fence)
     {

@@ -71,7 +71,8 @@ public sealed class InProcessRunner(ProbeLimits limits) : IMeasurementRunner
     public MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions measureOptions, LayerChoice? layers,
         IProgress<MeasureProgress> progress, CancellationToken cancellationToken)
     {
-        using var model = ModelLoader.Load(modelPath, card, layers?.Layers, MeasurementInputs.CardShape(card), logits: layers?.Logits);
+        using var model = ModelLoader.Load(modelPath, card, layers?.Layers, MeasurementInputs.CardShape(card), logits: layers?.Logits,
+            device: measureOptions.Device);
         var target = card.InputShape.Length == 3
             ? new ProbeTarget(card.InputShape[0], card.InputShape[1], card.InputShape[2], card.Preprocessing)
             : null;

@@ -1,4 +1,4 @@
-using Microsoft.ML.OnnxRuntime;
+using EquivarianceLab.Compute;
 
 namespace EquivarianceLab.Web.Workers;
 
@@ -8,22 +8,75 @@ namespace EquivarianceLab.Web.Workers;
 /// </summary>
 public sealed class WorkerIdentity
 {
+    public WorkerIdentity(LabOptions options) : this(WorkerDevices.Parse(options.Worker.Device), WorkerDevices.CudaProblem)
+    {
+    }
+
+    /// <param name="setting">The node's <c>Worker:Device</c>.</param>
+    /// <param name="cudaProblem">Why CUDA is not usable here, or null when it is (asked only for <c>auto</c>).</param>
+    internal WorkerIdentity(WorkerDevice setting, Func<string?> cudaProblem)
+    {
+        Setting = setting;
+        // cuda is checked when the node starts (LabOptionsValidator): a node that got this far has a usable GPU.
+        HasGpu = setting switch
+        {
+            WorkerDevice.Cuda => true,
+            WorkerDevice.Auto => cudaProblem() is null,
+            _ => false,
+        };
+    }
+
     public string Id { get; } = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..8]}";
 
-    /// <summary>Whether ONNX Runtime here has a CUDA execution provider (the CPU-only build never has).</summary>
-    public bool HasGpu { get; } = DetectGpu();
+    /// <summary>The node's <c>Worker:Device</c> setting.</summary>
+    public WorkerDevice Setting { get; }
 
-    /// <summary>Where this process's measurements run (<see cref="Data.Run.Device"/>).</summary>
-    public string Device => HasGpu ? "cuda" : "cpu";
+    /// <summary>Whether this process measures on a GPU: ONNX Runtime's CUDA execution provider is usable and not switched off.</summary>
+    public bool HasGpu { get; }
+
+    /// <summary>The best device here: what the node advertises (cuda on a GPU worker, else cpu).</summary>
+    public string Device => HasGpu ? ComputeDevices.CudaName : ComputeDevices.CpuName;
 
     /// <summary>The queues a job server here serves: a GPU worker takes GPU runs first and CPU runs when idle.</summary>
     public string[] Queues => HasGpu ? [RunQueues.Gpu, RunQueues.Cpu] : [RunQueues.Cpu];
 
-    private static bool DetectGpu()
+    /// <summary>
+    /// The device a run waiting in <paramref name="queue"/> is measured on: cuda for the <c>gpu</c> queue, the CPU for
+    /// every other. A CPU run keeps the CPU's numbers wherever it runs; a GPU run on a node without CUDA fails saying
+    /// so rather than quietly running on the CPU.
+    /// </summary>
+    public static ComputeDevice DeviceFor(string? queue) => queue == RunQueues.Gpu ? ComputeDevice.Cuda : ComputeDevice.Cpu;
+}
+
+/// <summary>A node's <c>Worker:Device</c>.</summary>
+public enum WorkerDevice { Auto, Cpu, Cuda }
+
+public static class WorkerDevices
+{
+    public const string AutoName = "auto";
+
+    public static bool TryParse(string? value, out WorkerDevice device)
     {
-        try { return OrtEnv.Instance().GetAvailableProviders().Contains("CUDAExecutionProvider", StringComparer.Ordinal); }
-        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or OnnxRuntimeException) { return false; }
+        if (string.Equals(value?.Trim(), AutoName, StringComparison.OrdinalIgnoreCase))
+        {
+            device = WorkerDevice.Auto;
+            return true;
+        }
+        var known = ComputeDevices.TryParse(value, out var compute);
+        device = compute == ComputeDevice.Cuda ? WorkerDevice.Cuda : WorkerDevice.Cpu;
+        return known;
     }
+
+    public static WorkerDevice Parse(string? value) =>
+        TryParse(value, out var device)
+            ? device
+            : throw new ArgumentException($"{LabOptions.Section}:Worker:Device must be auto, cpu or cuda (got '{Messages.Untrusted(value, 40)}').");
+
+    /// <summary>
+    /// Why this process cannot measure on a GPU, or null when it can: ONNX Runtime's CUDA execution provider is built in
+    /// and starts on GPU 0 (found once per process; on the default build at once, without touching CUDA).
+    /// </summary>
+    public static string? CudaProblem() => ComputeDevices.OnnxRuntimeCudaProblem();
 }
 
 /// <summary>The Hangfire queues runs wait in.</summary>

@@ -20,9 +20,15 @@ public interface IFeatureModel : IDisposable
     string? LogitsLayer { get; }
 
     /// <summary>
-    /// Runs one batch <c>[B, C, H, W]</c> (float32, CPU) and returns one tensor per entry of <see cref="Layers"/>,
-    /// in that order, each with the batch dimension first. The caller owns (and disposes) the returned tensors.
-    /// Runs without gradients.
+    /// Where <see cref="Forward"/> wants its batch and returns its features: the measure moves each batch here once, and
+    /// the similarities run where the features are. The CPU unless the model was opened on a GPU and keeps its tensors there.
+    /// </summary>
+    Compute.ComputeDevice Device => Compute.ComputeDevice.Cpu;
+
+    /// <summary>
+    /// Runs one batch <c>[B, C, H, W]</c> (float32, on <see cref="Device"/>; a model on a GPU also takes a CPU batch)
+    /// and returns one tensor per entry of <see cref="Layers"/>, in that order, each with the batch dimension first, on
+    /// <see cref="Device"/>. The caller owns (and disposes) the returned tensors. Runs without gradients.
     /// </summary>
     IReadOnlyList<torch.Tensor> Forward(torch.Tensor batch);
 }

@@ -1,4 +1,5 @@
 using EquivarianceLab.Cards;
+using EquivarianceLab.Compute;
 using EquivarianceLab.FeatureModels.Onnx;
 using EquivarianceLab.Probes;
 
@@ -14,11 +15,14 @@ public static class MeasurementInputs
     /// <param name="limits">Limits on the probe set (default <see cref="ProbeLimits.Default"/>).</param>
     /// <param name="onnxLimits">Limits on an ONNX model (default <see cref="OnnxLimits.Default"/>).</param>
     /// <param name="logits">The layer that holds the logits when not the model's own (<see cref="ModelLoader.Load"/>).</param>
+    /// <param name="device">Where the model runs (<see cref="ModelLoader.Load"/>).</param>
     public static (IFeatureModel Model, IProbeSet Probe) Open(string modelPath, string probePath, ModelCard? card = null,
-        IReadOnlyList<string>? layers = null, ProbeLimits? limits = null, OnnxLimits? onnxLimits = null, string? logits = null)
+        IReadOnlyList<string>? layers = null, ProbeLimits? limits = null, OnnxLimits? onnxLimits = null, string? logits = null,
+        ComputeDevice device = ComputeDevice.Cpu)
     {
         card ??= CardFor(modelPath);
         ModelLoader.CheckExists(modelPath, card); // the model's problems first: they are the likelier ones
+        CheckDevice(modelPath, card, device);
         var cardShape = CardShape(card);
         bool images = Directory.Exists(probePath) || probePath.EndsWith(".zip", StringComparison.OrdinalIgnoreCase);
 
@@ -29,20 +33,20 @@ public static class MeasurementInputs
             if (images && cardShape is null)
             {
                 // The decode size comes from the model itself.
-                model = ModelLoader.Load(modelPath, card, layers, onnxLimits: onnxLimits, logits: logits);
+                model = ModelLoader.Load(modelPath, card, layers, onnxLimits: onnxLimits, logits: logits, device: device);
                 var fixedShape = model.InputShape.All(d => d > 0) ? model.InputShape.ToArray() : null;
                 probe = ProbeSetLoader.Open(probePath, Target(fixedShape, card), limits);
                 if (fixedShape is null)
                 {
                     model.Dispose();
                     model = null;
-                    model = ModelLoader.Load(modelPath, card, layers, probe.ImageShape, onnxLimits, logits);
+                    model = ModelLoader.Load(modelPath, card, layers, probe.ImageShape, onnxLimits, logits, device);
                 }
             }
             else
             {
                 probe = ProbeSetLoader.Open(probePath, Target(cardShape, card), limits);
-                model = ModelLoader.Load(modelPath, card, layers, probe.ImageShape, onnxLimits, logits);
+                model = ModelLoader.Load(modelPath, card, layers, probe.ImageShape, onnxLimits, logits, device);
             }
             ProbeSetLoader.CheckFits(probe, model.InputShape, model.Name);
             return (model, probe);
@@ -53,6 +57,19 @@ public static class MeasurementInputs
             probe?.Dispose();
             throw;
         }
+    }
+
+    /// <summary>A device that cannot run this kind of model here fails before the probe set is read, not after.</summary>
+    private static void CheckDevice(string modelPath, ModelCard? card, ComputeDevice device)
+    {
+        if (device == ComputeDevice.Cpu) return;
+        var onnx = card?.Format == ModelLoader.OnnxFormat
+                   || (!modelPath.StartsWith(ModelLoader.BuiltinPrefix, StringComparison.Ordinal)
+                       && !modelPath.StartsWith(ModelLoader.ArchitecturePrefix, StringComparison.Ordinal)
+                       && card?.Format != ModelLoader.BuiltinFormat
+                       && Path.GetExtension(ModelLoader.Resolve(modelPath, ref card)).Equals(".onnx", StringComparison.OrdinalIgnoreCase));
+        if (onnx) ComputeDevices.EnsureOnnxRuntime(device);
+        else ComputeDevices.EnsureTorch(device);
     }
 
     /// <summary>The card's input [C, H, W] when it gives all three.</summary>

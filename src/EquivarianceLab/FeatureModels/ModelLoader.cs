@@ -1,6 +1,7 @@
 using EquivarianceLab.Architectures;
 using EquivarianceLab.Cards;
 using EquivarianceLab.Checkpoints;
+using EquivarianceLab.Compute;
 using EquivarianceLab.Controls;
 using EquivarianceLab.FeatureModels.Onnx;
 
@@ -26,33 +27,36 @@ public static class ModelLoader
     /// layer shapes (and so the default selection) at this size.</param>
     /// <param name="onnxLimits">Static limits for ONNX graphs (default <see cref="OnnxLimits.Default"/>), checked before ONNX Runtime sees the file.</param>
     /// <param name="logits">The layer that holds the logits (the Final part) when not the model's own; it must be measured.</param>
+    /// <param name="device">Where the model runs; a device that is not usable here fails at once, before the model is read.</param>
     public static IFeatureModel Load(string path, ModelCard? card = null, IReadOnlyList<string>? layers = null,
-        IReadOnlyList<long>? probeShape = null, OnnxLimits? onnxLimits = null, string? logits = null)
+        IReadOnlyList<long>? probeShape = null, OnnxLimits? onnxLimits = null, string? logits = null,
+        ComputeDevice device = ComputeDevice.Cpu)
     {
         if (string.IsNullOrWhiteSpace(path)) throw new EquivarianceLabException("No model given.");
-        if (path.StartsWith(BuiltinPrefix, StringComparison.Ordinal)) return LoadBuiltin(path[BuiltinPrefix.Length..], card, layers, logits);
-        if (path.StartsWith(ArchitecturePrefix, StringComparison.Ordinal)) return LoadFresh(path[ArchitecturePrefix.Length..], card, layers, logits);
+        if (path.StartsWith(BuiltinPrefix, StringComparison.Ordinal)) return LoadBuiltin(path[BuiltinPrefix.Length..], card, layers, logits, device);
+        if (path.StartsWith(ArchitecturePrefix, StringComparison.Ordinal)) return LoadFresh(path[ArchitecturePrefix.Length..], card, layers, logits, device);
 
         var resolved = Resolve(path, ref card);
-        if (card?.Format == BuiltinFormat) return LoadBuiltin(card.Architecture ?? card.Id, card, layers, logits);
+        if (card?.Format == BuiltinFormat) return LoadBuiltin(card.Architecture ?? card.Id, card, layers, logits, device);
         if (!File.Exists(resolved)) throw new EquivarianceLabException($"Model file not found: {resolved}");
 
         var extension = Path.GetExtension(resolved).ToLowerInvariant();
         if (extension == ".onnx")
             return OnnxFeatureModel.Load(resolved, layers,
-                new OnnxLoadOptions { ProbeShape = probeShape, Name = card?.Id, Limits = onnxLimits ?? OnnxLimits.Default, Logits = logits });
+                new OnnxLoadOptions { ProbeShape = probeShape, Name = card?.Id, Limits = onnxLimits ?? OnnxLimits.Default, Logits = logits, Device = device });
 
         card ??= ModelCard.FindFor(resolved)
                  ?? throw new EquivarianceLabException(
                      $"{Path.GetFileName(resolved)} is a weight file; it needs a model card naming its architecture " +
                      $"({Path.GetFileName(resolved)}.card.json beside it). Known architectures: {string.Join(", ", ArchitectureRegistry.Names)}.");
+        ComputeDevices.EnsureTorch(device);
         var module = CheckpointIO.Load(resolved, card);
         try
         {
             var inputShape = card.InputShape.Length == 3
                 ? card.InputShape.Select(d => (long)d).ToArray()
                 : ((HookedModule)module).InputShape.ToArray();
-            return new TorchFeatureModel(card.Id, module, inputShape, layers, logits);
+            return new TorchFeatureModel(card.Id, module, inputShape, layers, logits, device);
         }
         catch
         {
@@ -93,8 +97,9 @@ public static class ModelLoader
     }
 
     /// <summary><c>arch:resnet18</c> or <c>arch:resnet18:inChannels=1,classes=10</c>.</summary>
-    private static IFeatureModel LoadFresh(string spec, ModelCard? card, IReadOnlyList<string>? layers, string? logits)
+    private static IFeatureModel LoadFresh(string spec, ModelCard? card, IReadOnlyList<string>? layers, string? logits, ComputeDevice device)
     {
+        ComputeDevices.EnsureTorch(device);
         var colon = spec.IndexOf(':', StringComparison.Ordinal);
         var architecture = colon < 0 ? spec : spec[..colon];
         var options = card?.ArchitectureOptions ?? new Dictionary<string, System.Text.Json.JsonElement>();
@@ -113,11 +118,12 @@ public static class ModelLoader
         var module = ArchitectureRegistry.CreateHooked(architecture, options, out _);
         module.eval();
         var inputShape = card?.InputShape is { Length: 3 } s ? s.Select(d => (long)d).ToArray() : module.InputShape.ToArray();
-        return new TorchFeatureModel(card?.Id ?? architecture, module, inputShape, layers, logits);
+        return Owning(module, () => new TorchFeatureModel(card?.Id ?? architecture, module, inputShape, layers, logits, device));
     }
 
-    private static IFeatureModel LoadBuiltin(string name, ModelCard? card, IReadOnlyList<string>? layers, string? logits)
+    private static IFeatureModel LoadBuiltin(string name, ModelCard? card, IReadOnlyList<string>? layers, string? logits, ComputeDevice device)
     {
+        ComputeDevices.EnsureTorch(device);
         long inChannels = card?.InputShape is { Length: 3 } shape ? shape[0] : 1;
         var kind = name switch
         {
@@ -128,7 +134,21 @@ public static class ModelLoader
         };
         var module = new RotationControl(kind, inChannels, seed: card?.Seed ?? 0);
         var inputShape = card?.InputShape is { Length: 3 } s ? s.Select(d => (long)d).ToArray() : [inChannels, -1, -1];
-        return new TorchFeatureModel(card?.Id ?? name, module, inputShape, layers, logits);
+        return Owning(module, () => new TorchFeatureModel(card?.Id ?? name, module, inputShape, layers, logits, device));
+    }
+
+    /// <summary>The feature model made of <paramref name="module"/>, which is disposed when that fails (a wrong layer name).</summary>
+    private static IFeatureModel Owning(IDisposable module, Func<IFeatureModel> create)
+    {
+        try
+        {
+            return create();
+        }
+        catch
+        {
+            module.Dispose();
+            throw;
+        }
     }
 }
 

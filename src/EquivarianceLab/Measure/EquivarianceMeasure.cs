@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using EquivarianceLab.Compute;
 using EquivarianceLab.FeatureModels;
 using EquivarianceLab.Probes;
 using TorchSharp;
@@ -46,6 +47,8 @@ public static class EquivarianceMeasure
             var x = probe.ReadBatch(start, count);
             // Cheap next to the forward passes; a NaN image would otherwise turn into silent null scores.
             FiniteValues.Check(x, start, probe.Name);
+            // Once per batch to where the model keeps its tensors: the transforms and similarities then run there too.
+            if (model.Device != ComputeDevice.Cpu) x = x.to(model.Device.ToTorch());
 
             forwardClock.Restart();
             var plain = model.Forward(x);
@@ -288,7 +291,7 @@ public static class EquivarianceMeasure
         {
             if (vectors.shape[1] != _channels)
                 throw new EquivarianceLabException($"Layer '{Name}' changed its channel count between batches.");
-            using var values = vectors.to_type(ScalarType.Float32).contiguous();
+            using var values = vectors.to_type(ScalarType.Float32).cpu().contiguous();
             values.data<float>().CopyTo(into, checked((int)(rows * _channels)));
             return rows + vectors.shape[0];
         }

@@ -13,6 +13,11 @@ public sealed record MeasureOptions
     public int BatchSize { get; init; } = 32;
     /// <summary>Number of probe images; null = all up to <see cref="DefaultMaxImages"/>.</summary>
     public int? Images { get; init; }
+    /// <summary>
+    /// Where the model is to run: whoever opens the model for this measurement opens it there (the command line's
+    /// <c>--device</c>, a dashboard worker's run). The measure itself follows the model it is given.
+    /// </summary>
+    public Compute.ComputeDevice Device { get; init; } = Compute.ComputeDevice.Cpu;
 
     public const int DefaultMaxImages = 2000;
 

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using EquivarianceLab.Compute;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using TorchSharp;
@@ -25,10 +26,12 @@ public sealed class OnnxFeatureModel : IFeatureModel
     private bool _disposed;
 
     private OnnxFeatureModel(string name, InferenceSession session, OnnxGraph graph, OnnxProbeResult probe,
-        IReadOnlyList<string> layers, IReadOnlyList<string> defaultLayers, string? logits, bool named)
+        IReadOnlyList<string> layers, IReadOnlyList<string> defaultLayers, string? logits, bool named, OnnxLoadOptions options)
     {
         Name = name;
         _session = session;
+        IntraOpThreads = Math.Max(1, options.IntraOpThreads);
+        ExecutionDevice = options.Device;
         InputName = graph.InputName;
         _inputNames = [graph.InputName];
         _fixedChw = graph.InputDims.Skip(1).ToArray();
@@ -81,6 +84,15 @@ public sealed class OnnxFeatureModel : IFeatureModel
 
     public OnnxBatchMode BatchMode { get; }
 
+    /// <summary>The intra-op threads ONNX Runtime's session for the measured layers was made with.</summary>
+    public int IntraOpThreads { get; }
+
+    /// <summary>
+    /// Where ONNX Runtime runs the graph. Batches and features are in host memory either way (<see cref="IFeatureModel.Device"/>
+    /// is the CPU): on CUDA, ONNX Runtime copies each batch to the GPU and each layer back.
+    /// </summary>
+    public ComputeDevice ExecutionDevice { get; }
+
     /// <summary>
     /// Loads an ONNX model. <paramref name="layers"/> are graph tensor names, kept in the order given; null or empty
     /// selects the default layers (<see cref="OnnxLayerSelection"/>). Every problem with the file, the graph or the layer
@@ -90,6 +102,8 @@ public sealed class OnnxFeatureModel : IFeatureModel
     {
         options ??= new OnnxLoadOptions();
         var name = options.Name ?? Path.GetFileName(path);
+        // Before any work on the graph: a GPU asked for where there is none fails at once.
+        ComputeDevices.EnsureOnnxRuntime(options.Device);
         try
         {
             var graph = OnnxGraph.Read(path, name, options.Limits);
@@ -103,7 +117,7 @@ public sealed class OnnxFeatureModel : IFeatureModel
             if (options.Logits is { } logitsName && !chosen.Contains(logitsName))
                 throw new EquivarianceLabException($"The logits tensor '{logitsName}' is not one of the layers to measure; add it to --layers.");
             var session = OnnxProbe.CreateSession(graph.Serialize(chosen, probe.FreeBatch, typedFloat: true), options, probe: false, graph);
-            return new OnnxFeatureModel(name, session, graph, probe, chosen, defaults, logits, options.Logits is not null);
+            return new OnnxFeatureModel(name, session, graph, probe, chosen, defaults, logits, options.Logits is not null, options);
         }
         catch (OnnxRuntimeException e)
         {
@@ -267,7 +281,7 @@ public sealed class OnnxFeatureModel : IFeatureModel
         if (batch.dtype != torch.ScalarType.Float32)
             throw new EquivarianceLabException($"{Name}: the input batch is {batch.dtype}; the model takes float32.");
         if (batch.device_type != DeviceType.CPU)
-            throw new EquivarianceLabException($"{Name}: the input batch is on {batch.device}; ONNX Runtime here runs on the CPU.");
+            throw new EquivarianceLabException($"{Name}: the input batch is on {batch.device}; ONNX Runtime here takes batches in host memory.");
         var shape = batch.shape;
         if (shape.Length != 4)
             throw new EquivarianceLabException($"{Name}: the input batch has shape [{string.Join(",", shape)}]; the model takes [N,C,H,W].");

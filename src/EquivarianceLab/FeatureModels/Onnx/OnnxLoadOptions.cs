@@ -10,8 +10,14 @@ public sealed record OnnxLoadOptions
     /// </summary>
     public IReadOnlyList<long>? ProbeShape { get; init; }
 
-    /// <summary>ONNX Runtime intra-op threads; defaults to every core.</summary>
-    public int IntraOpThreads { get; init; } = Environment.ProcessorCount;
+    /// <summary>ONNX Runtime intra-op threads; defaults to <see cref="Compute.ComputeThreads.Count"/> when the options are made.</summary>
+    public int IntraOpThreads { get; init; } = Compute.ComputeThreads.Count;
+
+    /// <summary>
+    /// Where the graph runs. On CUDA, ONNX Runtime's CUDA execution provider runs it on GPU 0 (the probe runs that learn
+    /// the tensor shapes stay on the CPU); batches and features stay in host memory, and ONNX Runtime copies them.
+    /// </summary>
+    public Compute.ComputeDevice Device { get; init; } = Compute.ComputeDevice.Cpu;
 
     /// <summary>ONNX Runtime graph optimisations (ORT_ENABLE_ALL). Off gives ORT_ENABLE_BASIC.</summary>
     public bool OptimizeGraph { get; init; } = true;

@@ -1,3 +1,4 @@
+using EquivarianceLab.Compute;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
@@ -64,15 +65,27 @@ internal static class OnnxProbe
         if (!options.AllowSpinning) so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         // The model is handed over as bytes, so ONNX Runtime needs to be told where external weights are.
         so.AddSessionConfigEntry("session.model_external_initializers_file_folder_path", graph.Folder);
+        // Probe sessions learn shapes and check batching, the same on any device: they stay on the CPU.
+        bool cuda = !probe && options.Device == ComputeDevice.Cuda;
+        if (cuda) ComputeDevices.AppendOnnxRuntimeCuda(so);
         try
         {
             return new InferenceSession(model, so);
+        }
+        catch (OnnxRuntimeException e) when (cuda && MentionsCuda(e.Message))
+        {
+            throw new EquivarianceLabException($"--device {ComputeDevices.CudaName}: {ComputeDevices.CudaStartFailure(e)}", e);
         }
         catch (OnnxRuntimeException e)
         {
             throw new EquivarianceLabException($"{graph.Name} could not be loaded by ONNX Runtime: {Messages.FirstLine(e.Message)}", e);
         }
     }
+
+    /// <summary>A session that failed on CUDA but not in the CPU probe runs failed because of CUDA, when ONNX Runtime says so.</summary>
+    private static bool MentionsCuda(string message) =>
+        message.Contains("CUDA", StringComparison.OrdinalIgnoreCase) || message.Contains("cudnn", StringComparison.OrdinalIgnoreCase)
+        || message.Contains("cublas", StringComparison.OrdinalIgnoreCase) || message.Contains("libcu", StringComparison.Ordinal);
 
     private static OnnxProbeResult Batched(OnnxGraph graph, long[] chw, OnnxLoadOptions options, bool rewrite)
     {
