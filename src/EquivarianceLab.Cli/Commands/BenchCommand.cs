@@ -121,6 +121,7 @@ public static class BenchCommand
             int count = Math.Min(options.BatchSize, images - start);
             using var scope = NewDisposeScope();
             var x = probe.ReadBatch(start, count);
+            if (model.Device != ComputeDevice.Cpu) x = x.to(model.Device.ToTorch());
             model.Forward(x);
             foreach (var g in transforms)
             {

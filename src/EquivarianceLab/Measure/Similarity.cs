@@ -58,9 +58,10 @@ public static class Similarity
         // Chunks of about 2 M similarities (8 MiB): the max reads what the product has just written from cache, and
         // there are few enough chunks that per-call overhead stays small.
         long chunk = Math.Max(1, Math.Min(groups, SimilarityBlock / Math.Max(1, channels * channels)));
-        var diag = empty(groups, channels);
-        var best = empty(groups, channels);
-        var partner = partners ? empty(groups, channels, dtype: ScalarType.Int64) : null;
+        // On the vectors' device (a GPU keeps its features there); only the sums come back to the CPU.
+        var diag = empty(groups, channels, device: a.device);
+        var best = empty(groups, channels, device: a.device);
+        var partner = partners ? empty(groups, channels, dtype: ScalarType.Int64, device: a.device) : null;
         for (long start = 0; start < groups; start += chunk)
         {
             long len = Math.Min(chunk, groups - start);
@@ -91,9 +92,9 @@ public static class Similarity
     }
 
     private static double[] SumPerGroup(Tensor values, Tensor valid) =>
-        values.MaskedFill(valid.logical_not(), 0).sum([-1L], type: ScalarType.Float64).data<double>().ToArray();
+        values.MaskedFill(valid.logical_not(), 0).sum([-1L], type: ScalarType.Float64).cpu().data<double>().ToArray();
 
-    private static double[] CountPerGroup(Tensor valid) => valid.sum([-1L], type: ScalarType.Float64).data<double>().ToArray();
+    private static double[] CountPerGroup(Tensor valid) => valid.sum([-1L], type: ScalarType.Float64).cpu().data<double>().ToArray();
 
     /// <summary>Similarities per chunk of groups in <see cref="Accumulate"/>.</summary>
     private const long SimilarityBlock = 2L << 20;
