@@ -63,33 +63,39 @@ public static class SimilarityKernel
             if (Bias.Length < Images * cp) Bias = new float[Images * cp];
             if (Valid.Length < Images * c) Valid = new bool[Images * c];
             if (AnyValid.Length < Images) AnyValid = new bool[Images];
-            var identity = Enumerable.Range(0, l).ToArray();
             using var values = features.to_type(ScalarType.Float32).contiguous();
             var address = TensorMemory.AddressOf(values);
             Parallel.For(0, Images, new ParallelOptions { MaxDegreeOfParallelism = ComputeThreads.Count },
                 () => new float[l],
                 (i, _, unit) =>
                 {
-                    var image = NativeSpan(address, (long)i * c * l, c * l);
-                    var block = Packed.AsSpan(i * l * cp, l * cp);
-                    var bias = Bias.AsSpan(i * cp, cp);
-                    block.Clear();
-                    bias.Fill(float.NegativeInfinity);
-                    AnyValid[i] = false;
-                    for (int ch = 0; ch < c; ch++)
-                    {
-                        bool ok = MoveBackAndNormalize(image.Slice(ch * l, l), identity, unit, kind);
-                        Valid[i * c + ch] = ok;
-                        if (!ok) continue; // stays zero, and −∞ keeps it out of every max
-                        bias[ch] = 0f;
-                        AnyValid[i] = true;
-                        for (int q = 0; q < l; q++) block[q * cp + ch] = unit[q];
-                    }
+                    PackImage(NativeSpan(address, (long)i * c * l, c * l), i, unit);
                     return unit;
                 },
                 _ => { });
             GC.KeepAlive(values);
             return this;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void PackImage(ReadOnlySpan<float> image, int i, float[] unit)
+        {
+            int c = Channels, l = Length, cp = PaddedChannels;
+            var block = Packed.AsSpan(i * l * cp, l * cp);
+            var bias = Bias.AsSpan(i * cp, cp);
+            block.Clear();
+            bias.Fill(float.NegativeInfinity);
+            AnyValid[i] = false;
+            ref float to = ref MemoryMarshal.GetReference(block);
+            for (int ch = 0; ch < c; ch++)
+            {
+                bool ok = MoveBackAndNormalize(image.Slice(ch * l, l), null, unit, Kind);
+                Valid[i * c + ch] = ok;
+                if (!ok) continue; // stays zero, and −∞ keeps it out of every max
+                bias[ch] = 0f;
+                AnyValid[i] = true;
+                for (int q = 0; q < l; q++) Unsafe.Add(ref to, q * cp + ch) = unit[q];
+            }
         }
     }
 
@@ -165,6 +171,7 @@ public static class SimilarityKernel
 
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Image(ReadOnlySpan<float> image, int[] inverse, Reference reference, int i, Scratch s, int[]? matches)
     {
         int c = reference.Channels, l = reference.Length, cp = reference.PaddedChannels;
@@ -180,7 +187,7 @@ public static class SimilarityKernel
         else
         {
             for (int c0 = 0; c0 < c; c0 += Rows)
-                RowBlock(s, c0, c, l, cp, packed, bias);
+                RowBlock(s, c0, c, l, cp, packed, bias, matches is not null);
         }
 
         s.InvSum = s.InvCount = s.EqSum = s.EqCount = 0;
@@ -198,19 +205,25 @@ public static class SimilarityKernel
     /// <summary>
     /// Copies g⁻¹·x into <paramref name="unit"/>, centred (pearson) and scaled to unit length, exactly as
     /// <see cref="Similarity.NormalizeInPlace"/> decides degenerate vectors (which become zero). Returns validity.
+    /// <paramref name="inverse"/> null is the identity.
     /// </summary>
-    private static bool MoveBackAndNormalize(ReadOnlySpan<float> x, int[] inverse, Span<float> unit, SimilarityKind kind)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static bool MoveBackAndNormalize(ReadOnlySpan<float> x, int[]? inverse, Span<float> unit, SimilarityKind kind)
     {
         int l = x.Length;
-        float mean = 0;
-        if (kind == SimilarityKind.Pearson) mean = (float)(Sum(x) / l);
-        double squares = 0;
-        for (int q = 0; q < l; q++)
+        if (inverse is null)
         {
-            float v = x[inverse[q]] - mean;
-            unit[q] = v;
-            squares += (double)v * v;
+            x.CopyTo(unit);
         }
+        else
+        {
+            ref float from = ref MemoryMarshal.GetReference(x);
+            ref float to = ref MemoryMarshal.GetReference(unit);
+            ref int index = ref MemoryMarshal.GetArrayDataReference(inverse);
+            for (int q = 0; q < l; q++) Unsafe.Add(ref to, q) = Unsafe.Add(ref from, Unsafe.Add(ref index, q));
+        }
+        float mean = kind == SimilarityKind.Pearson ? (float)(Sum(unit) / l) : 0f;
+        double squares = CentreAndSquare(unit, mean);
         bool valid;
         if (kind == SimilarityKind.Pearson)
         {
@@ -229,13 +242,52 @@ public static class SimilarityKernel
 
     private static double Sum(ReadOnlySpan<float> x)
     {
-        var acc = Vector256<float>.Zero;
+        var acc0 = Vector256<float>.Zero;
+        var acc1 = Vector256<float>.Zero;
         int q = 0;
         ref float start = ref MemoryMarshal.GetReference(x);
-        for (; q + 8 <= x.Length; q += 8) acc += Vector256.LoadUnsafe(ref start, (nuint)q);
-        double sum = Vector256.Sum(acc);
+        for (; q + 16 <= x.Length; q += 16)
+        {
+            acc0 += Vector256.LoadUnsafe(ref start, (nuint)q);
+            acc1 += Vector256.LoadUnsafe(ref start, (nuint)q + 8);
+        }
+        for (; q + 8 <= x.Length; q += 8) acc0 += Vector256.LoadUnsafe(ref start, (nuint)q);
+        double sum = Vector256.Sum(acc0 + acc1);
         for (; q < x.Length; q++) sum += x[q];
         return sum;
+    }
+
+    /// <summary>x − <paramref name="mean"/> in place; returns Σ(x − mean)².</summary>
+    private static double CentreAndSquare(Span<float> x, float mean)
+    {
+        var m = Vector256.Create(mean);
+        var acc0 = Vector256<float>.Zero;
+        var acc1 = Vector256<float>.Zero;
+        ref float start = ref MemoryMarshal.GetReference(x);
+        int q = 0;
+        for (; q + 16 <= x.Length; q += 16)
+        {
+            var v0 = Vector256.LoadUnsafe(ref start, (nuint)q) - m;
+            var v1 = Vector256.LoadUnsafe(ref start, (nuint)q + 8) - m;
+            v0.StoreUnsafe(ref start, (nuint)q);
+            v1.StoreUnsafe(ref start, (nuint)q + 8);
+            acc0 = Vector256.FusedMultiplyAdd(v0, v0, acc0);
+            acc1 = Vector256.FusedMultiplyAdd(v1, v1, acc1);
+        }
+        for (; q + 8 <= x.Length; q += 8)
+        {
+            var v = Vector256.LoadUnsafe(ref start, (nuint)q) - m;
+            v.StoreUnsafe(ref start, (nuint)q);
+            acc0 = Vector256.FusedMultiplyAdd(v, v, acc0);
+        }
+        double squares = Vector256.Sum(acc0 + acc1);
+        for (; q < x.Length; q++)
+        {
+            float v = x[q] - mean;
+            x[q] = v;
+            squares += (double)v * v;
+        }
+        return squares;
     }
 
     private static void Scale(Span<float> x, float factor)
@@ -252,7 +304,7 @@ public static class SimilarityKernel
     /// then folded into each row's running max and argmax (ties go to the smaller c′) and its c′ = c value.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowBlock(Scratch s, int c0, int c, int l, int cp, ReadOnlySpan<float> packed, ReadOnlySpan<float> bias)
+    private static void RowBlock(Scratch s, int c0, int c, int l, int cp, ReadOnlySpan<float> packed, ReadOnlySpan<float> bias, bool argmax)
     {
         // Rows past the last channel repeat it; their results are not stored.
         ref float r0 = ref s.Unit[c0 * l];
@@ -288,12 +340,23 @@ public static class SimilarityKernel
             }
             var bias0 = Vector256.LoadUnsafe(ref bi, (nuint)j0);
             var bias1 = Vector256.LoadUnsafe(ref bi, (nuint)j0 + 8);
-            var index0 = lane + Vector256.Create(j0);
-            var index1 = index0 + Vector256.Create(8);
-            Fold(a00 + bias0, a01 + bias1, index0, index1, ref best0, ref arg0);
-            Fold(a10 + bias0, a11 + bias1, index0, index1, ref best1, ref arg1);
-            Fold(a20 + bias0, a21 + bias1, index0, index1, ref best2, ref arg2);
-            Fold(a30 + bias0, a31 + bias1, index0, index1, ref best3, ref arg3);
+            if (argmax)
+            {
+                var index0 = lane + Vector256.Create(j0);
+                var index1 = index0 + Vector256.Create(8);
+                Fold(a00 + bias0, a01 + bias1, index0, index1, ref best0, ref arg0);
+                Fold(a10 + bias0, a11 + bias1, index0, index1, ref best1, ref arg1);
+                Fold(a20 + bias0, a21 + bias1, index0, index1, ref best2, ref arg2);
+                Fold(a30 + bias0, a31 + bias1, index0, index1, ref best3, ref arg3);
+            }
+            else
+            {
+                // Without the argmax, the running max alone (the score's only need).
+                best0 = Vector256.Max(best0, Vector256.Max(a00 + bias0, a01 + bias1));
+                best1 = Vector256.Max(best1, Vector256.Max(a10 + bias0, a11 + bias1));
+                best2 = Vector256.Max(best2, Vector256.Max(a20 + bias0, a21 + bias1));
+                best3 = Vector256.Max(best3, Vector256.Max(a30 + bias0, a31 + bias1));
+            }
             // The c′ = c value, when this tile holds it (the same number the max saw).
             for (int r = 0; r < Rows && c0 + r < c; r++)
             {

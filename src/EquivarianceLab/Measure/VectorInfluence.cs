@@ -18,23 +18,62 @@ public static class VectorInfluence
     /// </summary>
     public static ImageInfluence Of(Tensor unitA, Tensor validA, Tensor unitB, Tensor validB, Tensor partner)
     {
-        using var scope = NewDisposeScope();
-        var a = unitA[0].to_type(ScalarType.Float64); // [C, N]
-        var b = unitB[0].to_type(ScalarType.Float64);
-        var va = validA[0];
-        var vb = validB[0];
-        var invariance = Influence(a, b, a.mul(b).sum([-1L]), va.logical_and(vb));
-        var partnerOf = b.index_select(0, partner[0]);
-        var equivariance = Influence(a, partnerOf, a.mul(partnerOf).sum([-1L]), va.logical_and(vb.any()));
+        // A few passes over C × N values: plain loops in double beat a dozen small tensor operations.
+        int channels = checked((int)unitA.shape[1]), n = checked((int)unitA.shape[2]);
+        var a = Floats(unitA);
+        var b = Floats(unitB);
+        var va = Flags(validA);
+        var vb = Flags(validB);
+        var best = Longs(partner);
+        bool anyB = vb.Any(v => v);
+        var invariance = Influence(a, b, channels, n, c => va[c] && vb[c] ? c : -1);
+        var equivariance = Influence(a, b, channels, n, c => va[c] && anyB ? (int)best[c] : -1);
         return new ImageInfluence(invariance, equivariance);
     }
 
-    private static double[]? Influence(Tensor a, Tensor b, Tensor similarity, Tensor valid)
+    /// <summary>
+    /// Mean over the channels c with a partner (<paramref name="partnerOf"/> ≥ 0) of each image's
+    /// a_n·b_n − S/2·(a_n² + b_n²), where b is the partner's vector and S = Σ a·b; null when no channel has one.
+    /// </summary>
+    private static double[]? Influence(float[] a, float[] b, int channels, int n, Func<int, int> partnerOf)
     {
-        long channels = valid.sum().item<long>();
-        if (channels == 0) return null;
-        var squares = a.square().Plus(b.square());
-        var z = a.mul(b).sub(similarity.unsqueeze(-1).mul(squares).Times(0.5)); // [C, N]
-        return z.MaskedFill(valid.logical_not().unsqueeze(-1), 0).sum([0L]).Over((double)channels).data<double>().ToArray();
+        var z = new double[n];
+        int counted = 0;
+        for (int c = 0; c < channels; c++)
+        {
+            int p = partnerOf(c);
+            if (p < 0) continue;
+            counted++;
+            var x = a.AsSpan(c * n, n);
+            var y = b.AsSpan(p * n, n);
+            double s = 0;
+            for (int i = 0; i < n; i++) s += (double)x[i] * y[i];
+            for (int i = 0; i < n; i++)
+            {
+                double xi = x[i], yi = y[i];
+                z[i] += xi * yi - s / 2 * (xi * xi + yi * yi);
+            }
+        }
+        if (counted == 0) return null;
+        for (int i = 0; i < n; i++) z[i] /= counted;
+        return z;
+    }
+
+    private static float[] Floats(Tensor t)
+    {
+        using var values = t.to_type(ScalarType.Float32).cpu().contiguous();
+        return values.data<float>().ToArray();
+    }
+
+    private static bool[] Flags(Tensor t)
+    {
+        using var values = t.to_type(ScalarType.Bool).cpu().contiguous();
+        return values.data<bool>().ToArray();
+    }
+
+    private static long[] Longs(Tensor t)
+    {
+        using var values = t.to_type(ScalarType.Int64).cpu().contiguous();
+        return values.data<long>().ToArray();
     }
 }

@@ -7,7 +7,7 @@ namespace EquivarianceLab.Tests.TestModels;
 /// <summary>
 /// Writes a TorchSharp torchvision ResNet-18 (<see cref="TorchVisionResNet"/>, eval mode) as an ONNX graph with the
 /// same weights: each batch norm folded into the convolution before it (w·γ/√(σ²+ε), β − μ·γ/√(σ²+ε)), as PyTorch's
-/// exporter does. The tensors the benchmark measures get readable names: <c>stem</c> (the ReLU after conv1),
+/// exporter does. The tensors the benchmark measures get readable names: <c>relu</c> (after conv1), <c>stem</c> (the stem's output, after the max pool),
 /// <c>layer1</c> … <c>layer4</c> (each stage's output), <c>pool</c> and <c>logits</c>; the graph's input has a free batch.
 /// </summary>
 public static class ResNet18Graph
@@ -30,8 +30,8 @@ public static class ResNet18Graph
         var weights = model.state_dict().ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
         var b = new OnnxGraphBuilder(opset: 13);
         var x = b.Input("input", "N", 3, side, side);
-        x = b.Relu(ConvBn(b, weights, x, "conv1", "bn1", stride: 2, pad: 3), output: "stem");
-        x = b.MaxPool(x, kernel: 3, stride: 2, pads: [1]);
+        x = b.Relu(ConvBn(b, weights, x, "conv1", "bn1", stride: 2, pad: 3), output: "relu");
+        x = b.MaxPool(x, kernel: 3, stride: 2, pads: [1], output: "stem");
         for (int stage = 1; stage <= 4; stage++)
         {
             for (int block = 0; block < 2; block++)
