@@ -281,7 +281,7 @@ public static class EquivarianceMeasure
             if (_inverses[transform] is { } known && known.Length == h * w) return known;
             using var scope = NewDisposeScope();
             var positions = Scalars.Range(0, h * w, dtype: ScalarType.Int32).view(1, 1, h, w);
-            return _inverses[transform] = g.ApplyInverseToFeature(positions, inputH, inputW).contiguous().data<int>().ToArray();
+            return _inverses[transform] = TensorMemory.ToArray<int>(g.ApplyInverseToFeature(positions, inputH, inputW));
         }
 
         public void AppendReference(Tensor vectors) => _referenceRows = Append(_reference!, _referenceRows, vectors);
@@ -291,8 +291,8 @@ public static class EquivarianceMeasure
         {
             if (vectors.shape[1] != _channels)
                 throw new EquivarianceLabException($"Layer '{Name}' changed its channel count between batches.");
-            using var values = vectors.to_type(ScalarType.Float32).cpu().contiguous();
-            values.data<float>().CopyTo(into, checked((int)(rows * _channels)));
+            using var values = vectors.to_type(ScalarType.Float32);
+            TensorMemory.CopyTo(values, into, checked((int)(rows * _channels)));
             return rows + vectors.shape[0];
         }
 

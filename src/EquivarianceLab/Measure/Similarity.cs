@@ -1,3 +1,4 @@
+using EquivarianceLab.Compute;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -92,9 +93,9 @@ public static class Similarity
     }
 
     private static double[] SumPerGroup(Tensor values, Tensor valid) =>
-        values.MaskedFill(valid.logical_not(), 0).sum([-1L], type: ScalarType.Float64).cpu().data<double>().ToArray();
+        TensorMemory.ToArray<double>(values.MaskedFill(valid.logical_not(), 0).sum([-1L], type: ScalarType.Float64));
 
-    private static double[] CountPerGroup(Tensor valid) => valid.sum([-1L], type: ScalarType.Float64).cpu().data<double>().ToArray();
+    private static double[] CountPerGroup(Tensor valid) => TensorMemory.ToArray<double>(valid.sum([-1L], type: ScalarType.Float64));
 
     /// <summary>Similarities per chunk of groups in <see cref="Accumulate"/>.</summary>
     private const long SimilarityBlock = 2L << 20;

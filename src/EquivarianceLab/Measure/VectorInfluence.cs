@@ -1,3 +1,4 @@
+using EquivarianceLab.Compute;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -59,21 +60,9 @@ public static class VectorInfluence
         return z;
     }
 
-    private static float[] Floats(Tensor t)
-    {
-        using var values = t.to_type(ScalarType.Float32).cpu().contiguous();
-        return values.data<float>().ToArray();
-    }
+    private static float[] Floats(Tensor t) => TensorMemory.ToArray<float>(t.to_type(ScalarType.Float32));
 
-    private static bool[] Flags(Tensor t)
-    {
-        using var values = t.to_type(ScalarType.Bool).cpu().contiguous();
-        return values.data<bool>().ToArray();
-    }
+    private static bool[] Flags(Tensor t) => TensorMemory.ToArray<bool>(t.to_type(ScalarType.Bool));
 
-    private static long[] Longs(Tensor t)
-    {
-        using var values = t.to_type(ScalarType.Int64).cpu().contiguous();
-        return values.data<long>().ToArray();
-    }
+    private static long[] Longs(Tensor t) => TensorMemory.ToArray<long>(t.to_type(ScalarType.Int64));
 }
