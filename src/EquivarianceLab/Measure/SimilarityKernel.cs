@@ -8,10 +8,10 @@ namespace EquivarianceLab.Measure;
 
 /// <summary>
 /// The spatial layers' similarities on the CPU at about the cost of reading the features once (docs/measure.md,
-/// "How the similarities are computed"). For each image, channel c of f(gX) is moved back by g⁻¹, centred and scaled
-/// to unit length while it is copied into a small scratch block (g only permutes positions, so the copy is the move);
-/// then a register-blocked product with the reference's unit vectors (laid out position-major once per batch) keeps,
-/// for each c, only the running max over c′, its argmax and the c′ = c value. The C×C′ similarities are never
+/// "How the similarities are computed"). For each image, channel c of f(gX) is centred and scaled to unit length
+/// while it is copied into a small scratch block; then a register-blocked product with the reference's unit vectors
+/// (laid out position-major once per batch, and read row by row in the order g puts the positions in, which is the
+/// same as moving f(gX) back by g⁻¹) keeps, for each c, only the running max over c′, its argmax and the c′ = c value. The C×C′ similarities are never
 /// written to memory: on small grids (ResNet's last stage: 2×2 positions, 512 channels) writing and re-reading them
 /// cost several times the products themselves. Each image is one task, so results do not depend on the thread count.
 /// The numbers are those of <see cref="Similarity.Accumulate"/> up to float rounding (a different summation order).
@@ -57,7 +57,7 @@ public static class SimilarityKernel
             Images = checked((int)features.shape[0]);
             Channels = checked((int)features.shape[1]);
             Length = checked((int)features.shape[2]);
-            PaddedChannels = RoundUp(Channels, Columns);
+            PaddedChannels = RoundUp(Channels, 2 * Columns); // whole 512-bit tiles for the chunked products
             int c = Channels, l = Length, cp = PaddedChannels;
             if (Packed.Length < checked(Images * l * cp)) Packed = new float[Images * l * cp];
             if (Bias.Length < Images * cp) Bias = new float[Images * cp];
@@ -89,7 +89,7 @@ public static class SimilarityKernel
             ref float to = ref MemoryMarshal.GetReference(block);
             for (int ch = 0; ch < c; ch++)
             {
-                bool ok = MoveBackAndNormalize(image.Slice(ch * l, l), null, unit, Kind);
+                bool ok = Normalize(image.Slice(ch * l, l), unit, Kind);
                 Valid[i * c + ch] = ok;
                 if (!ok) continue; // stays zero, and −∞ keeps it out of every max
                 bias[ch] = 0f;
@@ -114,6 +114,11 @@ public static class SimilarityKernel
         using var values = moved.to_type(ScalarType.Float32).contiguous();
         // The span is recreated per task from the pinned native buffer; the tensor stays alive until all tasks end.
         var address = TensorMemory.AddressOf(values);
+        // Σ_q (g⁻¹a)[q]·b[q] = Σ_p a[p]·b[π(p)] with π the inverse of the gather: f(gX) is read in its own order and
+        // the reference's rows are read through π, so no element of f(gX) is gathered (rows of the reference are
+        // contiguous runs of C′ floats; a gather of f(gX) reads one float per index). Stored as row offsets.
+        var rows = new int[l];
+        for (int q = 0; q < l; q++) rows[inverse[q]] = q * reference.PaddedChannels;
         var invSums = new double[n];
         var invCounts = new double[n];
         var eqSums = new double[n];
@@ -123,7 +128,7 @@ public static class SimilarityKernel
             (i, _, scratch) =>
             {
                 var image = NativeSpan(address, (long)i * c * l, c * l);
-                Image(image, inverse, reference, i, scratch, matches);
+                Image(image, rows, reference, i, scratch, matches);
                 invSums[i] = scratch.InvSum; invCounts[i] = scratch.InvCount;
                 eqSums[i] = scratch.EqSum; eqCounts[i] = scratch.EqCount;
                 return scratch;
@@ -172,22 +177,22 @@ public static class SimilarityKernel
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Image(ReadOnlySpan<float> image, int[] inverse, Reference reference, int i, Scratch s, int[]? matches)
+    private static void Image(ReadOnlySpan<float> image, int[] rows, Reference reference, int i, Scratch s, int[]? matches)
     {
         int c = reference.Channels, l = reference.Length, cp = reference.PaddedChannels;
         for (int ch = 0; ch < c; ch++)
-            s.Valid[ch] = MoveBackAndNormalize(image.Slice(ch * l, l), inverse, s.Unit.AsSpan(ch * l, l), reference.Kind);
+            s.Valid[ch] = Normalize(image.Slice(ch * l, l), s.Unit.AsSpan(ch * l, l), reference.Kind);
 
         var packed = reference.Packed.AsSpan(i * l * cp, l * cp);
         var bias = reference.Bias.AsSpan(i * cp, cp);
         if (l >= ChunkedFrom)
         {
-            Chunked(s, c, l, cp, packed, bias);
+            Chunked(s, c, l, cp, packed, bias, rows);
         }
         else
         {
             for (int c0 = 0; c0 < c; c0 += Rows)
-                RowBlock(s, c0, c, l, cp, packed, bias, matches is not null);
+                RowBlock(s, c0, c, l, cp, packed, bias, rows, matches is not null);
         }
 
         s.InvSum = s.InvCount = s.EqSum = s.EqCount = 0;
@@ -203,25 +208,14 @@ public static class SimilarityKernel
     }
 
     /// <summary>
-    /// Copies g⁻¹·x into <paramref name="unit"/>, centred (pearson) and scaled to unit length, exactly as
+    /// Copies x into <paramref name="unit"/>, centred (pearson) and scaled to unit length, exactly as
     /// <see cref="Similarity.NormalizeInPlace"/> decides degenerate vectors (which become zero). Returns validity.
-    /// <paramref name="inverse"/> null is the identity.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool MoveBackAndNormalize(ReadOnlySpan<float> x, int[]? inverse, Span<float> unit, SimilarityKind kind)
+    private static bool Normalize(ReadOnlySpan<float> x, Span<float> unit, SimilarityKind kind)
     {
         int l = x.Length;
-        if (inverse is null)
-        {
-            x.CopyTo(unit);
-        }
-        else
-        {
-            ref float from = ref MemoryMarshal.GetReference(x);
-            ref float to = ref MemoryMarshal.GetReference(unit);
-            ref int index = ref MemoryMarshal.GetArrayDataReference(inverse);
-            for (int q = 0; q < l; q++) Unsafe.Add(ref to, q) = Unsafe.Add(ref from, Unsafe.Add(ref index, q));
-        }
+        x.CopyTo(unit);
         float mean = kind == SimilarityKind.Pearson ? (float)(Sum(unit) / l) : 0f;
         double squares = CentreAndSquare(unit, mean);
         bool valid;
@@ -304,7 +298,7 @@ public static class SimilarityKernel
     /// then folded into each row's running max and argmax (ties go to the smaller c′) and its c′ = c value.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowBlock(Scratch s, int c0, int c, int l, int cp, ReadOnlySpan<float> packed, ReadOnlySpan<float> bias, bool argmax)
+    private static void RowBlock(Scratch s, int c0, int c, int l, int cp, ReadOnlySpan<float> packed, ReadOnlySpan<float> bias, int[] rows, bool argmax)
     {
         // Rows past the last channel repeat it; their results are not stored.
         ref float r0 = ref s.Unit[c0 * l];
@@ -313,6 +307,7 @@ public static class SimilarityKernel
         ref float r3 = ref s.Unit[Math.Min(c0 + 3, c - 1) * l];
         ref float b = ref MemoryMarshal.GetReference(packed);
         ref float bi = ref MemoryMarshal.GetReference(bias);
+        ref int rowOf = ref MemoryMarshal.GetArrayDataReference(rows);
         var best0 = Vector256.Create(float.NegativeInfinity);
         var best1 = best0; var best2 = best0; var best3 = best0;
         var arg0 = Vector256<int>.Zero;
@@ -324,9 +319,9 @@ public static class SimilarityKernel
         {
             Vector256<float> a00 = default, a01 = default, a10 = default, a11 = default,
                              a20 = default, a21 = default, a30 = default, a31 = default;
-            nuint offset = (nuint)j0;
-            for (int q = 0; q < l; q++, offset += (nuint)cp)
+            for (int q = 0; q < l; q++)
             {
+                nuint offset = (nuint)(Unsafe.Add(ref rowOf, q) + j0);
                 var b0 = Vector256.LoadUnsafe(ref b, offset);
                 var b1 = Vector256.LoadUnsafe(ref b, offset + 8);
                 var x = Vector256.Create(Unsafe.Add(ref r0, q));
@@ -380,13 +375,39 @@ public static class SimilarityKernel
     /// whole block once per row block would read it from L2 C/4 times), then folded row by row.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Chunked(Scratch s, int c, int l, int cp, ReadOnlySpan<float> packed, ReadOnlySpan<float> bias)
+    private static void Chunked(Scratch s, int c, int l, int cp, ReadOnlySpan<float> packed, ReadOnlySpan<float> bias, int[] rows)
     {
         var partial = s.Partial.AsSpan(0, RoundUp(c, Rows) * cp);
         partial.Clear();
         int chunk = Math.Max(16, L1Floats / cp);
         ref float b = ref MemoryMarshal.GetReference(packed);
         ref float p = ref MemoryMarshal.GetReference(partial);
+        ref int rowOf = ref MemoryMarshal.GetArrayDataReference(rows);
+        if (Vector512.IsHardwareAccelerated) ChunkedProducts512(s, c, l, cp, chunk, ref b, ref p, ref rowOf);
+        else ChunkedProducts256(s, c, l, cp, chunk, ref b, ref p, ref rowOf);
+        var lane = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+        ref float bi = ref MemoryMarshal.GetReference(bias);
+        for (int row = 0; row < c; row++)
+        {
+            var best = Vector256.Create(float.NegativeInfinity);
+            var arg = Vector256<int>.Zero;
+            nuint start = (nuint)(row * cp);
+            for (int j0 = 0; j0 < cp; j0 += Columns)
+            {
+                var index0 = lane + Vector256.Create(j0);
+                Fold(Vector256.LoadUnsafe(ref p, start + (nuint)j0) + Vector256.LoadUnsafe(ref bi, (nuint)j0),
+                     Vector256.LoadUnsafe(ref p, start + (nuint)j0 + 8) + Vector256.LoadUnsafe(ref bi, (nuint)j0 + 8),
+                     index0, index0 + Vector256.Create(8), ref best, ref arg);
+            }
+            s.Diagonal[row] = partial[row * cp + row] + bias[row];
+            Finish(s, row, c, best, arg, 0);
+        }
+    }
+
+    /// <summary>The chunked sums with 4×16 tiles of 256-bit registers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ChunkedProducts256(Scratch s, int c, int l, int cp, int chunk, ref float b, ref float p, ref int rowOf)
+    {
         for (int q0 = 0; q0 < l; q0 += chunk)
         {
             int q1 = Math.Min(l, q0 + chunk);
@@ -403,9 +424,9 @@ public static class SimilarityKernel
                     var a10 = Vector256.LoadUnsafe(ref p, o1); var a11 = Vector256.LoadUnsafe(ref p, o1 + 8);
                     var a20 = Vector256.LoadUnsafe(ref p, o2); var a21 = Vector256.LoadUnsafe(ref p, o2 + 8);
                     var a30 = Vector256.LoadUnsafe(ref p, o3); var a31 = Vector256.LoadUnsafe(ref p, o3 + 8);
-                    nuint offset = (nuint)(q0 * cp + j0);
-                    for (int q = q0; q < q1; q++, offset += (nuint)cp)
+                    for (int q = q0; q < q1; q++)
                     {
+                        nuint offset = (nuint)(Unsafe.Add(ref rowOf, q) + j0);
                         var b0 = Vector256.LoadUnsafe(ref b, offset);
                         var b1 = Vector256.LoadUnsafe(ref b, offset + 8);
                         var x = Vector256.Create(Unsafe.Add(ref r0, q));
@@ -424,22 +445,51 @@ public static class SimilarityKernel
                 }
             }
         }
-        var lane = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
-        ref float bi = ref MemoryMarshal.GetReference(bias);
-        for (int row = 0; row < c; row++)
+    }
+
+    /// <summary>
+    /// The chunked sums with 4×32 tiles of 512-bit registers (where the processor has them): half the loads and
+    /// broadcasts per multiply-add of the 256-bit tiles.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ChunkedProducts512(Scratch s, int c, int l, int cp, int chunk, ref float b, ref float p, ref int rowOf)
+    {
+        for (int q0 = 0; q0 < l; q0 += chunk)
         {
-            var best = Vector256.Create(float.NegativeInfinity);
-            var arg = Vector256<int>.Zero;
-            nuint start = (nuint)(row * cp);
-            for (int j0 = 0; j0 < cp; j0 += Columns)
+            int q1 = Math.Min(l, q0 + chunk);
+            for (int c0 = 0; c0 < c; c0 += Rows)
             {
-                var index0 = lane + Vector256.Create(j0);
-                Fold(Vector256.LoadUnsafe(ref p, start + (nuint)j0) + Vector256.LoadUnsafe(ref bi, (nuint)j0),
-                     Vector256.LoadUnsafe(ref p, start + (nuint)j0 + 8) + Vector256.LoadUnsafe(ref bi, (nuint)j0 + 8),
-                     index0, index0 + Vector256.Create(8), ref best, ref arg);
+                ref float r0 = ref s.Unit[c0 * l];
+                ref float r1 = ref s.Unit[Math.Min(c0 + 1, c - 1) * l];
+                ref float r2 = ref s.Unit[Math.Min(c0 + 2, c - 1) * l];
+                ref float r3 = ref s.Unit[Math.Min(c0 + 3, c - 1) * l];
+                for (int j0 = 0; j0 < cp; j0 += 2 * Columns)
+                {
+                    nuint o0 = (nuint)(c0 * cp + j0), o1 = o0 + (nuint)cp, o2 = o1 + (nuint)cp, o3 = o2 + (nuint)cp;
+                    var a00 = Vector512.LoadUnsafe(ref p, o0); var a01 = Vector512.LoadUnsafe(ref p, o0 + 16);
+                    var a10 = Vector512.LoadUnsafe(ref p, o1); var a11 = Vector512.LoadUnsafe(ref p, o1 + 16);
+                    var a20 = Vector512.LoadUnsafe(ref p, o2); var a21 = Vector512.LoadUnsafe(ref p, o2 + 16);
+                    var a30 = Vector512.LoadUnsafe(ref p, o3); var a31 = Vector512.LoadUnsafe(ref p, o3 + 16);
+                    for (int q = q0; q < q1; q++)
+                    {
+                        nuint offset = (nuint)(Unsafe.Add(ref rowOf, q) + j0);
+                        var b0 = Vector512.LoadUnsafe(ref b, offset);
+                        var b1 = Vector512.LoadUnsafe(ref b, offset + 16);
+                        var x = Vector512.Create(Unsafe.Add(ref r0, q));
+                        a00 = Vector512.FusedMultiplyAdd(x, b0, a00); a01 = Vector512.FusedMultiplyAdd(x, b1, a01);
+                        x = Vector512.Create(Unsafe.Add(ref r1, q));
+                        a10 = Vector512.FusedMultiplyAdd(x, b0, a10); a11 = Vector512.FusedMultiplyAdd(x, b1, a11);
+                        x = Vector512.Create(Unsafe.Add(ref r2, q));
+                        a20 = Vector512.FusedMultiplyAdd(x, b0, a20); a21 = Vector512.FusedMultiplyAdd(x, b1, a21);
+                        x = Vector512.Create(Unsafe.Add(ref r3, q));
+                        a30 = Vector512.FusedMultiplyAdd(x, b0, a30); a31 = Vector512.FusedMultiplyAdd(x, b1, a31);
+                    }
+                    a00.StoreUnsafe(ref p, o0); a01.StoreUnsafe(ref p, o0 + 16);
+                    a10.StoreUnsafe(ref p, o1); a11.StoreUnsafe(ref p, o1 + 16);
+                    a20.StoreUnsafe(ref p, o2); a21.StoreUnsafe(ref p, o2 + 16);
+                    a30.StoreUnsafe(ref p, o3); a31.StoreUnsafe(ref p, o3 + 16);
+                }
             }
-            s.Diagonal[row] = partial[row * cp + row] + bias[row];
-            Finish(s, row, c, best, arg, 0);
         }
     }
 
