@@ -27,6 +27,18 @@ public static class SimilarityKernel
     /// </summary>
     public static bool Enabled { get; set; } = true;
 
+    /// <summary>
+    /// Whether the products use 512-bit registers (only where the processor has them; the 256-bit tiles otherwise).
+    /// Settable so the tests run both tile shapes on a machine that has both.
+    /// </summary>
+    public static bool WideVectors
+    {
+        get => _wide && Vector512.IsHardwareAccelerated;
+        set => _wide = value;
+    }
+
+    private static bool _wide = true;
+
     private const int Rows = 4, Columns = 2 * 8; // the register tile: 4 channels of f(gX) × 16 of the reference
 
     /// <summary>
@@ -192,7 +204,10 @@ public static class SimilarityKernel
         else
         {
             for (int c0 = 0; c0 < c; c0 += Rows)
-                RowBlock(s, c0, c, l, cp, packed, bias, rows, matches is not null);
+            {
+                if (WideVectors) RowBlock512(s, c0, c, l, cp, packed, bias, rows, matches is not null);
+                else RowBlock(s, c0, c, l, cp, packed, bias, rows, matches is not null);
+            }
         }
 
         s.InvSum = s.InvCount = s.EqSum = s.EqCount = 0;
@@ -370,6 +385,89 @@ public static class SimilarityKernel
     }
 
     /// <summary>
+    /// <see cref="RowBlock"/> with 4×32 tiles of 512-bit registers (half the loads and broadcasts per multiply-add);
+    /// each tile is folded as two 256-bit halves, so the max, argmax and diagonal are decided by the same code.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowBlock512(Scratch s, int c0, int c, int l, int cp, ReadOnlySpan<float> packed, ReadOnlySpan<float> bias, int[] rows, bool argmax)
+    {
+        ref float r0 = ref s.Unit[c0 * l];
+        ref float r1 = ref s.Unit[Math.Min(c0 + 1, c - 1) * l];
+        ref float r2 = ref s.Unit[Math.Min(c0 + 2, c - 1) * l];
+        ref float r3 = ref s.Unit[Math.Min(c0 + 3, c - 1) * l];
+        ref float b = ref MemoryMarshal.GetReference(packed);
+        ref float bi = ref MemoryMarshal.GetReference(bias);
+        ref int rowOf = ref MemoryMarshal.GetArrayDataReference(rows);
+        var best0 = Vector256.Create(float.NegativeInfinity);
+        var best1 = best0; var best2 = best0; var best3 = best0;
+        var arg0 = Vector256<int>.Zero;
+        var arg1 = arg0; var arg2 = arg0; var arg3 = arg0;
+        var lane = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+        Span<float> spill = stackalloc float[2 * Columns];
+
+        for (int j0 = 0; j0 < cp; j0 += 2 * Columns)
+        {
+            Vector512<float> a00 = default, a01 = default, a10 = default, a11 = default,
+                             a20 = default, a21 = default, a30 = default, a31 = default;
+            for (int q = 0; q < l; q++)
+            {
+                nuint offset = (nuint)(Unsafe.Add(ref rowOf, q) + j0);
+                var b0 = Vector512.LoadUnsafe(ref b, offset);
+                var b1 = Vector512.LoadUnsafe(ref b, offset + 16);
+                var x = Vector512.Create(Unsafe.Add(ref r0, q));
+                a00 = Vector512.FusedMultiplyAdd(x, b0, a00); a01 = Vector512.FusedMultiplyAdd(x, b1, a01);
+                x = Vector512.Create(Unsafe.Add(ref r1, q));
+                a10 = Vector512.FusedMultiplyAdd(x, b0, a10); a11 = Vector512.FusedMultiplyAdd(x, b1, a11);
+                x = Vector512.Create(Unsafe.Add(ref r2, q));
+                a20 = Vector512.FusedMultiplyAdd(x, b0, a20); a21 = Vector512.FusedMultiplyAdd(x, b1, a21);
+                x = Vector512.Create(Unsafe.Add(ref r3, q));
+                a30 = Vector512.FusedMultiplyAdd(x, b0, a30); a31 = Vector512.FusedMultiplyAdd(x, b1, a31);
+            }
+            var bias0 = Vector512.LoadUnsafe(ref bi, (nuint)j0);
+            var bias1 = Vector512.LoadUnsafe(ref bi, (nuint)j0 + 16);
+            a00 += bias0; a01 += bias1; a10 += bias0; a11 += bias1;
+            a20 += bias0; a21 += bias1; a30 += bias0; a31 += bias1;
+            if (argmax)
+            {
+                var index0 = lane + Vector256.Create(j0);
+                var index1 = index0 + Vector256.Create(8);
+                var index2 = index0 + Vector256.Create(16);
+                var index3 = index0 + Vector256.Create(24);
+                Fold(a00.GetLower(), a00.GetUpper(), index0, index1, ref best0, ref arg0);
+                Fold(a01.GetLower(), a01.GetUpper(), index2, index3, ref best0, ref arg0);
+                Fold(a10.GetLower(), a10.GetUpper(), index0, index1, ref best1, ref arg1);
+                Fold(a11.GetLower(), a11.GetUpper(), index2, index3, ref best1, ref arg1);
+                Fold(a20.GetLower(), a20.GetUpper(), index0, index1, ref best2, ref arg2);
+                Fold(a21.GetLower(), a21.GetUpper(), index2, index3, ref best2, ref arg2);
+                Fold(a30.GetLower(), a30.GetUpper(), index0, index1, ref best3, ref arg3);
+                Fold(a31.GetLower(), a31.GetUpper(), index2, index3, ref best3, ref arg3);
+            }
+            else
+            {
+                best0 = Vector256.Max(best0, MaxOfHalves(Vector512.Max(a00, a01)));
+                best1 = Vector256.Max(best1, MaxOfHalves(Vector512.Max(a10, a11)));
+                best2 = Vector256.Max(best2, MaxOfHalves(Vector512.Max(a20, a21)));
+                best3 = Vector256.Max(best3, MaxOfHalves(Vector512.Max(a30, a31)));
+            }
+            for (int r = 0; r < Rows && c0 + r < c; r++)
+            {
+                int d = c0 + r - j0;
+                if ((uint)d >= 2 * Columns) continue;
+                var (lo, hi) = r switch { 0 => (a00, a01), 1 => (a10, a11), 2 => (a20, a21), _ => (a30, a31) };
+                lo.StoreUnsafe(ref MemoryMarshal.GetReference(spill));
+                hi.StoreUnsafe(ref MemoryMarshal.GetReference(spill), 16);
+                s.Diagonal[c0 + r] = spill[d];
+            }
+        }
+        Finish(s, c0, c, best0, arg0, 0);
+        Finish(s, c0, c, best1, arg1, 1);
+        Finish(s, c0, c, best2, arg2, 2);
+        Finish(s, c0, c, best3, arg3, 3);
+    }
+
+    private static Vector256<float> MaxOfHalves(Vector512<float> v) => Vector256.Max(v.GetLower(), v.GetUpper());
+
+    /// <summary>
     /// Long vectors (many positions, as in early layers): the C×C′ products are few next to the positions, so they are
     /// summed in a small buffer over chunks of positions whose reference block stays in the L1 cache (streaming the
     /// whole block once per row block would read it from L2 C/4 times), then folded row by row.
@@ -383,7 +481,7 @@ public static class SimilarityKernel
         ref float b = ref MemoryMarshal.GetReference(packed);
         ref float p = ref MemoryMarshal.GetReference(partial);
         ref int rowOf = ref MemoryMarshal.GetArrayDataReference(rows);
-        if (Vector512.IsHardwareAccelerated) ChunkedProducts512(s, c, l, cp, chunk, ref b, ref p, ref rowOf);
+        if (WideVectors) ChunkedProducts512(s, c, l, cp, chunk, ref b, ref p, ref rowOf);
         else ChunkedProducts256(s, c, l, cp, chunk, ref b, ref p, ref rowOf);
         var lane = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
         ref float bi = ref MemoryMarshal.GetReference(bias);

@@ -13,18 +13,32 @@ namespace EquivarianceLab.Tests.Measure;
 /// moved-back, normalised vectors), and against the explicit C×C′ similarity matrix for its argmax. Measurements
 /// with the kernel switched on and off are compared in a collection of their own (the switch is process-wide).
 /// </summary>
-public class SimilarityKernelTests
+[Collection(nameof(KernelSwitchTests))]
+public class SimilarityKernelTests : IDisposable
 {
-    public static TheoryData<int, int, int, bool> Shapes => new()
-    {
-        { 3, 1, 4, true }, { 5, 3, 9, false }, { 4, 17, 4, true }, { 2, 64, 50, true }, { 3, 33, 2, false }, { 2, 512, 4, true }, { 1, 16, 1024, true }, { 3, 40, 200, false }, { 2, 6, 64, true },
-    };
+    public void Dispose() => SimilarityKernel.WideVectors = true;
 
+    public static TheoryData<int, int, int, bool, bool> Shapes()
+    {
+        var shapes = new (int, int, int, bool)[]
+        {
+            (3, 1, 4, true), (5, 3, 9, false), (4, 17, 4, true), (2, 64, 50, true), (3, 33, 2, false), (2, 512, 4, true),
+            (1, 16, 1024, true), (3, 40, 200, false), (2, 6, 64, true),
+        };
+        var data = new TheoryData<int, int, int, bool, bool>();
+        foreach (var (n, c, l, pearson) in shapes)
+            foreach (var wide in new[] { true, false })
+                data.Add(n, c, l, pearson, wide);
+        return data;
+    }
+
+    /// <summary>Both tile shapes where the processor has 512-bit registers; the 256-bit ones otherwise.</summary>
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void Gives_the_batched_products_sums_counts_and_per_image_sums(int n, int channels, int length, bool pearson)
+    public void Gives_the_batched_products_sums_counts_and_per_image_sums(int n, int channels, int length, bool pearson, bool wide)
     {
         Assert.True(SimilarityKernel.Supported, "this machine has AVX2 and FMA; the kernel must run here");
+        SimilarityKernel.WideVectors = wide;
         var kind = pearson ? SimilarityKind.Pearson : SimilarityKind.Cosine;
         using var scope = NewDisposeScope();
         var (moved, reference) = Features(n, channels, length, seed: channels * 31 + length);
