@@ -38,7 +38,7 @@ public static class BenchCommand
             var (model, probe) = common.Open(r);
             using var disposeModel = model;
             using var disposeProbe = probe;
-            var report = Run(model, probe, options, !r.GetValue(skipMemory), r.GetValue(repeat));
+            var report = Run(model, probe, options, r.GetValue(skipMemory) ? null : MeasureArguments(), r.GetValue(repeat));
             Console.Out.Write(report.Format());
             if (r.GetValue(json) is { } path)
                 File.WriteAllText(path, JsonSerializer.Serialize(report, MeasurementResult.JsonOptions));
@@ -63,7 +63,9 @@ public static class BenchCommand
             """);
     }
 
-    public static BenchReport Run(IFeatureModel model, IProbeSet probe, MeasureOptions options, bool memory, int repeat = 2)
+    /// <param name="measureArguments">When given, <c>eqlab measure</c>'s arguments for the same measurement (without
+    /// <c>--images</c>): peak memory is measured on fresh processes of N and 4N images.</param>
+    public static BenchReport Run(IFeatureModel model, IProbeSet probe, MeasureOptions options, IReadOnlyList<string>? measureArguments, int repeat = 2)
     {
         int images = Math.Min(probe.Count, options.Images ?? 64);
         options = options with { Images = images };
@@ -84,19 +86,44 @@ public static class BenchCommand
 
         long? atN = null, at4N = null;
         double? growth = null;
-        if (memory && PeakMemory.Supported)
+        if (measureArguments is not null && PeakMemory.Supported)
         {
-            atN = PeakMemory.During(() => EquivarianceMeasure.Run(model, probe, options));
+            // Each in a process of its own: in this one, what the timing runs left in the allocators would set the peak.
             int big = Math.Min(probe.Count, 4 * images);
             if (big < 4 * images)
                 Console.Error.WriteLine($"bench: the probe set has only {probe.Count} images; the 4N run uses {big}.");
-            at4N = PeakMemory.During(() => EquivarianceMeasure.Run(model, probe, options with { Images = big }));
+            atN = PeakMemory.OfMeasurement(measureArguments, images);
+            at4N = PeakMemory.OfMeasurement(measureArguments, big);
             growth = (double)(at4N.Value - atN.Value) / atN.Value;
         }
         return new BenchReport(model.Name, MeasureNames.Name(options.Transform), images, options.BatchSize, layers, ComputeThreads.Count,
             measure, forward, measure / forward,
             kernel ? batched : null, kernel ? batched / forward : null,
             atN, at4N, growth);
+    }
+
+    /// <summary>
+    /// This command line as <c>eqlab measure</c> arguments: <c>bench</c> becomes <c>measure</c>, and the options that
+    /// only bench has (and <c>--images</c>, which the memory runs set) are left out.
+    /// </summary>
+    private static List<string> MeasureArguments()
+    {
+        var args = Environment.GetCommandLineArgs().Skip(1).ToList();
+        int at = args.IndexOf("bench");
+        var result = new List<string> { "measure" };
+        for (int i = at + 1; i < args.Count; i++)
+        {
+            var name = args[i].Split('=', 2)[0];
+            bool inline = args[i].Contains('=');
+            if (name is "--no-memory") continue;
+            if (name is "--out" or "--repeat" or "--images")
+            {
+                if (!inline) i++;
+                continue;
+            }
+            result.Add(args[i]);
+        }
+        return result;
     }
 
     private static double WithBatchedProduct(Func<double> run)
@@ -134,18 +161,35 @@ public static class BenchCommand
     }
 }
 
-/// <summary>Peak resident set size of this process over an action (Linux: VmHWM, reset through /proc/self/clear_refs).</summary>
+/// <summary>Peak resident set size (Linux: VmHWM), of this process or of a measurement run in a process of its own.</summary>
 public static class PeakMemory
 {
-    public static bool Supported => File.Exists("/proc/self/clear_refs") && File.Exists("/proc/self/status");
+    public static bool Supported => File.Exists("/proc/self/status");
 
-    public static long During(Action action)
+    /// <summary>This process's peak resident set so far (VmHWM), in bytes.</summary>
+    public static long SoFar() => ReadKiB("VmHWM") * 1024;
+
+    /// <summary>The line <c>eqlab measure</c> ends with on stderr carries its peak; this is how it is written and read.</summary>
+    public static string Describe(long bytes) => string.Create(CultureInfo.InvariantCulture, $"peak memory {bytes / 1048576.0:0.0} MiB");
+
+    /// <summary>Runs <c>eqlab measure</c> on <paramref name="images"/> images in a fresh process and returns its peak resident set.</summary>
+    public static long OfMeasurement(IReadOnlyList<string> measureArguments, int images)
     {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        File.WriteAllText("/proc/self/clear_refs", "5"); // resets VmHWM to the current RSS
-        action();
-        return ReadKiB("VmHWM") * 1024;
+        var info = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        // Started through the dotnet host (dotnet eqlab.dll), the child needs the assembly; the apphost needs nothing.
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") info.ArgumentList.Add(typeof(PeakMemory).Assembly.Location);
+        foreach (var argument in measureArguments) info.ArgumentList.Add(argument);
+        info.ArgumentList.Add("--images");
+        info.ArgumentList.Add(images.ToString(CultureInfo.InvariantCulture));
+        using var process = Process.Start(info) ?? throw new EquivarianceLabException("bench: eqlab measure could not be started for the memory runs.");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        _ = stdout.Result;
+        var match = System.Text.RegularExpressions.Regex.Match(stderr, @"peak memory ([0-9.]+) MiB");
+        if (process.ExitCode != 0 || !match.Success)
+            throw new EquivarianceLabException($"bench: the memory run of {images} images failed: {Messages.FirstLine(stderr)}");
+        return (long)(double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) * 1048576);
     }
 
     private static long ReadKiB(string field)

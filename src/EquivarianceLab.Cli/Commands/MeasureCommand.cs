@@ -43,7 +43,7 @@ public static class MeasureCommand
             Console.Out.Write(PartTable.Format(result));
             if (r.GetValue(perLayer)) Console.Out.Write(PartTable.FormatLayers(result));
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"measured {result.Layers.Count} layers on {result.Images} images in {result.Timing.Seconds:0.00} s ({result.Timing.ForwardSeconds:0.00} s in forward passes; {options.Device.Name()}, {ComputeThreads.Count} {(ComputeThreads.Count == 1 ? "thread" : "threads")})"));
+                $"measured {result.Layers.Count} layers on {result.Images} images in {result.Timing.Seconds:0.00} s ({result.Timing.ForwardSeconds:0.00} s in forward passes; {options.Device.Name()}, {ComputeThreads.Count} {(ComputeThreads.Count == 1 ? "thread" : "threads")}){(PeakMemory.Supported ? "; " + PeakMemory.Describe(PeakMemory.SoFar()) : "")}"));
             return 0;
         });
         return command;

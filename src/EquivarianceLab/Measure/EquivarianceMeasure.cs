@@ -39,87 +39,95 @@ public static class EquivarianceMeasure
         var forwardClock = new Stopwatch();
 
         using var noGrad = no_grad();
-        for (int start = 0; start < images; start += options.BatchSize)
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            int count = Math.Min(options.BatchSize, images - start);
-            using var scope = NewDisposeScope();
-            var x = probe.ReadBatch(start, count);
-            // Cheap next to the forward passes; a NaN image would otherwise turn into silent null scores.
-            FiniteValues.Check(x, start, probe.Name);
-            // Once per batch to where the model keeps its tensors: the transforms and similarities then run there too.
-            if (model.Device != ComputeDevice.Cpu) x = x.to(model.Device.ToTorch());
-
-            forwardClock.Restart();
-            var plain = model.Forward(x);
-            forwardSeconds += forwardClock.Elapsed.TotalSeconds;
-            if (plain.Count != layers.Count)
-                throw new InvalidOperationException($"Model {model.Name} returned {plain.Count} tensors for {layers.Count} layers.");
-
-            // Normalise f(X) once per batch; every g compares against it.
-            var reference = new (Tensor Unit, Tensor Valid)[layers.Count];
-            var packed = new SimilarityKernel.Reference?[layers.Count];
-            for (int l = 0; l < layers.Count; l++)
-            {
-                states[l] ??= LayerState.Create(layers[l], plain[l], transforms.Count, images);
-                var canonical = states[l].Layout.Canonical(plain[l]);
-                if (states[l].Layout.Kind == LayerKind.Spatial)
-                {
-                    if (UsesKernel(canonical))
-                        packed[l] = states[l].Packed(Flatten(canonical), options.Similarity);
-                    else
-                        reference[l] = Similarity.Normalize(Flatten(canonical.to_type(ScalarType.Float32)), options.Similarity); // a copy: f(X) may share memory with the input
-                }
-                else
-                {
-                    states[l].AppendReference(canonical);
-                }
-            }
-
-            for (int t = 0; t < transforms.Count; t++)
+            for (int start = 0; start < images; start += options.BatchSize)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                using var inner = NewDisposeScope();
-                var g = transforms[t];
-                var gx = g.ApplyToInput(x);
+                int count = Math.Min(options.BatchSize, images - start);
+                using var scope = NewDisposeScope();
+                var x = probe.ReadBatch(start, count);
+                // Cheap next to the forward passes; a NaN image would otherwise turn into silent null scores.
+                FiniteValues.Check(x, start, probe.Name);
+                // Once per batch to where the model keeps its tensors: the transforms and similarities then run there too.
+                if (model.Device != ComputeDevice.Cpu) x = x.to(model.Device.ToTorch());
+
                 forwardClock.Restart();
-                var moved = model.Forward(gx);
+                var plain = model.Forward(x);
                 forwardSeconds += forwardClock.Elapsed.TotalSeconds;
+                if (plain.Count != layers.Count)
+                    throw new InvalidOperationException($"Model {model.Name} returned {plain.Count} tensors for {layers.Count} layers.");
+
+                // Normalise f(X) once per batch; every g compares against it.
+                var reference = new (Tensor Unit, Tensor Valid)[layers.Count];
+                var packed = new SimilarityKernel.Reference?[layers.Count];
                 for (int l = 0; l < layers.Count; l++)
                 {
-                    var state = states[l];
-                    var a = state.Layout.Canonical(moved[l]);
-                    if (state.Layout.Kind == LayerKind.Vector)
+                    states[l] ??= LayerState.Create(layers[l], plain[l], transforms.Count, images);
+                    var canonical = states[l].Layout.Canonical(plain[l]);
+                    if (states[l].Layout.Kind == LayerKind.Spatial)
                     {
-                        state.AppendMoved(t, a);
-                        continue;
+                        if (UsesKernel(canonical))
+                            packed[l] = states[l].Packed(Flatten(canonical), options.Similarity);
+                        else
+                            reference[l] = Similarity.Normalize(Flatten(canonical.to_type(ScalarType.Float32)), options.Similarity); // a copy: f(X) may share memory with the input
                     }
-                    // S(f(gX)_c, g·f(X)_c′) = S(g⁻¹·f(gX)_c, f(X)_c′): g only permutes positions. Moving f(gX) back
-                    // makes the one copy the normalisation needs anyway, and the reference is normalised once per batch.
-                    // The kernel does both while it copies f(gX) into its scratch block.
-                    if (packed[l] is { } packedReference)
+                    else
                     {
-                        var inverse = state.InverseOf(t, g, a.shape[^2], a.shape[^1], inputH, inputW);
-                        SimilarityKernel.Accumulate(Flatten(a), inverse, packedReference, state.Scores[t]);
-                        continue;
+                        states[l].AppendReference(canonical);
                     }
-                    var back = g.ApplyInverseToFeature(a.to_type(ScalarType.Float32), inputH, inputW);
-                    var (unitA, validA) = Similarity.NormalizeInPlace(Flatten(back), options.Similarity);
-                    var (unitB, refValid) = reference[l];
-                    Similarity.Accumulate(unitA, validA, unitB, refValid, state.Scores[t]);
                 }
+
+                for (int t = 0; t < transforms.Count; t++)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    using var inner = NewDisposeScope();
+                    var g = transforms[t];
+                    var gx = g.ApplyToInput(x);
+                    forwardClock.Restart();
+                    var moved = model.Forward(gx);
+                    forwardSeconds += forwardClock.Elapsed.TotalSeconds;
+                    for (int l = 0; l < layers.Count; l++)
+                    {
+                        var state = states[l];
+                        var a = state.Layout.Canonical(moved[l]);
+                        if (state.Layout.Kind == LayerKind.Vector)
+                        {
+                            state.AppendMoved(t, a);
+                            continue;
+                        }
+                        // S(f(gX)_c, g·f(X)_c′) = S(g⁻¹·f(gX)_c, f(X)_c′): g only permutes positions. Moving f(gX) back
+                        // makes the one copy the normalisation needs anyway, and the reference is normalised once per batch.
+                        // The kernel does both while it copies f(gX) into its scratch block.
+                        if (packed[l] is { } packedReference)
+                        {
+                            var inverse = state.InverseOf(t, g, a.shape[^2], a.shape[^1], inputH, inputW);
+                            SimilarityKernel.Accumulate(Flatten(a), inverse, packedReference, state.Scores[t]);
+                            continue;
+                        }
+                        var back = g.ApplyInverseToFeature(a.to_type(ScalarType.Float32), inputH, inputW);
+                        var (unitA, validA) = Similarity.NormalizeInPlace(Flatten(back), options.Similarity);
+                        var (unitB, refValid) = reference[l];
+                        Similarity.Accumulate(unitA, validA, unitB, refValid, state.Scores[t]);
+                    }
+                }
+
+                int done = start + count;
+                NativeAllocator.ReleaseFreeMemory();
+                double rate = done / Math.Max(1e-9, total.Elapsed.TotalSeconds);
+                progress?.Report(new MeasureProgress(done, images, rate,
+                    done < images ? TimeSpan.FromSeconds((images - done) / rate) : TimeSpan.Zero));
             }
 
-            int done = start + count;
-            NativeAllocator.ReleaseFreeMemory();
-            double rate = done / Math.Max(1e-9, total.Elapsed.TotalSeconds);
-            progress?.Report(new MeasureProgress(done, images, rate,
-                done < images ? TimeSpan.FromSeconds((images - done) / rate) : TimeSpan.Zero));
+            // Vector layers: one vector per channel, running over all N images.
+            foreach (var state in states)
+                if (state.Layout.Kind == LayerKind.Vector) state.ScoreVectors(options.Similarity);
         }
-
-        // Vector layers: one vector per channel, running over all N images.
-        foreach (var state in states)
-            if (state.Layout.Kind == LayerKind.Vector) state.ScoreVectors(options.Similarity);
+        finally
+        {
+            // Vector layers keep native tensors across batches.
+            foreach (var state in states) state?.Dispose();
+        }
 
         var (results, influences) = BuildLayers(model, states, transforms);
         return new MeasurementResult
@@ -232,15 +240,16 @@ public static class EquivarianceMeasure
     }
 
     /// <summary>Per-layer state across batches.</summary>
-    private sealed class LayerState
+    private sealed class LayerState : IDisposable
     {
         public required string Name { get; init; }
         public required long[] Shape { get; init; }
         public required FeatureLayout Layout { get; init; }
         public required ScoreAccumulator[] Scores { get; init; }
-        // Vector layers: f(X) and each f(gX) as [images, C] row-major, filled batch by batch (sized once, never regrown).
-        private float[]? _reference;
-        private float[][]? _moved;
+        // Vector layers: f(X) and each f(gX) as native [C, images] float32 tensors, filled batch by batch (sized once,
+        // never regrown; channel-major so that each channel's vector over the images is normalised in place at the end).
+        private Tensor? _reference;
+        private Tensor[]? _moved;
         private long _channels, _referenceRows;
         private long[]? _movedRows;
 
@@ -259,9 +268,8 @@ public static class EquivarianceMeasure
             if (layout.Kind == LayerKind.Vector)
             {
                 state._channels = raw.shape[1];
-                var length = checked((int)(images * state._channels));
-                state._reference = new float[length];
-                state._moved = Enumerable.Range(0, transformCount).Select(_ => new float[length]).ToArray();
+                state._reference = empty(state._channels, images).DetachFromDisposeScope();
+                state._moved = Enumerable.Range(0, transformCount).Select(_ => empty(state._channels, images).DetachFromDisposeScope()).ToArray();
                 state._movedRows = new long[transformCount];
             }
             return state;
@@ -287,27 +295,32 @@ public static class EquivarianceMeasure
         public void AppendReference(Tensor vectors) => _referenceRows = Append(_reference!, _referenceRows, vectors);
         public void AppendMoved(int transform, Tensor vectors) => _movedRows![transform] = Append(_moved![transform], _movedRows[transform], vectors);
 
-        private long Append(float[] into, long rows, Tensor vectors)
+        private long Append(Tensor into, long rows, Tensor vectors)
         {
             if (vectors.shape[1] != _channels)
                 throw new EquivarianceLabException($"Layer '{Name}' changed its channel count between batches.");
-            using var values = vectors.to_type(ScalarType.Float32);
-            TensorMemory.CopyTo(values, into, checked((int)(rows * _channels)));
+            using var slot = into.narrow(1, rows, vectors.shape[0]);
+            using var transposed = vectors.t();
+            slot.copy_(transposed); // converts to float32 and brings a GPU's vectors to the CPU
             return rows + vectors.shape[0];
+        }
+
+        public void Dispose()
+        {
+            _reference?.Dispose();
+            foreach (var moved in _moved ?? []) moved.Dispose();
         }
 
         /// <summary>Vector layer: channel c's vector runs over the N images; B = f(X) for every g (g acts as the identity).</summary>
         public void ScoreVectors(SimilarityKind kind)
         {
             using var scope = NewDisposeScope();
-            long n = _referenceRows;
-            var b = tensor(_reference!, [n, _channels]).t().unsqueeze(0); // [1, C, N]
-            var (unitB, validB) = Similarity.Normalize(b, kind);
+            // Normalised in place: the stored values are not needed after this, and a copy would grow with N.
+            var (unitB, validB) = Similarity.NormalizeInPlace(_reference!.unsqueeze(0), kind); // [1, C, N]
             for (int t = 0; t < Scores.Length; t++)
             {
                 using var inner = NewDisposeScope();
-                var a = tensor(_moved![t], [n, _channels]).t().unsqueeze(0);
-                var (unitA, validA) = Similarity.NormalizeInPlace(a.contiguous(), kind);
+                var (unitA, validA) = Similarity.NormalizeInPlace(_moved![t].unsqueeze(0), kind);
                 var partner = Similarity.Accumulate(unitA, validA, unitB, validB, Scores[t], partners: true)!;
                 var influence = VectorInfluence.Of(unitA, validA, unitB, validB, partner);
                 Scores[t].SetInfluence(influence.Invariance, influence.Equivariance);

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using EquivarianceLab.Compute;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -19,34 +20,40 @@ public static class VectorInfluence
     /// </summary>
     public static ImageInfluence Of(Tensor unitA, Tensor validA, Tensor unitB, Tensor validB, Tensor partner)
     {
-        // A few passes over C × N values: plain loops in double beat a dozen small tensor operations.
+        // A few passes over C × N values, read where they are: plain loops in double beat a dozen small tensor
+        // operations, and copies would grow with N.
         int channels = checked((int)unitA.shape[1]), n = checked((int)unitA.shape[2]);
-        var a = Floats(unitA);
-        var b = Floats(unitB);
-        var va = Flags(validA);
-        var vb = Flags(validB);
-        var best = Longs(partner);
+        using var aValues = unitA.to_type(ScalarType.Float32).cpu().contiguous();
+        using var bValues = unitB.to_type(ScalarType.Float32).cpu().contiguous();
+        var a = MemoryMarshal.Cast<byte, float>(aValues.bytes);
+        var b = MemoryMarshal.Cast<byte, float>(bValues.bytes);
+        var va = TensorMemory.ToArray<bool>(validA.to_type(ScalarType.Bool));
+        var vb = TensorMemory.ToArray<bool>(validB.to_type(ScalarType.Bool));
+        var best = TensorMemory.ToArray<long>(partner.to_type(ScalarType.Int64));
         bool anyB = vb.Any(v => v);
-        var invariance = Influence(a, b, channels, n, c => va[c] && vb[c] ? c : -1);
-        var equivariance = Influence(a, b, channels, n, c => va[c] && anyB ? (int)best[c] : -1);
+        var invariance = Influence(a, b, channels, n, va, vb, null, anyB);
+        var equivariance = Influence(a, b, channels, n, va, vb, best, anyB);
         return new ImageInfluence(invariance, equivariance);
     }
 
     /// <summary>
-    /// Mean over the channels c with a partner (<paramref name="partnerOf"/> ≥ 0) of each image's
-    /// a_n·b_n − S/2·(a_n² + b_n²), where b is the partner's vector and S = Σ a·b; null when no channel has one.
+    /// Mean over the channels c with a partner of each image's a_n·b_n − S/2·(a_n² + b_n²), where b is the partner's
+    /// vector (c itself for the invariance, <paramref name="best"/>[c] for the equivariance) and S = Σ a·b; null when no
+    /// channel has one.
     /// </summary>
-    private static double[]? Influence(float[] a, float[] b, int channels, int n, Func<int, int> partnerOf)
+    private static double[]? Influence(ReadOnlySpan<float> a, ReadOnlySpan<float> b, int channels, int n,
+        bool[] validA, bool[] validB, long[]? best, bool anyB)
     {
         var z = new double[n];
         int counted = 0;
         for (int c = 0; c < channels; c++)
         {
-            int p = partnerOf(c);
-            if (p < 0) continue;
+            bool paired = best is null ? validA[c] && validB[c] : validA[c] && anyB;
+            if (!paired) continue;
+            int p = best is null ? c : (int)best[c];
             counted++;
-            var x = a.AsSpan(c * n, n);
-            var y = b.AsSpan(p * n, n);
+            var x = a.Slice(c * n, n);
+            var y = b.Slice(p * n, n);
             double s = 0;
             for (int i = 0; i < n; i++) s += (double)x[i] * y[i];
             for (int i = 0; i < n; i++)
@@ -59,10 +66,4 @@ public static class VectorInfluence
         for (int i = 0; i < n; i++) z[i] /= counted;
         return z;
     }
-
-    private static float[] Floats(Tensor t) => TensorMemory.ToArray<float>(t.to_type(ScalarType.Float32));
-
-    private static bool[] Flags(Tensor t) => TensorMemory.ToArray<bool>(t.to_type(ScalarType.Bool));
-
-    private static long[] Longs(Tensor t) => TensorMemory.ToArray<long>(t.to_type(ScalarType.Int64));
 }

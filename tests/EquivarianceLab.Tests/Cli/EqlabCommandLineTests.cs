@@ -306,19 +306,21 @@ public sealed partial class EqlabCommandLineTests(EqlabFixture fixture) : IClass
             "--probe", fixture.FashionMnist, "--images", "16", "--batch", "8");
         Assert.True(run.ExitCode == 0, run.ToString());
 
-        var measure = Seconds(run.Stdout, @"^measurement\s+(\S+) s");
-        var forward = Seconds(run.Stdout, @"^forward passes only\s+(\S+) s");
-        var ratio = Seconds(run.Stdout, @"^ratio \(measure/forward\)\s+(\S+)\s*$");
+        var measure = Figure(run.Stdout, @"^measurement\s+(\S+) s");
+        var forward = Figure(run.Stdout, @"^forward passes only\s+(\S+) s");
+        var ratio = Figure(run.Stdout, @"^ratio \(measure/forward\)\s+(\S+)\s*$");
         Assert.True(forward > 0 && measure > 0, run.ToString());
         // The ratio is the two printed times' (each rounded to a millisecond).
         Assert.InRange(ratio, measure / forward - 0.01 - 0.002 / forward, measure / forward + 0.01 + 0.002 / forward);
-        Assert.Matches(new Regex(@"^peak memory at N\s+[0-9.]+ MiB", RegexOptions.Multiline), run.Stdout);
-        Assert.Matches(new Regex(@"^peak memory at 4N\s+[0-9.]+ MiB", RegexOptions.Multiline), run.Stdout);
+        // Measured on eqlab measure processes of their own (16 and 64 images): both ran, and a process that loaded
+        // libtorch and ONNX Runtime holds well over 100 MiB.
+        Assert.InRange(Figure(run.Stdout, @"^peak memory at N\s+([0-9.]+) MiB"), 100, 4096);
+        Assert.InRange(Figure(run.Stdout, @"^peak memory at 4N\s+([0-9.]+) MiB"), 100, 4096);
     }
 
     // ---- helpers ----
 
-    private static double Seconds(string stdout, string pattern)
+    private static double Figure(string stdout, string pattern)
     {
         var match = Regex.Match(stdout, pattern, RegexOptions.Multiline);
         Assert.True(match.Success, $"no line /{pattern}/ in:\n{stdout}");
