@@ -54,7 +54,7 @@ public static class BenchCommand
         long? PeakBytesAtN, long? PeakBytesAt4N, double? PeakGrowth)
     {
         public string Format() => string.Create(CultureInfo.InvariantCulture, $"""
-            bench {Model} · {Transform} · {Images} images · batch {Batch} · {Layers} layers · {Threads} threads
+            bench {Model} · {Transform} · {Images} images · batch {Batch} · {Layers} layers · {Threads} {(Threads == 1 ? "thread" : "threads")}
             measurement               {MeasureSeconds,8:0.000} s
             forward passes only       {ForwardOnlySeconds,8:0.000} s
             ratio (measure/forward)   {Ratio,8:0.000}
