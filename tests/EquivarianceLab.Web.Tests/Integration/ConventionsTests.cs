@@ -145,30 +145,10 @@ public sealed class ConventionsTests : IAsyncLifetime
     [Fact]
     public async Task The_real_server_process_with_a_wrong_setting_exits_with_one_line_and_no_stack_trace()
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "EquivarianceLab.Web.dll");
-        var data = LabFactory.NewFolder("bad-process");
-        try
-        {
-            var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-            start.ArgumentList.Add(dll);
-            start.ArgumentList.Add("--urls");
-            start.ArgumentList.Add("http://127.0.0.1:0");
-            start.Environment["EquivarianceLab__DataFolder"] = data;
-            start.Environment["EquivarianceLab__MaxUploadBytes"] = "-5";
-            using var process = Process.Start(start)!;
-            var stderr = process.StandardError.ReadToEndAsync();
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-            await process.WaitForExitAsync(timeout.Token);
-            Assert.Equal(2, process.ExitCode);
-            var (errors, output) = (await stderr, await stdout);
-            var lines = errors.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            Assert.Equal(["equivariancelab: EquivarianceLab:MaxUploadBytes must be a positive number of bytes (got -5)."], lines);
-            Assert.DoesNotContain("   at ", output + errors);
-        }
-        finally
-        {
-            LabFactory.TryDelete(data);
-        }
+        var (exitCode, errors, output) = await ServerExit.WithSettingAsync("bad-process", "EquivarianceLab__MaxUploadBytes", "-5");
+        Assert.Equal(2, exitCode);
+        var lines = errors.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["equivariancelab: EquivarianceLab:MaxUploadBytes must be a positive number of bytes (got -5)."], lines);
+        Assert.DoesNotContain("   at ", output + errors);
     }
 }

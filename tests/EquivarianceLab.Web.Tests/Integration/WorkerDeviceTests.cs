@@ -71,31 +71,11 @@ public sealed class WorkerDeviceTests
     [Fact]
     public async Task The_real_server_with_Worker_Device_cuda_exits_at_start_with_one_line_naming_the_key()
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "EquivarianceLab.Web.dll");
-        var data = LabFactory.NewFolder("cuda-setting");
-        try
-        {
-            var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-            start.ArgumentList.Add(dll);
-            start.ArgumentList.Add("--urls");
-            start.ArgumentList.Add("http://127.0.0.1:0");
-            start.Environment["EquivarianceLab__DataFolder"] = data;
-            start.Environment["EquivarianceLab__Worker__Device"] = "cuda";
-            using var process = Process.Start(start)!;
-            var stderr = process.StandardError.ReadToEndAsync();
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-            await process.WaitForExitAsync(timeout.Token);
-            var (errors, output) = (await stderr, await stdout);
-            Assert.Equal(2, process.ExitCode);
-            Assert.Equal([$"equivariancelab: EquivarianceLab:Worker:Device is cuda, but {NoCudaProvider}"],
-                errors.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-            Assert.DoesNotContain("   at ", output + errors);
-        }
-        finally
-        {
-            LabFactory.TryDelete(data);
-        }
+        var (exitCode, errors, output) = await ServerExit.WithSettingAsync("cuda-setting", "EquivarianceLab__Worker__Device", "cuda");
+        Assert.Equal(2, exitCode);
+        Assert.Equal([$"equivariancelab: EquivarianceLab:Worker:Device is cuda, but {NoCudaProvider}"],
+            errors.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.DoesNotContain("   at ", output + errors);
     }
 
     [Fact]
