@@ -41,8 +41,10 @@ public static class Eqlab
 
         using var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start dotnet.");
         process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
+        // Read on threads of their own: under a full test run the thread pool can be too busy to finish an async
+        // read within the wait below (seen: a study's stdout "(not read)" after it had exited).
+        var stdout = Task.Factory.StartNew(process.StandardOutput.ReadToEnd, TaskCreationOptions.LongRunning);
+        var stderr = Task.Factory.StartNew(process.StandardError.ReadToEnd, TaskCreationOptions.LongRunning);
         if (!process.WaitForExit(Timeout))
         {
             try { process.Kill(entireProcessTree: true); }
