@@ -11,8 +11,8 @@ namespace EquivarianceLab.Measure;
 /// "How the similarities are computed"). For each image, channel c of f(gX) is centred and scaled to unit length
 /// while it is copied into a small scratch block; then a register-blocked product with the reference's unit vectors
 /// (laid out position-major once per batch, and read row by row in the order g puts the positions in, which is the
-/// same as moving f(gX) back by g⁻¹) keeps, for each c, only the running max over c′, its argmax and the c′ = c value. The C×C′ similarities are never
-/// written to memory: on small grids (ResNet's last stage: 2×2 positions, 512 channels) writing and re-reading them
+/// same as moving f(gX) back by g⁻¹) keeps, for each c, only the running max over c′, its argmax and the c′ = c
+/// value. The C×C′ similarities are never written to memory: on small grids (ResNet's last stage: 2×2 positions, 512 channels) writing and re-reading them
 /// cost several times the products themselves. Each image is one task, so results do not depend on the thread count.
 /// The numbers are those of <see cref="Similarity.Accumulate"/> up to float rounding (a different summation order).
 /// </summary>
@@ -43,7 +43,7 @@ public static class SimilarityKernel
 
     /// <summary>
     /// One batch's reference f(X) of a spatial layer, as unit vectors laid out for the kernel: per image an
-    /// <c>[L, C′]</c> block (positions outer, channels padded to a multiple of 16) and a bias per channel that is 0
+    /// <c>[L, C′]</c> block (positions outer, channels padded to a multiple of 32) and a bias per channel that is 0
     /// for a valid vector and −∞ for a degenerate or padding one (so it never wins a max).
     /// </summary>
     public sealed class Reference
