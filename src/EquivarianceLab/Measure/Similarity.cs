@@ -83,6 +83,10 @@ public static class Similarity
         }
         // E ≥ I per pair, exactly: the diagonal is one of the candidates.
         best = maximum(best, diag.MaskedFill(pairValid.logical_not(), double.NegativeInfinity));
+        // A similarity is within [−1, 1]; float32 products of unit vectors can pass 1 by about 1e-6 where a channel
+        // matches perfectly (the equivariant control), which no score or interval should show.
+        diag = diag.Clamped(-1.0, 1.0);
+        best = best.Clamped(-1.0, 1.0);
         into.Add(
             diag.masked_select(pairValid).sum(ScalarType.Float64).item<double>(), pairValid.sum().item<long>(),
             best.masked_select(eqValid).sum(ScalarType.Float64).item<double>(), eqValid.sum().item<long>());

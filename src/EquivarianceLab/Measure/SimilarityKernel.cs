@@ -216,8 +216,9 @@ public static class SimilarityKernel
         for (int ch = 0; ch < c; ch++)
         {
             bool rowValid = s.Valid[ch];
-            if (rowValid && refValid[ch]) { s.InvSum += s.Diagonal[ch]; s.InvCount++; }
-            if (rowValid && anyValid) { s.EqSum += s.Best[ch]; s.EqCount++; }
+            // Clamped to [−1, 1] as in Similarity.Accumulate (float rounding can pass 1 by about 1e-6).
+            if (rowValid && refValid[ch]) { s.InvSum += Math.Clamp(s.Diagonal[ch], -1f, 1f); s.InvCount++; }
+            if (rowValid && anyValid) { s.EqSum += Math.Clamp(s.Best[ch], -1f, 1f); s.EqCount++; }
             if (matches is not null) matches[i * c + ch] = rowValid && anyValid ? s.Argmax[ch] : -1;
         }
     }
