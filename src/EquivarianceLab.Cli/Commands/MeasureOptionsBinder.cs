@@ -28,14 +28,7 @@ public sealed class MeasureOptionsBinder
     public Option<int?> Images { get; } = new("--images")
     {
         Description = $"Number of probe images (default: all, up to {MeasureOptions.DefaultMaxImages}).",
-        // Our wording, not System.CommandLine's (which names the .NET type).
-        CustomParser = result =>
-        {
-            var token = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-            if (int.TryParse(token, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n)) return n;
-            result.AddError($"--images must be a whole number, not '{token}'.");
-            return null;
-        },
+        CustomParser = WholeNumber("--images"),
     };
     public Option<int> Batch { get; } = new("--batch") { Description = "Images per forward pass.", DefaultValueFactory = _ => 32 };
     public Option<string> Device { get; } = new("--device")
@@ -49,13 +42,16 @@ public sealed class MeasureOptionsBinder
     public static Option<int?> ThreadsOption() => new("--threads")
     {
         Description = $"Cores the measure may use: ONNX Runtime, libtorch and the similarity kernel (default: all {ComputeThreads.Count}).",
-        CustomParser = result =>
-        {
-            var token = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-            if (int.TryParse(token, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n)) return n;
-            result.AddError($"--threads must be a whole number, not '{token}'.");
-            return null;
-        },
+        CustomParser = WholeNumber("--threads"),
+    };
+
+    /// <summary>An optional whole number, refused in our wording rather than System.CommandLine's (which names the .NET type).</summary>
+    private static Func<System.CommandLine.Parsing.ArgumentResult, int?> WholeNumber(string option) => result =>
+    {
+        var token = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+        if (int.TryParse(token, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n)) return n;
+        result.AddError($"{option} must be a whole number, not '{token}'.");
+        return null;
     };
 
     /// <summary>Caps every compute pool when <c>--threads</c> was given; before any model is opened, so its sessions see the cap.</summary>
