@@ -74,7 +74,7 @@ public static class BenchCommand
 
         double measure = double.MaxValue, forward = double.MaxValue, batched = double.MaxValue;
         int layers = 0;
-        bool kernel = SimilarityKernel.Enabled && SimilarityKernel.Supported;
+        bool kernel = SimilarityKernel.Active;
         for (int r = 0; r < repeat; r++)
         {
             forward = Math.Min(forward, ForwardPasses(model, probe, options));

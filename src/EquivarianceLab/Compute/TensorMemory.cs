@@ -22,13 +22,6 @@ internal static class TensorMemory
         return MemoryMarshal.Cast<byte, T>(values.bytes).ToArray();
     }
 
-    /// <summary>Copies a tensor of element type <typeparamref name="T"/> into <paramref name="into"/> at <paramref name="offset"/>.</summary>
-    public static void CopyTo<T>(Tensor tensor, T[] into, int offset) where T : unmanaged
-    {
-        using var values = tensor.cpu().contiguous();
-        MemoryMarshal.Cast<byte, T>(values.bytes).CopyTo(into.AsSpan(offset));
-    }
-
     /// <summary>The address of a contiguous CPU tensor's first element.</summary>
     public static IntPtr AddressOf(Tensor tensor) => AddressOf(tensor.bytes);
 }

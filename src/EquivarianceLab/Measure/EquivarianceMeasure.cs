@@ -147,7 +147,7 @@ public static class EquivarianceMeasure
     private static Tensor Flatten(Tensor spatial) => spatial.reshape(spatial.shape[0], spatial.shape[1], -1);
 
     /// <summary>The fused kernel serves spatial layers on the CPU; elsewhere (another device, no AVX2/FMA) the batched product does.</summary>
-    private static bool UsesKernel(Tensor features) => SimilarityKernel.Enabled && SimilarityKernel.Supported && features.device_type == DeviceType.CPU;
+    private static bool UsesKernel(Tensor features) => SimilarityKernel.Active && features.device_type == DeviceType.CPU;
 
     private static (List<LayerResult> Layers, ImageInfluence[] Influences) BuildLayers(
         IFeatureModel model, LayerState[] states, IReadOnlyList<SpatialTransform> transforms)

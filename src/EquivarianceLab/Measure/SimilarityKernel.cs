@@ -27,6 +27,9 @@ public static class SimilarityKernel
     /// </summary>
     public static bool Enabled { get; set; } = true;
 
+    /// <summary>Whether the kernel serves CPU tensors in this process: switched on and supported by the processor.</summary>
+    public static bool Active => Enabled && Supported;
+
     /// <summary>
     /// Whether the products use 512-bit registers (only where the processor has them; the 256-bit tiles otherwise).
     /// Settable so the tests run both tile shapes on a machine that has both.
