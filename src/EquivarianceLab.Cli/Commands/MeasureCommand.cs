@@ -14,19 +14,26 @@ public static class MeasureCommand
         var common = new MeasureOptionsBinder();
         var json = new Option<string?>("--out") { Description = "Write result.json here." };
         var csv = new Option<string?>("--csv") { Description = "Write the per-layer, per-transform CSV here." };
+        var matchingCsv = new Option<string?>("--matching-csv") { Description = "Write the channel matching (per layer, transform and channel) as CSV here." };
+        var noMatching = new Option<bool>("--no-matching") { Description = "Do not keep which channel each channel becomes (smaller result.json)." };
         var listLayers = new Option<bool>("--list-layers") { Description = "List the model's measurable layers (name, shape, op, default selection and part) and exit." };
         var perLayer = new Option<bool>("--per-layer") { Description = "Also print the per-layer table." };
         var command = new Command("measure", "Measure layer-wise invariance and equivariance of a model on a probe set.");
         common.AddTo(command);
         command.Options.Add(json);
         command.Options.Add(csv);
+        command.Options.Add(matchingCsv);
+        command.Options.Add(noMatching);
         command.Options.Add(listLayers);
         command.Options.Add(perLayer);
         command.SetAction(r =>
         {
-            var options = common.Options(r);
+            var options = common.Options(r) with { Matching = !r.GetValue(noMatching) };
             MeasureOptionsBinder.CheckOutputPath(r.GetValue(json), "--out");
             MeasureOptionsBinder.CheckOutputPath(r.GetValue(csv), "--csv");
+            MeasureOptionsBinder.CheckOutputPath(r.GetValue(matchingCsv), "--matching-csv");
+            if (r.GetValue(noMatching) && r.GetValue(matchingCsv) is not null)
+                throw new EquivarianceLabException("--matching-csv needs the matching: leave out --no-matching.");
             if (r.GetValue(listLayers))
             {
                 using var listed = common.OpenModel(r);
@@ -40,6 +47,7 @@ public static class MeasureCommand
             var result = EquivarianceMeasure.Run(model, probe, options, ConsoleProgress.OnStandardError().ForMeasure("measure"), cancel.Token);
             if (r.GetValue(json) is { } jsonPath) File.WriteAllText(jsonPath, result.ToJson());
             if (r.GetValue(csv) is { } csvPath) File.WriteAllText(csvPath, ResultCsv.Write(result));
+            if (r.GetValue(matchingCsv) is { } matchingPath) File.WriteAllText(matchingPath, MatchingCsv.Write(result));
             Console.Out.Write(PartTable.Format(result));
             if (r.GetValue(perLayer)) Console.Out.Write(PartTable.FormatLayers(result));
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -63,7 +63,7 @@ public static class EquivarianceMeasure
                 var packed = new SimilarityKernel.Reference?[layers.Count];
                 for (int l = 0; l < layers.Count; l++)
                 {
-                    states[l] ??= LayerState.Create(layers[l], plain[l], transforms.Count, images);
+                    states[l] ??= LayerState.Create(layers[l], plain[l], transforms.Count, images, options.Matching);
                     var canonical = states[l].Layout.Canonical(plain[l]);
                     if (states[l].Layout.Kind == LayerKind.Spatial)
                     {
@@ -102,13 +102,15 @@ public static class EquivarianceMeasure
                         if (packed[l] is { } packedReference)
                         {
                             var inverse = state.InverseOf(t, g, a.shape[^2], a.shape[^1], inputH, inputW);
-                            SimilarityKernel.Accumulate(Flatten(a), inverse, packedReference, state.Scores[t]);
+                            SimilarityKernel.Accumulate(Flatten(a), inverse, packedReference, state.Scores[t], state.Choices);
+                            state.AddChoices(t);
                             continue;
                         }
                         var back = g.ApplyInverseToFeature(a.to_type(ScalarType.Float32), inputH, inputW);
                         var (unitA, validA) = Similarity.NormalizeInPlace(Flatten(back), options.Similarity);
                         var (unitB, refValid) = reference[l];
-                        Similarity.Accumulate(unitA, validA, unitB, refValid, state.Scores[t]);
+                        Similarity.Accumulate(unitA, validA, unitB, refValid, state.Scores[t], state.Choices)?.Dispose();
+                        state.AddChoices(t);
                     }
                 }
 
@@ -177,6 +179,7 @@ public static class EquivarianceMeasure
                 Invariance = Mean(per.Values.Select(s => s.Invariance)),
                 Equivariance = Mean(per.Values.Select(s => s.Equivariance)),
                 PerTransform = per,
+                Matching = states[l].Matching(transforms),
             };
             list.Add(ScoreUncertainty.Attach(layer, layer.Invariance, layer.Equivariance, influences[l]));
         }
@@ -253,11 +256,12 @@ public static class EquivarianceMeasure
         private long _channels, _referenceRows;
         private long[]? _movedRows;
 
-        public static LayerState Create(string name, Tensor raw, int transformCount, int images)
+        public static LayerState Create(string name, Tensor raw, int transformCount, int images, bool matching)
         {
             var layout = FeatureLayout.Of(name, raw.shape);
             var state = new LayerState
             {
+                Matches = matching ? Enumerable.Range(0, transformCount).Select(_ => new ChannelMatchAccumulator()).ToArray() : null,
                 Name = name,
                 Shape = raw.shape[1..],
                 Layout = layout,
@@ -274,6 +278,21 @@ public static class EquivarianceMeasure
             }
             return state;
         }
+
+        /// <summary>Per transform, which channel each channel became (null when the run does not keep them).</summary>
+        public ChannelMatchAccumulator[]? Matches { get; init; }
+
+        /// <summary>The current batch's choices, reused across batches and transforms; null when matching is off.</summary>
+        public ChannelChoices? Choices => Matches is null ? null : _choices ??= new ChannelChoices();
+        private ChannelChoices? _choices;
+
+        public void AddChoices(int transform)
+        {
+            if (Matches is not null) Matches[transform].Add(_choices!);
+        }
+
+        public Dictionary<string, ChannelMatching>? Matching(IReadOnlyList<SpatialTransform> transforms) =>
+            Matches is null ? null : Enumerable.Range(0, transforms.Count).ToDictionary(t => transforms[t].Key, t => Matches[t].ToMatching());
 
         private int[]?[]? _inverses;
         private SimilarityKernel.Reference? _packed;
@@ -321,7 +340,10 @@ public static class EquivarianceMeasure
             {
                 using var inner = NewDisposeScope();
                 var (unitA, validA) = Similarity.NormalizeInPlace(_moved![t].unsqueeze(0), kind);
-                var partner = Similarity.Accumulate(unitA, validA, unitB, validB, Scores[t], partners: true)!;
+                // The influences need each channel's partner, whether or not the run keeps the matching.
+                var choices = Choices ?? new ChannelChoices();
+                var partner = Similarity.Accumulate(unitA, validA, unitB, validB, Scores[t], choices)!;
+                AddChoices(t);
                 var influence = VectorInfluence.Of(unitA, validA, unitB, validB, partner);
                 Scores[t].SetInfluence(influence.Invariance, influence.Equivariance);
             }

@@ -11,6 +11,11 @@ public sealed record MeasureOptions
     /// <summary>Largest diagonal shift for translation (shifts 1..K); at most <see cref="MaxShiftFor"/> of the probe images.</summary>
     public int MaxShift { get; init; } = 16;
     public int BatchSize { get; init; } = 32;
+    /// <summary>
+    /// Whether the result keeps which channel each channel became under each transform (<see cref="LayerResult.Matching"/>,
+    /// docs/measure.md, "Channel matching"). It costs one argmax per similarity row and a few numbers per channel.
+    /// </summary>
+    public bool Matching { get; init; } = true;
     /// <summary>Number of probe images; null = all up to <see cref="DefaultMaxImages"/>.</summary>
     public int? Images { get; init; }
     /// <summary>

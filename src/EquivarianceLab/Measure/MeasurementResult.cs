@@ -34,6 +34,11 @@ public sealed record LayerResult : Uncertainty
     public double? Equivariance { get; init; }
     /// <summary>Keyed by transform: rot90|rot180|rot270, shift1…shiftK, flip.</summary>
     [JsonPropertyOrder(2)] public required Dictionary<string, Score> PerTransform { get; init; }
+    /// <summary>
+    /// Keyed like <see cref="PerTransform"/>: which channel each channel became (docs/measure.md, "Channel matching");
+    /// null when the measurement did not keep it (and in results written before it existed).
+    /// </summary>
+    [JsonPropertyOrder(3)] public Dictionary<string, ChannelMatching>? Matching { get; init; }
 }
 
 public sealed record Timing(double Seconds, double ForwardSeconds);

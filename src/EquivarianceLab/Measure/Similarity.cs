@@ -41,10 +41,11 @@ public static class Similarity
     /// <summary>
     /// For unit vectors <c>a, b: [G, C, L]</c> (G independent groups: images for spatial layers, one for vector layers)
     /// accumulates the invariance S(a_c, b_c) and the equivariance max over valid c′ of S(a_c, b_c′), using one
-    /// batched matrix product per chunk of groups. With <paramref name="partners"/>, returns each channel's best c′
-    /// <c>[G, C]</c> (the caller disposes it); otherwise null.
+    /// batched matrix product per chunk of groups. With <paramref name="choices"/>, fills it with each channel's best
+    /// c′, that similarity and the c′ = c one (<see cref="ChannelChoices"/>, groups outer) and returns the best c′ as
+    /// <c>[G, C]</c> (the caller disposes it); otherwise returns null.
     /// </summary>
-    public static Tensor? Accumulate(Tensor a, Tensor validA, Tensor b, Tensor validB, ScoreAccumulator into, bool partners = false)
+    public static Tensor? Accumulate(Tensor a, Tensor validA, Tensor b, Tensor validB, ScoreAccumulator into, ChannelChoices? choices = null)
     {
         using var scope = NewDisposeScope();
         long groups = a.shape[0], channels = a.shape[1];
@@ -53,6 +54,7 @@ public static class Similarity
         // Degenerate partners must not take part in the max over c′. When the vectors are shorter than the channel
         // count, copying a valid partner over them (L values each) is cheaper than masking the C × C similarities;
         // a copy would be an equally good partner, so when partners are asked for the columns are masked.
+        bool partners = choices is not null;
         bool allValid = validB.all().item<bool>(), maskColumns = !allValid && (partners || b.shape[2] >= channels);
         var bt = (allValid || maskColumns ? b : ExcludeInvalid(b, validB)).transpose(1, 2);
         var invalidColumns = maskColumns ? validB.logical_not().unsqueeze(1) : null; // [g, 1, C′]
@@ -93,7 +95,12 @@ public static class Similarity
         // Each group's own sums and counts, for the standard error over images (the totals above stay as they were).
         if (into.KeepsImages)
             into.AddImages(SumPerGroup(diag, pairValid), CountPerGroup(pairValid), SumPerGroup(best, eqValid), CountPerGroup(eqValid));
-        return partner?.MoveToOuterDisposeScope();
+        if (choices is null) return null;
+        choices.Resize(checked((int)groups), checked((int)channels));
+        TensorMemory.ToArray<int>(partner!.MaskedFill(eqValid.logical_not(), -1).to_type(ScalarType.Int32)).CopyTo(choices.Partner, 0);
+        TensorMemory.ToArray<float>(best.MaskedFill(eqValid.logical_not(), double.NaN)).CopyTo(choices.Best, 0);
+        TensorMemory.ToArray<float>(diag.MaskedFill(pairValid.logical_not(), double.NaN)).CopyTo(choices.Diagonal, 0);
+        return partner!.MoveToOuterDisposeScope();
     }
 
     private static double[] SumPerGroup(Tensor values, Tensor valid) =>

@@ -120,8 +120,9 @@ public static class SimilarityKernel
     /// </summary>
     /// <param name="moved">f(gX) as <c>[n, C, L]</c> float32 on the CPU, unnormalised, not yet moved back.</param>
     /// <param name="inverse">g⁻¹ as a gather: position q of g⁻¹·f is position <c>inverse[q]</c> of f.</param>
-    /// <param name="matches">When given (<c>[n·C]</c>), each channel's argmax c′ (−1 where it has none).</param>
-    public static void Accumulate(Tensor moved, int[] inverse, Reference reference, ScoreAccumulator into, int[]? matches = null)
+    /// <param name="choices">When given, filled with each image and channel's argmax c′, its similarity and the c′ = c
+    /// similarity (<see cref="ChannelChoices"/>; −1 and NaN where there is none).</param>
+    public static void Accumulate(Tensor moved, int[] inverse, Reference reference, ScoreAccumulator into, ChannelChoices? choices = null)
     {
         int n = reference.Images, c = reference.Channels, l = reference.Length;
         if (moved.shape[0] != n || moved.shape[1] != c || moved.shape[2] != l || inverse.Length != l)
@@ -138,12 +139,13 @@ public static class SimilarityKernel
         var invCounts = new double[n];
         var eqSums = new double[n];
         var eqCounts = new double[n];
+        choices?.Resize(n, c);
         Parallel.For(0, n, new ParallelOptions { MaxDegreeOfParallelism = ComputeThreads.Count },
             () => Scratch.For(c, l, reference.PaddedChannels),
             (i, _, scratch) =>
             {
                 var image = NativeSpan(address, (long)i * c * l, c * l);
-                Image(image, rows, reference, i, scratch, matches);
+                Image(image, rows, reference, i, scratch, choices);
                 invSums[i] = scratch.InvSum; invCounts[i] = scratch.InvCount;
                 eqSums[i] = scratch.EqSum; eqCounts[i] = scratch.EqCount;
                 return scratch;
@@ -192,7 +194,7 @@ public static class SimilarityKernel
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Image(ReadOnlySpan<float> image, int[] rows, Reference reference, int i, Scratch s, int[]? matches)
+    private static void Image(ReadOnlySpan<float> image, int[] rows, Reference reference, int i, Scratch s, ChannelChoices? choices)
     {
         int c = reference.Channels, l = reference.Length, cp = reference.PaddedChannels;
         for (int ch = 0; ch < c; ch++)
@@ -208,8 +210,8 @@ public static class SimilarityKernel
         {
             for (int c0 = 0; c0 < c; c0 += Rows)
             {
-                if (WideVectors) RowBlock512(s, c0, c, l, cp, packed, bias, rows, matches is not null);
-                else RowBlock(s, c0, c, l, cp, packed, bias, rows, matches is not null);
+                if (WideVectors) RowBlock512(s, c0, c, l, cp, packed, bias, rows, choices is not null);
+                else RowBlock(s, c0, c, l, cp, packed, bias, rows, choices is not null);
             }
         }
 
@@ -218,11 +220,18 @@ public static class SimilarityKernel
         bool anyValid = reference.AnyValid[i];
         for (int ch = 0; ch < c; ch++)
         {
-            bool rowValid = s.Valid[ch];
+            bool rowValid = s.Valid[ch], paired = rowValid && refValid[ch], matched = rowValid && anyValid;
             // Clamped to [−1, 1] as in Similarity.Accumulate (float rounding can pass 1 by about 1e-6).
-            if (rowValid && refValid[ch]) { s.InvSum += Math.Clamp(s.Diagonal[ch], -1f, 1f); s.InvCount++; }
-            if (rowValid && anyValid) { s.EqSum += Math.Clamp(s.Best[ch], -1f, 1f); s.EqCount++; }
-            if (matches is not null) matches[i * c + ch] = rowValid && anyValid ? s.Argmax[ch] : -1;
+            float diagonal = Math.Clamp(s.Diagonal[ch], -1f, 1f), best = Math.Clamp(s.Best[ch], -1f, 1f);
+            if (paired) { s.InvSum += diagonal; s.InvCount++; }
+            if (matched) { s.EqSum += best; s.EqCount++; }
+            if (choices is not null)
+            {
+                int k = i * c + ch;
+                choices.Partner[k] = matched ? s.Argmax[ch] : -1;
+                choices.Best[k] = matched ? best : float.NaN;
+                choices.Diagonal[k] = paired ? diagonal : float.NaN;
+            }
         }
     }
 

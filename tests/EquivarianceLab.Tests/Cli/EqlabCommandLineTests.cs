@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using EquivarianceLab.FeatureModels.Onnx;
+using EquivarianceLab.Measure;
 using EquivarianceLab.Tests.Measure;
 
 namespace EquivarianceLab.Tests.Cli;
@@ -73,7 +74,7 @@ public sealed partial class EqlabCommandLineTests(EqlabFixture fixture) : IClass
         for (var i = 0; i < layers.Count; i++)
         {
             var layer = layers[i];
-            Assert.Equal(["name", "index", "part", "shape", "invariance", "equivariance", .. Uncertainty, "perTransform"], Keys(layer));
+            Assert.Equal(["name", "index", "part", "shape", "invariance", "equivariance", .. Uncertainty, "perTransform", "matching"], Keys(layer));
             Assert.Equal(i, layer.GetProperty("index").GetInt32());
             Assert.Equal(expectedParts[i], layer.GetProperty("part").GetString());
             Assert.Equal(expectedShapes[i], layer.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()));
@@ -85,6 +86,21 @@ public sealed partial class EqlabCommandLineTests(EqlabFixture fixture) : IClass
             {
                 Assert.Equal(["invariance", "equivariance", .. Uncertainty], Keys(score.Value));
                 Assert.True(score.Value.GetProperty("equivariance").GetDouble() >= score.Value.GetProperty("invariance").GetDouble() - 1e-9);
+            }
+            var matching = layer.GetProperty("matching");
+            Assert.Equal(["shift1", "shift2", "shift3"], Keys(matching));
+            foreach (var m in matching.EnumerateObject())
+            {
+                Assert.Equal(["decisions", "matchedChannels", "ownIndexShare", "distinctShare", "channels"], Keys(m.Value));
+                var channels = m.Value.GetProperty("channels").EnumerateArray().ToList();
+                Assert.Equal(expectedShapes[i][0], channels.Count);
+                Assert.Equal(["channel", "match", "matchShare", "equivariance", "invariance", "partners", "partnerCounts"], Keys(channels[0]));
+                foreach (var c in channels.Where(c => c.GetProperty("match").ValueKind == JsonValueKind.Number))
+                {
+                    Assert.InRange(c.GetProperty("matchShare").GetDouble(), 1.0 / EqlabFixture.HappyImages - 1e-6, 1.0);
+                    Assert.InRange(c.GetProperty("equivariance").GetDouble(), -1.0, 1.0);
+                    Assert.Equal(c.GetProperty("match").GetInt32(), c.GetProperty("partners")[0].GetInt32());
+                }
             }
         }
 
@@ -165,6 +181,33 @@ public sealed partial class EqlabCommandLineTests(EqlabFixture fixture) : IClass
         }
         // Layer rows come in the order of --layers.
         Assert.Equal(EqlabFixture.HappyLayers, layerRows.Select(r => r[0]).Distinct());
+    }
+
+    [Fact]
+    public void The_matching_csv_has_one_row_per_layer_transform_and_channel_as_result_json_has_them()
+    {
+        Assert.True(fixture.Happy.ExitCode == 0, fixture.Happy.ToString());
+        var lines = System.IO.File.ReadAllLines(fixture.File("r-matching.csv")).Where(l => l.Length > 0).ToList();
+        using var json = JsonDocument.Parse(System.IO.File.ReadAllText(fixture.File("r.json")));
+        Assert.Equal(MatchingCsv.Header, lines[0]);
+        var rows = lines.Skip(1).Select(l => l.Split(',')).ToList();
+        int expected = 0;
+        foreach (var layer in json.RootElement.GetProperty("layers").EnumerateArray())
+            foreach (var m in layer.GetProperty("matching").EnumerateObject())
+                foreach (var channel in m.Value.GetProperty("channels").EnumerateArray())
+                {
+                    var row = rows[expected++];
+                    Assert.Equal(layer.GetProperty("name").GetString(), row[0]);
+                    Assert.Equal(m.Name, row[2]);
+                    Assert.Equal(channel.GetProperty("channel").GetInt32().ToString(CultureInfo.InvariantCulture), row[3]);
+                    var match = channel.GetProperty("match");
+                    Assert.Equal(match.ValueKind == JsonValueKind.Number ? match.GetInt32().ToString(CultureInfo.InvariantCulture) : "", row[4]);
+                    var partners = channel.GetProperty("partners").EnumerateArray().Zip(channel.GetProperty("partnerCounts").EnumerateArray(),
+                        (p, n) => $"{p.GetInt32()}:{n.GetInt32()}");
+                    Assert.Equal(string.Join(' ', partners), row[8]);
+                }
+        Assert.Equal(expected, rows.Count);
+        Assert.True(expected > 0);
     }
 
     private static readonly string[] Uncertainty = ["invarianceStderr", "invarianceInterval", "equivarianceStderr", "equivarianceInterval"];

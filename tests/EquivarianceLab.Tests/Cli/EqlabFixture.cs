@@ -75,7 +75,7 @@ public sealed class EqlabFixture : IDisposable
         _happy = new Lazy<EqlabRun>(() => Eqlab.Run(Folder,
             "measure", "--model", Model, "--probe", Probe, "--transform", "translation",
             "--max-shift", $"{HappyMaxShift}", "--images", $"{HappyImages}", "--batch", "2",
-            "--layers", string.Join(',', HappyLayers), "--out", "r.json", "--csv", "r.csv"));
+            "--layers", string.Join(',', HappyLayers), "--out", "r.json", "--csv", "r.csv", "--matching-csv", "r-matching.csv"));
     }
 
     public string Folder { get; }

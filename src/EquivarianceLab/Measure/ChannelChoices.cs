@@ -1,0 +1,31 @@
+namespace EquivarianceLab.Measure;
+
+/// <summary>
+/// What the score decided for each image and channel of one layer and transform: the best partner c′ (the argmax of
+/// the equivariance's max over c′), that best similarity, and the c′ = c similarity (the invariance's pair). Laid
+/// out image-major, <c>[n · C]</c>; −1 and NaN where the channel had no valid partner or pair. Filled by the fused
+/// kernel or copied from the batched product's tensors, and read by <see cref="ChannelMatchAccumulator"/>.
+/// </summary>
+public sealed class ChannelChoices
+{
+    public int Images { get; private set; }
+    public int Channels { get; private set; }
+    public int[] Partner { get; private set; } = [];
+    public float[] Best { get; private set; } = [];
+    public float[] Diagonal { get; private set; } = [];
+
+    /// <summary>Sized for <paramref name="images"/> × <paramref name="channels"/>, reusing the arrays when they are large enough.</summary>
+    public ChannelChoices Resize(int images, int channels)
+    {
+        int size = checked(images * channels);
+        if (Partner.Length < size)
+        {
+            Partner = new int[size];
+            Best = new float[size];
+            Diagonal = new float[size];
+        }
+        Images = images;
+        Channels = channels;
+        return this;
+    }
+}

@@ -1,0 +1,149 @@
+using EquivarianceLab.FeatureModels;
+using EquivarianceLab.FeatureModels.Onnx;
+using EquivarianceLab.Measure;
+using EquivarianceLab.Probes;
+using EquivarianceLab.Tests.Determinism;
+using EquivarianceLab.Tests.Onnx;
+using EquivarianceLab.Tests.TestModels;
+
+namespace EquivarianceLab.Tests.Measure;
+
+/// <summary>
+/// Which channel each channel becomes (docs/measure.md, "Channel matching"): the tallies against counts made by hand,
+/// a P4 network whose matching is a known permutation by construction, and a trained plain CNN whose is not.
+/// </summary>
+public class ChannelMatchingTests
+{
+    [Fact]
+    public void The_tallies_give_each_channels_most_frequent_partner_its_share_and_mean_similarities()
+    {
+        // 3 channels, 4 images over two batches. Channel 0 picks 2, 2, 1, 2; channel 1 picks 0, 1, 1, 0 (a tie of two
+        // each: the smaller index wins); channel 2 has no partner in image 1 (−1) and no pair in images 1 and 3 (NaN).
+        var accumulator = new ChannelMatchAccumulator();
+        accumulator.Add(Choices(
+            partner: [2, 0, 2, /**/ 2, 1, -1],
+            best: [0.9f, 0.5f, 0.7f, /**/ 0.8f, 0.6f, float.NaN],
+            diagonal: [0.1f, 0.5f, 0.7f, /**/ 0.2f, 0.4f, float.NaN]));
+        accumulator.Add(Choices(
+            partner: [1, 1, 2, /**/ 2, 0, 2],
+            best: [0.4f, 0.6f, 0.9f, /**/ 0.7f, 0.3f, 1.0f],
+            diagonal: [0.3f, 0.6f, 0.9f, /**/ 0.0f, 0.3f, float.NaN]));
+        var m = accumulator.ToMatching();
+
+        Assert.Equal(4, m.Decisions);
+        Assert.Equal(3, m.MatchedChannels);
+        var (c0, c1, c2) = (m.Channels[0], m.Channels[1], m.Channels[2]);
+        Assert.Equal(2, c0.Match);
+        Assert.Equal(0.75f, c0.MatchShare);
+        Assert.Equal([2, 1], c0.Partners);
+        Assert.Equal([3, 1], c0.PartnerCounts);
+        Assert.Equal((0.9 + 0.8 + 0.4 + 0.7) / 4, c0.Equivariance!.Value, 1e-6);
+        Assert.Equal((0.1 + 0.2 + 0.3 + 0.0) / 4, c0.Invariance!.Value, 1e-6);
+        Assert.Equal(0, c1.Match);
+        Assert.Equal(0.5f, c1.MatchShare);
+        Assert.Equal([0, 1], c1.Partners);
+        Assert.Equal(2, c2.Match);
+        Assert.Equal(1f, c2.MatchShare);
+        Assert.Equal((0.7 + 0.9 + 1.0) / 3, c2.Equivariance!.Value, 1e-6);
+        Assert.Equal((0.7 + 0.9) / 2, c2.Invariance!.Value, 1e-6);
+        // Matches 2, 0, 2: two distinct of three channels; channel 2 is matched to itself.
+        Assert.Equal(2.0 / 3, m.DistinctShare!.Value, 12);
+        Assert.Equal(1.0 / 3, m.OwnIndexShare!.Value, 12);
+    }
+
+    [Fact]
+    public void A_channel_that_never_has_a_partner_has_no_match_and_does_not_count()
+    {
+        var accumulator = new ChannelMatchAccumulator();
+        accumulator.Add(Choices(partner: [1, -1], best: [0.5f, float.NaN], diagonal: [float.NaN, float.NaN], channels: 2));
+        var m = accumulator.ToMatching();
+        Assert.Equal(1, m.MatchedChannels);
+        Assert.Null(m.Channels[1].Match);
+        Assert.Null(m.Channels[1].Equivariance);
+        Assert.Null(m.Channels[0].Invariance);
+        Assert.Empty(m.Channels[1].Partners);
+        Assert.Equal(1.0, m.DistinctShare);
+        Assert.Equal(0.0, m.OwnIndexShare);
+    }
+
+    [Fact]
+    public void Only_the_most_chosen_partners_are_kept_for_the_heat_map()
+    {
+        var accumulator = new ChannelMatchAccumulator();
+        // One channel, 8 images choosing 7, 6, 5, 4, 3, 2, 1, 7: partner 7 twice, the others once.
+        accumulator.Add(Choices(partner: [7, 6, 5, 4, 3, 2, 1, 7], best: [.. Enumerable.Repeat(0.5f, 8)], diagonal: [.. Enumerable.Repeat(0.1f, 8)], channels: 1));
+        var row = accumulator.ToMatching().Channels.Single();
+        Assert.Equal([7, 1, 2, 3, 4], row.Partners);
+        Assert.Equal([2, 1, 1, 1, 1], row.PartnerCounts);
+    }
+
+    /// <summary>
+    /// The P4 network's lifted and group-conv maps under a quarter turn: channel (c, s) of f(gX) is g·f(X) of channel
+    /// (c, s ∓ k) exactly, so every channel's match is that one in every image (share 1), no two channels share a
+    /// match (distinct share 1.0) and none keeps its own index.
+    /// </summary>
+    [Fact]
+    public void A_P4_networks_group_conv_channels_match_as_a_permutation_of_their_orientations()
+    {
+        using var dir = new OnnxTempFolder();
+        using var model = OnnxFeatureModel.Load(dir.Save(P4Network.Build(size: 12, channels: 3)));
+        using var probe = new TensorProbeSet("random", OnnxTestGraphs.Images(10, 1, 12, 12));
+        var result = EquivarianceMeasure.Run(model, probe, new MeasureOptions { BatchSize = 4 });
+
+        foreach (var name in new[] { "lift_relu", "gconv_relu" })
+        {
+            var layer = result.Layers.Single(l => l.Name == name);
+            int? direction = null;
+            foreach (var (key, k) in new[] { ("rot90", 1), ("rot180", 2), ("rot270", 3) })
+            {
+                var m = layer.Matching![key];
+                Assert.Equal(10, m.Decisions);
+                Assert.Equal(12, m.MatchedChannels);
+                Assert.Equal(1.0, m.DistinctShare);
+                Assert.Equal(0.0, m.OwnIndexShare);
+                foreach (var row in m.Channels)
+                {
+                    Assert.Equal(1f, row.MatchShare);
+                    Assert.True(row.Equivariance > 0.9999f, $"{name}/{key} channel {row.Channel}: {row.Equivariance}");
+                    int c = row.Channel / P4Network.Orientations, s = row.Channel % P4Network.Orientations;
+                    // Which way the orientations turn depends on the filters' rotation convention; it must be one
+                    // way for every channel and quarter turn.
+                    int shift = ((row.Match!.Value % P4Network.Orientations) - s + 4 * P4Network.Orientations) % P4Network.Orientations;
+                    Assert.Equal(c, row.Match.Value / P4Network.Orientations);
+                    direction ??= shift == k ? 1 : -1;
+                    Assert.Equal(((direction.Value * k) % 4 + 4) % 4, shift);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// A trained plain CNN (the zoo's 7-layer CNN on FMNIST-6) has no such structure: under a quarter turn several of
+    /// its channels pick the same partner, at every convolutional layer.
+    /// </summary>
+    [Fact]
+    public void A_trained_plain_cnns_matching_is_not_a_permutation()
+    {
+        var models = RepositoryPaths.ModelsFolder ?? throw new InvalidOperationException("The repository's models/ folder was not found.");
+        var (model, probe) = MeasurementInputs.Open(Path.Combine(models, "cnn7-fmnist6"), Path.Combine(models, DeterminismSources.FashionMnistProbe));
+        using var _ = model;
+        using var __ = probe;
+        var result = EquivarianceMeasure.Run(model, probe, new MeasureOptions { Images = 64 });
+        var spatial = result.Layers.Where(l => l.Shape.Length == 3).ToList();
+        Assert.NotEmpty(spatial);
+        foreach (var layer in spatial)
+        {
+            var m = layer.Matching!["rot90"];
+            Assert.True(m.DistinctShare < 1.0, $"{layer.Name}: distinct share {m.DistinctShare}");
+        }
+    }
+
+    private static ChannelChoices Choices(int[] partner, float[] best, float[] diagonal, int channels = 3)
+    {
+        var choices = new ChannelChoices().Resize(partner.Length / channels, channels);
+        partner.CopyTo(choices.Partner, 0);
+        best.CopyTo(choices.Best, 0);
+        diagonal.CopyTo(choices.Diagonal, 0);
+        return choices;
+    }
+}
