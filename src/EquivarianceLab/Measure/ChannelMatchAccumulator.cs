@@ -58,30 +58,31 @@ public sealed class ChannelMatchAccumulator
 
     public ChannelMatching ToMatching()
     {
-        var rows = new List<ChannelMatch>(_counts.Length);
-        int matched = 0, own = 0;
+        int channels = _counts.Length, matched = 0, own = 0;
+        var match = new int?[channels];
+        var share = new float?[channels];
+        var equivariance = new float?[channels];
+        var invariance = new float?[channels];
+        var partners = new int[channels][];
+        var partnerCounts = new int[channels][];
         var distinct = new HashSet<int>();
-        for (int ch = 0; ch < _counts.Length; ch++)
+        for (int ch = 0; ch < channels; ch++)
         {
             // Most chosen first; ties to the smaller index, so the match is the same however the images were batched.
             var top = _counts[ch].OrderByDescending(p => p.Value).ThenBy(p => p.Key).Take(KeptPartners).ToArray();
-            int? match = top.Length > 0 ? top[0].Key : null;
-            if (match is { } m)
+            partners[ch] = [.. top.Select(p => p.Key)];
+            partnerCounts[ch] = [.. top.Select(p => p.Value)];
+            if (_bestCounts[ch] > 0)
             {
+                int m = top[0].Key;
+                match[ch] = m;
+                share[ch] = Rounded((double)top[0].Value / _bestCounts[ch]);
+                equivariance[ch] = Rounded(_bestSums[ch] / _bestCounts[ch]);
                 matched++;
                 distinct.Add(m);
                 if (m == ch) own++;
             }
-            rows.Add(new ChannelMatch
-            {
-                Channel = ch,
-                Match = match,
-                MatchShare = match is null ? null : (float)((double)top[0].Value / _bestCounts[ch]),
-                Equivariance = _bestCounts[ch] > 0 ? (float)(_bestSums[ch] / _bestCounts[ch]) : null,
-                Invariance = _diagonalCounts[ch] > 0 ? (float)(_diagonalSums[ch] / _diagonalCounts[ch]) : null,
-                Partners = [.. top.Select(p => p.Key)],
-                PartnerCounts = [.. top.Select(p => p.Value)],
-            });
+            if (_diagonalCounts[ch] > 0) invariance[ch] = Rounded(_diagonalSums[ch] / _diagonalCounts[ch]);
         }
         return new ChannelMatching
         {
@@ -89,7 +90,11 @@ public sealed class ChannelMatchAccumulator
             MatchedChannels = matched,
             OwnIndexShare = matched > 0 ? (double)own / matched : null,
             DistinctShare = matched > 0 ? (double)distinct.Count / matched : null,
-            Channels = rows,
+            Match = match, MatchShare = share, Equivariance = equivariance, Invariance = invariance,
+            Partners = partners, PartnerCounts = partnerCounts,
         };
     }
+
+    /// <summary>4 decimals: the per-channel values are for reading and ranking, and a ResNet has thousands of channels.</summary>
+    private static float Rounded(double value) => (float)Math.Round(value, 4, MidpointRounding.AwayFromZero);
 }

@@ -23,7 +23,7 @@ public static class MatchingCsv
             {
                 string transform = CsvWriter.Text(key), decisions = CsvWriter.Int(matching.Decisions),
                     own = CsvWriter.Number(matching.OwnIndexShare), distinct = CsvWriter.Number(matching.DistinctShare);
-                foreach (var row in matching.Channels)
+                foreach (var row in matching.Rows())
                 {
                     var partners = string.Join(' ', row.Partners.Zip(row.PartnerCounts, (p, n) => $"{CsvWriter.Int(p)}:{CsvWriter.Int(n)}"));
                     csv.Row(name, index, transform, CsvWriter.Int(row.Channel), CsvWriter.Int(row.Match), CsvWriter.Number(row.MatchShare),

@@ -42,5 +42,8 @@ public sealed class CsvWriter
     /// <summary>A number that reads back to the same double; empty for null.</summary>
     public static string Number(double? v) => v?.ToString("R", CultureInfo.InvariantCulture) ?? "";
 
+    /// <summary>A float as its shortest text that reads back to the same float (0.8123, not 0.81230002641677856).</summary>
+    public static string Number(float? v) => v?.ToString("R", CultureInfo.InvariantCulture) ?? "";
+
     public static string Int(long? v) => v?.ToString(CultureInfo.InvariantCulture) ?? "";
 }

@@ -91,15 +91,19 @@ public sealed partial class EqlabCommandLineTests(EqlabFixture fixture) : IClass
             Assert.Equal(["shift1", "shift2", "shift3"], Keys(matching));
             foreach (var m in matching.EnumerateObject())
             {
-                Assert.Equal(["decisions", "matchedChannels", "ownIndexShare", "distinctShare", "channels"], Keys(m.Value));
-                var channels = m.Value.GetProperty("channels").EnumerateArray().ToList();
-                Assert.Equal(expectedShapes[i][0], channels.Count);
-                Assert.Equal(["channel", "match", "matchShare", "equivariance", "invariance", "partners", "partnerCounts"], Keys(channels[0]));
-                foreach (var c in channels.Where(c => c.GetProperty("match").ValueKind == JsonValueKind.Number))
+                Assert.Equal(["decisions", "matchedChannels", "ownIndexShare", "distinctShare", "match", "matchShare", "equivariance", "invariance",
+                    "partners", "partnerCounts"], Keys(m.Value));
+                var matched = MeasurementResult.FromJson(System.IO.File.ReadAllText(fixture.File("r.json"))).Layers[i].Matching![m.Name];
+                Assert.Equal(expectedShapes[i][0], matched.Channels);
+                // Spatial layers decide per image; a vector layer once over all images.
+                int decisions = expectedShapes[i].Length == 3 && expectedShapes[i][1] * expectedShapes[i][2] > 1 ? EqlabFixture.HappyImages : 1;
+                Assert.Equal(decisions, matched.Decisions);
+                foreach (var c in matched.Rows().Where(c => c.Match is not null))
                 {
-                    Assert.InRange(c.GetProperty("matchShare").GetDouble(), 1.0 / EqlabFixture.HappyImages - 1e-6, 1.0);
-                    Assert.InRange(c.GetProperty("equivariance").GetDouble(), -1.0, 1.0);
-                    Assert.Equal(c.GetProperty("match").GetInt32(), c.GetProperty("partners")[0].GetInt32());
+                    Assert.InRange(c.MatchShare!.Value, 1f / decisions - 1e-4f, 1f);
+                    Assert.InRange(c.Equivariance!.Value, -1f, 1f);
+                    Assert.Equal(c.Match, c.Partners[0]);
+                    Assert.InRange(c.PartnerCounts.Sum(), 1, decisions);
                 }
             }
         }
@@ -194,18 +198,19 @@ public sealed partial class EqlabCommandLineTests(EqlabFixture fixture) : IClass
         int expected = 0;
         foreach (var layer in json.RootElement.GetProperty("layers").EnumerateArray())
             foreach (var m in layer.GetProperty("matching").EnumerateObject())
-                foreach (var channel in m.Value.GetProperty("channels").EnumerateArray())
+            {
+                var matching = MeasurementResult.FromJson(json.RootElement.GetRawText()).Layers[layer.GetProperty("index").GetInt32()].Matching![m.Name];
+                foreach (var channel in matching.Rows())
                 {
                     var row = rows[expected++];
                     Assert.Equal(layer.GetProperty("name").GetString(), row[0]);
                     Assert.Equal(m.Name, row[2]);
-                    Assert.Equal(channel.GetProperty("channel").GetInt32().ToString(CultureInfo.InvariantCulture), row[3]);
-                    var match = channel.GetProperty("match");
-                    Assert.Equal(match.ValueKind == JsonValueKind.Number ? match.GetInt32().ToString(CultureInfo.InvariantCulture) : "", row[4]);
-                    var partners = channel.GetProperty("partners").EnumerateArray().Zip(channel.GetProperty("partnerCounts").EnumerateArray(),
-                        (p, n) => $"{p.GetInt32()}:{n.GetInt32()}");
-                    Assert.Equal(string.Join(' ', partners), row[8]);
+                    Assert.Equal(channel.Channel.ToString(CultureInfo.InvariantCulture), row[3]);
+                    Assert.Equal(channel.Match?.ToString(CultureInfo.InvariantCulture) ?? "", row[4]);
+                    Assert.Equal(channel.Equivariance?.ToString("R", CultureInfo.InvariantCulture) ?? "", row[6]);
+                    Assert.Equal(string.Join(' ', channel.Partners.Zip(channel.PartnerCounts, (p, n) => $"{p}:{n}")), row[8]);
                 }
+            }
         Assert.Equal(expected, rows.Count);
         Assert.True(expected > 0);
     }

@@ -32,20 +32,20 @@ public class ChannelMatchingTests
 
         Assert.Equal(4, m.Decisions);
         Assert.Equal(3, m.MatchedChannels);
-        var (c0, c1, c2) = (m.Channels[0], m.Channels[1], m.Channels[2]);
+        var (c0, c1, c2) = (m.Row(0), m.Row(1), m.Row(2));
         Assert.Equal(2, c0.Match);
         Assert.Equal(0.75f, c0.MatchShare);
         Assert.Equal([2, 1], c0.Partners);
         Assert.Equal([3, 1], c0.PartnerCounts);
-        Assert.Equal((0.9 + 0.8 + 0.4 + 0.7) / 4, c0.Equivariance!.Value, 1e-6);
-        Assert.Equal((0.1 + 0.2 + 0.3 + 0.0) / 4, c0.Invariance!.Value, 1e-6);
+        Assert.Equal((0.9 + 0.8 + 0.4 + 0.7) / 4, c0.Equivariance!.Value, 1e-4);
+        Assert.Equal((0.1 + 0.2 + 0.3 + 0.0) / 4, c0.Invariance!.Value, 1e-4);
         Assert.Equal(0, c1.Match);
         Assert.Equal(0.5f, c1.MatchShare);
         Assert.Equal([0, 1], c1.Partners);
         Assert.Equal(2, c2.Match);
         Assert.Equal(1f, c2.MatchShare);
-        Assert.Equal((0.7 + 0.9 + 1.0) / 3, c2.Equivariance!.Value, 1e-6);
-        Assert.Equal((0.7 + 0.9) / 2, c2.Invariance!.Value, 1e-6);
+        Assert.Equal((0.7 + 0.9 + 1.0) / 3, c2.Equivariance!.Value, 1e-4);
+        Assert.Equal((0.7 + 0.9) / 2, c2.Invariance!.Value, 1e-4);
         // Matches 2, 0, 2: two distinct of three channels; channel 2 is matched to itself.
         Assert.Equal(2.0 / 3, m.DistinctShare!.Value, 12);
         Assert.Equal(1.0 / 3, m.OwnIndexShare!.Value, 12);
@@ -58,10 +58,10 @@ public class ChannelMatchingTests
         accumulator.Add(Choices(partner: [1, -1], best: [0.5f, float.NaN], diagonal: [float.NaN, float.NaN], channels: 2));
         var m = accumulator.ToMatching();
         Assert.Equal(1, m.MatchedChannels);
-        Assert.Null(m.Channels[1].Match);
-        Assert.Null(m.Channels[1].Equivariance);
-        Assert.Null(m.Channels[0].Invariance);
-        Assert.Empty(m.Channels[1].Partners);
+        Assert.Null(m.Match[1]);
+        Assert.Null(m.Equivariance[1]);
+        Assert.Null(m.Invariance[0]);
+        Assert.Empty(m.Partners[1]);
         Assert.Equal(1.0, m.DistinctShare);
         Assert.Equal(0.0, m.OwnIndexShare);
     }
@@ -72,7 +72,7 @@ public class ChannelMatchingTests
         var accumulator = new ChannelMatchAccumulator();
         // One channel, 8 images choosing 7, 6, 5, 4, 3, 2, 1, 7: partner 7 twice, the others once.
         accumulator.Add(Choices(partner: [7, 6, 5, 4, 3, 2, 1, 7], best: [.. Enumerable.Repeat(0.5f, 8)], diagonal: [.. Enumerable.Repeat(0.1f, 8)], channels: 1));
-        var row = accumulator.ToMatching().Channels.Single();
+        var row = accumulator.ToMatching().Row(0);
         Assert.Equal([7, 1, 2, 3, 4], row.Partners);
         Assert.Equal([2, 1, 1, 1, 1], row.PartnerCounts);
     }
@@ -101,7 +101,7 @@ public class ChannelMatchingTests
                 Assert.Equal(12, m.MatchedChannels);
                 Assert.Equal(1.0, m.DistinctShare);
                 Assert.Equal(0.0, m.OwnIndexShare);
-                foreach (var row in m.Channels)
+                foreach (var row in m.Rows())
                 {
                     Assert.Equal(1f, row.MatchShare);
                     Assert.True(row.Equivariance > 0.9999f, $"{name}/{key} channel {row.Channel}: {row.Equivariance}");

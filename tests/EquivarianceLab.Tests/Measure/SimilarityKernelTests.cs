@@ -193,11 +193,12 @@ public sealed class KernelSwitchTests : IDisposable
                 var (m, o) = (expected.Layers[l].Matching![key], actual.Layers[l].Matching![key]);
                 Assert.Equal(m.Decisions, o.Decisions);
                 long positions = expected.Layers[l].Shape.Skip(1).Aggregate(1L, (a, b) => a * b);
-                var same = m.Channels.Zip(o.Channels).Count(p => p.First.Match == p.Second.Match && p.First.MatchShare == p.Second.MatchShare);
-                if (positions >= 64 || expected.Layers[l].Shape.Length == 1) Assert.Equal(m.Channels.Count, same);
-                else Assert.True(same >= 0.8 * m.Channels.Count, $"{expected.Layers[l].Name}/{key}: {same} of {m.Channels.Count} channels match alike");
-                for (int c = 0; c < m.Channels.Count; c++)
-                    Assert.True(Close(m.Channels[c].Equivariance, o.Channels[c].Equivariance, 1e-5) && Close(m.Channels[c].Invariance, o.Channels[c].Invariance, 1e-5),
+                var same = m.Rows().Zip(o.Rows()).Count(p => p.First.Match == p.Second.Match && p.First.MatchShare == p.Second.MatchShare);
+                if (positions >= 64 || expected.Layers[l].Shape.Length == 1) Assert.Equal(m.Channels, same);
+                else Assert.True(same >= 0.8 * m.Channels, $"{expected.Layers[l].Name}/{key}: {same} of {m.Channels} channels match alike");
+                // Stored to 4 decimals: a difference of 1e-6 can move the last one.
+                for (int c = 0; c < m.Channels; c++)
+                    Assert.True(Close(m.Equivariance[c], o.Equivariance[c], 1.5e-4) && Close(m.Invariance[c], o.Invariance[c], 1.5e-4),
                         $"{expected.Layers[l].Name}/{key} channel {c}");
             }
     }
