@@ -36,6 +36,7 @@ public static class ApiExtensions
         api.MapModelEndpoints();
         api.MapProbeSetEndpoints();
         api.MapRunEndpoints();
+        api.MapChannelMatchingEndpoints();
         api.MapCorrelationEndpoints();
         app.MapThumbnails();
 
