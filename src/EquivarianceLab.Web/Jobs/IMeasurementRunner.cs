@@ -47,4 +47,12 @@ public interface IMeasurementRunner
     /// <summary>Measures the model's <paramref name="layers"/> (null: its default selection) on the probe set.</summary>
     MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions options, LayerChoice? layers,
         IProgress<MeasureProgress> progress, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// One probe image's feature maps for the viewer (<see cref="EquivarianceLab.Measure.FeatureMaps"/>): channel c of f(gX) beside its
+    /// partner in g·f(X), with their similarities, computed with a run's model, probe set and settings (the model opened
+    /// with the requested layer only). The grids are numbers; the app draws them.
+    /// </summary>
+    FeatureMapPair FeatureMaps(string modelPath, ModelCard card, string probePath, MeasureOptions options, FeatureMapRequest request,
+        CancellationToken cancellationToken);
 }

@@ -27,6 +27,7 @@ public static class JobsExtensions
         services.AddSingleton<WorkerProcess>();
         services.AddSingleton<IMeasurementRunner, WorkerRunner>();
         services.AddSingleton<RunService>();
+        services.AddSingleton<FeatureMapService>();
         services.AddTransient<MeasurementJob>();
 
         services.AddHangfire(cfg =>

@@ -24,3 +24,20 @@ public sealed record RunDto(int Id, string Status, double Progress, string? Erro
 
 /// <summary>The id of a run just queued.</summary>
 public sealed record CreatedRunDto(int Id);
+
+/// <summary>
+/// <c>GET /api/runs/{id}/feature-maps</c>: for one probe image, channel <see cref="Channel"/> of spatial layer
+/// <see cref="Layer"/> under transform <see cref="Transform"/>, f(gX)_c (<see cref="Moved"/>) beside g·f(X)_c′
+/// (<see cref="Reference"/>, c′ = <see cref="Partner"/>), each a PNG data URL of exactly <see cref="Width"/> ×
+/// <see cref="Height"/> pixels on one colour scale (white 0, red +<see cref="Scale"/>, blue −<see cref="Scale"/>);
+/// <see cref="Similarity"/> = S(c, c′) and <see cref="SelfSimilarity"/> = S(c, c) for this image, null for a degenerate channel.
+/// </summary>
+public sealed record FeatureMapDto(int Image, string Layer, int Channel, string Transform, int Partner, int Height, int Width,
+    double? Similarity, double? SelfSimilarity, double Scale, string Moved, string Reference)
+{
+    public static FeatureMapDto From(FeatureMapView v) => new(v.Image, v.Layer, v.Channel, v.Transform, v.Partner, v.Height, v.Width,
+        v.Similarity, v.SelfSimilarity, v.Scale, DataUrl(v.Moved), DataUrl(v.Reference));
+
+    /// <summary>A PNG as a <c>data:</c> URL (what an img element shows; the security policy allows data: images).</summary>
+    public static string DataUrl(byte[] png) => "data:image/png;base64," + Convert.ToBase64String(png);
+}

@@ -10,7 +10,7 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace EquivarianceLab.Web.Runs;
 
-/// <summary><c>/api/runs</c>: queue, list (paged, filtered), read, download, cancel and re-run measurements.</summary>
+/// <summary><c>/api/runs</c>: queue, list (paged, filtered), read, download, cancel and re-run measurements; a finished run's feature maps (<see cref="FeatureMapEndpoints"/>).</summary>
 public static class RunEndpoints
 {
     public static RouteGroupBuilder MapRunEndpoints(this RouteGroupBuilder api)
@@ -89,6 +89,7 @@ public static class RunEndpoints
             .WithSummary("Queue a run's settings again as a new run.")
             .RequireRateLimiting(RateLimiting.Runs)
             .RequireAuthorization(AccountsExtensions.Member);
+        runs.MapFeatureMapEndpoints();
         return api;
     }
 }

@@ -4,6 +4,8 @@ namespace EquivarianceLab.Web.Storage;
 /// Where the lab keeps the files runs need (uploaded models, probe sets, the zoo's files, thumbnails): one object per
 /// content, named by its SHA-256 (lower-case hex), so every node finds the same bytes under the same name and nothing
 /// in the database depends on a node's folders. A folder (local or a shared mount) or an S3-compatible object store.
+/// What the app computes from stored files (a run's feature maps) is named instead by the SHA-256 of what it was computed
+/// from (<see cref="StoredFiles.KeepDerivedAsync"/>).
 /// </summary>
 public interface IObjectStore
 {

@@ -23,7 +23,18 @@ public sealed class StoredFiles(IObjectStore store, LabPaths paths)
     public async Task<string> KeepAsync(byte[] content, string name, CancellationToken ct)
     {
         var sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(content));
-        var path = CachePath(sha256, name);
+        await KeepDerivedAsync(sha256, content, name, ct);
+        return sha256;
+    }
+
+    /// <summary>
+    /// Keeps content computed from stored files (a run's feature maps) under <paramref name="key"/>: the SHA-256 of a
+    /// description of everything it was computed from, not of its bytes. In this node's cache and in the store, so any
+    /// node asked the same finds it; written once, since the same inputs give the same content.
+    /// </summary>
+    public async Task KeepDerivedAsync(string key, byte[] content, string name, CancellationToken ct)
+    {
+        var path = CachePath(key, name);
         if (!File.Exists(path))
         {
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
@@ -31,8 +42,20 @@ public sealed class StoredFiles(IObjectStore store, LabPaths paths)
             await File.WriteAllBytesAsync(temp, content, ct);
             LocalFiles.MoveIntoPlace(temp, path);
         }
-        await store.PutAsync(sha256, path, ct);
-        return sha256;
+        await store.PutAsync(key, path, ct);
+    }
+
+    /// <summary>What <see cref="KeepDerivedAsync"/> kept under <paramref name="key"/> (fetched into this node's cache on first use), or null when the store has nothing under it.</summary>
+    public async Task<byte[]?> ReadDerivedAsync(string key, string name, CancellationToken ct)
+    {
+        var path = CachePath(key, name);
+        if (!File.Exists(path))
+        {
+            // Named by its inputs, so there is no hash of the bytes to check.
+            try { await FetchAsync(key, path, checkHash: false, ct); }
+            catch (StoredObjectMissingException) { return null; }
+        }
+        return await File.ReadAllBytesAsync(path, ct);
     }
 
     /// <summary>
@@ -72,7 +95,12 @@ public sealed class StoredFiles(IObjectStore store, LabPaths paths)
     public async Task<string> LocalPathAsync(string sha256, string name, CancellationToken ct)
     {
         var path = CachePath(sha256, name);
-        if (File.Exists(path)) return path;
+        if (!File.Exists(path)) await FetchAsync(sha256, path, checkHash: true, ct);
+        return path;
+    }
+
+    private async Task FetchAsync(string sha256, string path, bool checkHash, CancellationToken ct)
+    {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         // Several jobs (or worker nodes on one shared data folder) may fetch the same file at once: each into its own
         // temporary name, then renamed into place.
@@ -80,12 +108,11 @@ public sealed class StoredFiles(IObjectStore store, LabPaths paths)
         try
         {
             await store.CopyToAsync(sha256, temp, ct);
-            if (store is not FolderObjectStore && await LocalFiles.Sha256Async(temp, ct) != sha256)
+            if (checkHash && store is not FolderObjectStore && await LocalFiles.Sha256Async(temp, ct) != sha256)
                 throw new InvalidDataException($"The stored file {sha256[..12]}… arrived with different content; the store may be damaged.");
             LocalFiles.MoveIntoPlace(temp, path);
         }
         finally { LocalFiles.TryDelete(temp); }
-        return path;
     }
 
     /// <summary>The local path of a model's file; a built-in control has no file, only its name for the loader.</summary>

@@ -71,14 +71,47 @@ public sealed class InProcessRunner(ProbeLimits limits) : IMeasurementRunner
     public MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions measureOptions, LayerChoice? layers,
         IProgress<MeasureProgress> progress, CancellationToken cancellationToken)
     {
-        using var model = ModelLoader.Load(modelPath, card, layers?.Layers, MeasurementInputs.CardShape(card), logits: layers?.Logits,
-            device: measureOptions.Device);
-        var target = card.InputShape.Length == 3
-            ? new ProbeTarget(card.InputShape[0], card.InputShape[1], card.InputShape[2], card.Preprocessing)
-            : null;
-        using var probe = ProbeSetLoader.Open(probePath, target, Limits);
-        ProbeSetLoader.CheckFits(probe, model.InputShape);
-        return EquivarianceMeasure.Run(model, probe, measureOptions, progress, cancellationToken);
+        var (model, probe) = Open(modelPath, card, probePath, layers, measureOptions.Device);
+        using (model)
+        using (probe)
+            return EquivarianceMeasure.Run(model, probe, measureOptions, progress, cancellationToken);
+    }
+
+    public FeatureMapPair FeatureMaps(string modelPath, ModelCard card, string probePath, MeasureOptions measureOptions, FeatureMapRequest request,
+        CancellationToken cancellationToken)
+    {
+        var (model, probe) = Open(modelPath, card, probePath, new LayerChoice([request.Layer], null), measureOptions.Device);
+        using (model)
+        using (probe)
+            return EquivarianceLab.Measure.FeatureMaps.Compute(model, probe, request, measureOptions);
+    }
+
+    /// <summary>The model (its <paramref name="layers"/>, at the card's input size) and the probe set decoded to its input, as a measurement sees them.</summary>
+    private (IFeatureModel Model, IProbeSet Probe) Open(string modelPath, ModelCard card, string probePath, LayerChoice? layers, Compute.ComputeDevice device)
+    {
+        var model = ModelLoader.Load(modelPath, card, layers?.Layers, MeasurementInputs.CardShape(card), logits: layers?.Logits, device: device);
+        try
+        {
+            var target = card.InputShape.Length == 3
+                ? new ProbeTarget(card.InputShape[0], card.InputShape[1], card.InputShape[2], card.Preprocessing)
+                : null;
+            var probe = ProbeSetLoader.Open(probePath, target, Limits);
+            try
+            {
+                ProbeSetLoader.CheckFits(probe, model.InputShape);
+                return (model, probe);
+            }
+            catch
+            {
+                probe.Dispose();
+                throw;
+            }
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
     }
 
     internal static bool IsImageArchive(string path) => path.EndsWith(".zip", StringComparison.OrdinalIgnoreCase) || Directory.Exists(path);

@@ -51,6 +51,13 @@ public static class WorkerHost
                 var result = runner.Measure(Required(request.ModelPath), CardJson.Parse(Required(request.CardJson)), Required(request.ProbePath),
                     request.Options ?? new MeasureOptions(), new LayerChoice(request.Layers, request.Logits), progress, CancellationToken.None);
                 return new WorkerMessage { Result = result.ToJson() };
+            case WorkerTask.FeatureMaps:
+                return new WorkerMessage
+                {
+                    FeatureMaps = runner.FeatureMaps(Required(request.ModelPath), CardJson.Parse(Required(request.CardJson)), Required(request.ProbePath),
+                        request.Options ?? new MeasureOptions(), request.FeatureMap ?? throw new EquivarianceLabException("The worker request lacks the feature maps asked for."),
+                        CancellationToken.None),
+                };
             default:
                 throw new EquivarianceLabException($"Unknown worker task {request.Task}.");
         }

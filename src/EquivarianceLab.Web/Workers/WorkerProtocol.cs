@@ -6,8 +6,8 @@ using EquivarianceLab.Web.Jobs;
 
 namespace EquivarianceLab.Web.Workers;
 
-/// <summary>What a worker is asked to do: one of the three kinds of work that open untrusted files.</summary>
-public enum WorkerTask { InspectModel, InspectProbeSet, Measure }
+/// <summary>What a worker is asked to do: one of the kinds of work that open untrusted files.</summary>
+public enum WorkerTask { InspectModel, InspectProbeSet, Measure, FeatureMaps }
 
 /// <summary>The one request a worker reads from its standard input (JSON), then it does the work and exits.</summary>
 public sealed record WorkerRequest
@@ -23,6 +23,8 @@ public sealed record WorkerRequest
     public IReadOnlyList<string>? Layers { get; init; }
     /// <summary>The layer holding the logits when not the model's own.</summary>
     public string? Logits { get; init; }
+    /// <summary>For <see cref="WorkerTask.FeatureMaps"/>: which image, layer, channel and transform.</summary>
+    public FeatureMapRequest? FeatureMap { get; init; }
     public required ProbeLimits Limits { get; init; }
 }
 
@@ -37,6 +39,8 @@ public sealed record WorkerMessage
     public ProbeInspection? ProbeSet { get; init; }
     /// <summary>The measurement, as <see cref="MeasurementResult.ToJson"/> wrote it (the app stores that text).</summary>
     public string? Result { get; init; }
+    /// <summary>The feature maps of a <see cref="WorkerTask.FeatureMaps"/> request, as numbers (the app draws them).</summary>
+    public FeatureMapPair? FeatureMaps { get; init; }
     /// <summary>What went wrong, in words for users (the library's message).</summary>
     public string? Error { get; init; }
     /// <summary>The failure was an allocation refused under the memory limit.</summary>

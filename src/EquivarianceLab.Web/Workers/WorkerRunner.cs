@@ -39,5 +39,16 @@ public sealed class WorkerRunner(WorkerProcess workers, LabOptions options) : IM
         return MeasurementResult.FromJson(answer.Result ?? throw new WorkerFailedException("The worker gave no result."));
     }
 
+    /// <summary>Under the validation time limit: one image through the model twice, a small fraction of a run.</summary>
+    public FeatureMapPair FeatureMaps(string modelPath, ModelCard card, string probePath, MeasureOptions measureOptions, FeatureMapRequest request,
+        CancellationToken cancellationToken) =>
+        workers.Run(
+            Request(WorkerTask.FeatureMaps) with
+            {
+                ModelPath = modelPath, CardJson = CardJson.Write(card), ProbePath = probePath, Options = measureOptions, FeatureMap = request,
+            },
+            Limits.ValidationTimeLimit, null, cancellationToken).FeatureMaps
+        ?? throw new WorkerFailedException("The worker gave no feature maps.");
+
     private WorkerRequest Request(WorkerTask task) => new() { Task = task, Limits = options.ProbeLimits.ToLibrary() };
 }

@@ -25,13 +25,8 @@ public static class EquivarianceMeasure
         int images = Math.Min(probe.Count, options.Images ?? MeasureOptions.DefaultMaxImages);
         if (images < 1) throw new EquivarianceLabException($"Probe set {probe.Name} has no images.");
         ProbeSetLoader.CheckFits(probe, model.InputShape, model.Name);
+        CheckTransformFits(probe, options);
         long inputH = probe.ImageShape[1], inputW = probe.ImageShape[2];
-        if (options.Transform == TransformFamily.Rotation && inputH != inputW)
-            throw new EquivarianceLabException(
-                $"Rotation needs square inputs, but the probe images are {inputH}×{inputW}.");
-        if (options.Transform == TransformFamily.Translation &&
-            MeasureOptions.MaxShiftError(options.MaxShift, (int)Math.Min(inputH, int.MaxValue), (int)Math.Min(inputW, int.MaxValue)) is { } shiftError)
-            throw new EquivarianceLabException(shiftError);
 
         var layers = model.Layers;
         var states = new LayerState[layers.Count];
@@ -144,6 +139,18 @@ public static class EquivarianceMeasure
             Parts = AggregateParts(results, influences),
             Timing = new Timing(total.Elapsed.TotalSeconds, forwardSeconds),
         };
+    }
+
+    /// <summary>Rotations need square probe images; a translation's maxShift must fit them.</summary>
+    internal static void CheckTransformFits(IProbeSet probe, MeasureOptions options)
+    {
+        long inputH = probe.ImageShape[1], inputW = probe.ImageShape[2];
+        if (options.Transform == TransformFamily.Rotation && inputH != inputW)
+            throw new EquivarianceLabException(
+                $"Rotation needs square inputs, but the probe images are {inputH}×{inputW}.");
+        if (options.Transform == TransformFamily.Translation &&
+            MeasureOptions.MaxShiftError(options.MaxShift, (int)Math.Min(inputH, int.MaxValue), (int)Math.Min(inputW, int.MaxValue)) is { } shiftError)
+            throw new EquivarianceLabException(shiftError);
     }
 
     private static Tensor Flatten(Tensor spatial) => spatial.reshape(spatial.shape[0], spatial.shape[1], -1);

@@ -55,6 +55,7 @@ public abstract class MudTestBase : BunitContext, IAsyncLifetime
         Services.AddSingleton<RunChangeSignal>();
         Services.AddSingleton<CancellationRegistry>();
         Services.AddSingleton<RunService>();
+        Services.AddSingleton<FeatureMapService>();
         Services.AddSingleton<ModelService>();
         Services.AddSingleton<ProbeSetService>();
         Services.AddSingleton<CompareService>();

@@ -16,4 +16,8 @@ public abstract class DelegatingRunner : IMeasurementRunner
     public virtual MeasurementResult Measure(string modelPath, ModelCard card, string probePath, MeasureOptions options, LayerChoice? layers,
         IProgress<MeasureProgress> progress, CancellationToken cancellationToken) =>
         Inner.Measure(modelPath, card, probePath, options, layers, progress, cancellationToken);
+
+    public virtual FeatureMapPair FeatureMaps(string modelPath, ModelCard card, string probePath, MeasureOptions options, FeatureMapRequest request,
+        CancellationToken cancellationToken) =>
+        Inner.FeatureMaps(modelPath, card, probePath, options, request, cancellationToken);
 }

@@ -54,6 +54,24 @@ public sealed class FakeMeasurementRunner : IMeasurementRunner
         return Synthetic(card.Id, "fashion-mnist-test", options, seed: card.Id.Length);
     }
 
+    /// <summary>How many feature-map requests reached the fake library.</summary>
+    public int FeatureMapsComputed;
+
+    /// <summary>Feature maps on the 28×28 grid of the synthetic conv layers: c′ = c + 1 (mod 8) unless asked, S(c, c′) = 0.9, S(c, c) = 0.5.</summary>
+    public FeatureMapPair FeatureMaps(string modelPath, ModelCard card, string probePath, MeasureOptions options, FeatureMapRequest request,
+        CancellationToken cancellationToken)
+    {
+        if (FailFor(card.Id) is { } e) throw e;
+        Interlocked.Increment(ref FeatureMapsComputed);
+        var partner = request.Partner ?? (request.Channel + 1) % 8;
+        float[] Grid(int c) => Enumerable.Range(0, 28 * 28).Select(i => (float)Math.Sin(i * 0.1 + c + request.Image)).ToArray();
+        return new FeatureMapPair
+        {
+            Image = request.Image, Layer = request.Layer, Channel = request.Channel, Transform = request.Transform, Partner = partner,
+            Height = 28, Width = 28, Moved = Grid(request.Channel), Reference = Grid(partner), Similarity = 0.9, SelfSimilarity = 0.5,
+        };
+    }
+
     /// <summary>A plausible result: six spatial layers (two per part), a pool and a logits layer.</summary>
     public static MeasurementResult Synthetic(string model, string probe, MeasureOptions options, int seed = 0)
     {
