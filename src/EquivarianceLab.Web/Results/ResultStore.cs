@@ -41,14 +41,18 @@ public static class ResultStore
         return row;
     }
 
-    /// <summary>rot90 &lt; rot180 &lt; rot270, shift1 &lt; shift2 &lt; … shift16: by the number in the key, not as text.</summary>
+    /// <summary>
+    /// rot15 &lt; rot22.5 &lt; rot90 &lt; rot180, shift0.5 &lt; shift1 &lt; … shift16: by the number in the key (a decimal
+    /// for the continuous families), not as text.
+    /// </summary>
     public static IEnumerable<KeyValuePair<string, Score>> OrderedTransforms(IReadOnlyDictionary<string, Score> perTransform) =>
         perTransform.OrderBy(kv => TransformNumber(kv.Key)).ThenBy(kv => kv.Key, StringComparer.Ordinal);
 
-    public static int TransformNumber(string key)
+    public static double TransformNumber(string key)
     {
-        var digits = new string(key.Where(char.IsDigit).ToArray());
-        return int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : 0;
+        int start = 0;
+        while (start < key.Length && !char.IsDigit(key[start]) && key[start] != '-') start++;
+        return double.TryParse(key.AsSpan(start), NumberStyles.AllowDecimalPoint | NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) ? n : 0;
     }
 
     /// <summary>
