@@ -47,7 +47,7 @@ public static class ReferenceMeasure
     }
 
     /// <summary>Runs the model and turns each layer into [N,C,h,w] (tokens: drop prefix, grid row-major) or [N,C].</summary>
-    private static Dictionary<string, (long[] Shape, double[] Values)> Features(IFeatureModel model, float[] images, int n, int c, int h, int w)
+    internal static Dictionary<string, (long[] Shape, double[] Values)> Features(IFeatureModel model, float[] images, int n, int c, int h, int w)
     {
         using var scope = NewDisposeScope();
         var outputs = model.Forward(tensor(images, [n, c, h, w]));
@@ -95,7 +95,7 @@ public static class ReferenceMeasure
         return (invCount > 0 ? invSum / invCount : null, eqCount > 0 ? eqSum / eqCount : null);
     }
 
-    private static (double?, double?) Vector(double[] a, double[] f, long[] shape, bool pearson)
+    internal static (double?, double?) Vector(double[] a, double[] f, long[] shape, bool pearson)
     {
         int n = (int)shape[0], c = (int)shape[1];
         var av = new double[c][];
@@ -111,7 +111,7 @@ public static class ReferenceMeasure
         return (invCount > 0 ? invSum / invCount : null, eqCount > 0 ? eqSum / eqCount : null);
     }
 
-    private static void Accumulate(double[][] a, double[][] b, bool pearson, ref double invSum, ref long invCount, ref double eqSum, ref long eqCount)
+    internal static void Accumulate(double[][] a, double[][] b, bool pearson, ref double invSum, ref long invCount, ref double eqSum, ref long eqCount)
     {
         int c = a.Length;
         for (int ch = 0; ch < c; ch++)

@@ -1,0 +1,92 @@
+using EquivarianceLab.Architectures;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace EquivarianceLab.Tests.Measure;
+
+/// <summary>
+/// Zero-padded 3×3 convolutions without bias and tanh: linear shift-invariant maps and a smooth pointwise function
+/// that keeps 0 at 0, so a black background stays black at every layer and no padding edge shows.
+/// </summary>
+internal sealed class SmoothConvNet : HookedModule
+{
+    private readonly nn.Module<Tensor, Tensor> _c1, _c2;
+
+    public SmoothConvNet(int seed) : base("smooth-conv-net")
+    {
+        manual_seed(seed);
+        _c1 = nn.Conv2d(1, 6, 3, padding: 1, bias: false);
+        _c2 = nn.Conv2d(6, 6, 3, padding: 1, bias: false);
+        RegisterComponents();
+    }
+
+    public override IReadOnlyList<string> HookPoints => ["conv1", "tanh1", "conv2", PoolHook, LogitsHook];
+    public override IReadOnlyList<long> InputShape => [1, -1, -1];
+
+    protected override Tensor Run(Tensor input, HookRecorder? hooks)
+    {
+        var x = _c1.forward(input);
+        hooks?.Record("conv1", x);
+        x = torch.tanh(x);
+        hooks?.Record("tanh1", x);
+        x = _c2.forward(x);
+        hooks?.Record("conv2", x);
+        var pooled = x.mean([-2L, -1L]);
+        hooks?.Record(PoolHook, pooled);
+        hooks?.Record(LogitsHook, pooled);
+        return pooled;
+    }
+}
+
+/// <summary>
+/// Every filter a Gaussian on a round support (radius 4 on 9×9), no bias: each layer commutes with rotation by any
+/// angle up to sampling, so its equivariance at any angle is 1 up to interpolation.
+/// </summary>
+internal sealed class RadialNet : HookedModule
+{
+    private readonly nn.Module<Tensor, Tensor> _c1, _c2;
+
+    public RadialNet() : base("radial-net")
+    {
+        _c1 = Radial(1, 4, 9);
+        _c2 = Radial(4, 4, 9);
+        RegisterComponents();
+    }
+
+    private static nn.Module<Tensor, Tensor> Radial(long inC, long outC, int k)
+    {
+        var conv = nn.Conv2d(inC, outC, k, padding: k / 2, bias: false);
+        var random = new Random((int)(inC * 10 + outC));
+        var w = new float[outC * inC * k * k];
+        int c = k / 2;
+        for (long o = 0; o < outC * inC; o++)
+        {
+            double sigma = 0.8 + 0.5 * random.NextDouble(), amp = random.NextDouble() * 2 - 1;
+            for (int y = 0; y < k; y++)
+                for (int x = 0; x < k; x++)
+                {
+                    int r2 = (y - c) * (y - c) + (x - c) * (x - c);
+                    w[o * k * k + y * k + x] = r2 <= c * c ? (float)(amp * Math.Exp(-r2 / (2 * sigma * sigma))) : 0f;
+                }
+        }
+        using (no_grad()) ((TorchSharp.Modules.Conv2d)conv).weight!.copy_(tensor(w, [outC, inC, k, k]));
+        return conv;
+    }
+
+    public override IReadOnlyList<string> HookPoints => ["conv1", "relu1", "conv2", PoolHook, LogitsHook];
+    public override IReadOnlyList<long> InputShape => [1, -1, -1];
+
+    protected override Tensor Run(Tensor input, HookRecorder? hooks)
+    {
+        var x = _c1.forward(input);
+        hooks?.Record("conv1", x);
+        x = nn.functional.relu(x);
+        hooks?.Record("relu1", x);
+        x = _c2.forward(x);
+        hooks?.Record("conv2", x);
+        var pooled = x.mean([-2L, -1L]);
+        hooks?.Record(PoolHook, pooled);
+        hooks?.Record(LogitsHook, pooled);
+        return pooled;
+    }
+}
