@@ -22,6 +22,15 @@ public class ContinuousMeasureTests(ITestOutputHelper output)
     private static string Describe(LayerResult layer) =>
         layer.Name + ": " + string.Join(" ", layer.PerTransform.Select(p => FormattableString.Invariant($"{p.Key} I {p.Value.Invariance:F4} E {p.Value.Equivariance:F4}")));
 
+    /// <summary>The P4 network on <paramref name="images"/> (<c>[N, 1, size, size]</c>), measured with one or two sets of options.</summary>
+    private static (MeasurementResult First, MeasurementResult? Second) OnP4Network(int size, float[] images, MeasureOptions first, MeasureOptions? second = null)
+    {
+        using var dir = new OnnxTempFolder();
+        using var model = OnnxFeatureModel.Load(dir.Save(P4Network.Build(size: size)));
+        using var probe = new TensorProbeSet("smooth", tensor(images, [images.Length / (size * size), 1, size, size]));
+        return (EquivarianceMeasure.Run(model, probe, first), second is null ? null : EquivarianceMeasure.Run(model, probe, second));
+    }
+
     private static MeasureOptions Rotations(params double[] angles) => new() { Transform = TransformFamily.RotationContinuous, Angles = angles };
     private static MeasureOptions Shifts(params double[] shifts) => new() { Transform = TransformFamily.TranslationContinuous, Shifts = shifts };
 
@@ -65,16 +74,12 @@ public class ContinuousMeasureTests(ITestOutputHelper output)
     {
         // At 90°, 180° and 270° every source point is a pixel centre and the valid region is the whole grid, so
         // resampling is the permutation rot90 is: every score must agree (float rounding aside), vector layers too.
-        const int n = 8, size = 16;
-        using var dir = new OnnxTempFolder();
-        using var model = OnnxFeatureModel.Load(dir.Save(P4Network.Build(size: size)));
-        using var probe = new TensorProbeSet("smooth", tensor(SmoothImages.Make(n, size, sigma: 1.5, seed: 4), [n, 1, size, size]));
-
-        var discrete = EquivarianceMeasure.Run(model, probe, new MeasureOptions { Transform = TransformFamily.Rotation, BatchSize = 3 });
-        var continuous = EquivarianceMeasure.Run(model, probe, Rotations(90, 180, 270) with { BatchSize = 3 });
+        const int size = 16;
+        var (discrete, continuous) = OnP4Network(size, SmoothImages.Make(8, size, sigma: 1.5, seed: 4),
+            new MeasureOptions { Transform = TransformFamily.Rotation, BatchSize = 3 }, Rotations(90, 180, 270) with { BatchSize = 3 });
 
         double largest = 0;
-        foreach (var (d, c) in discrete.Layers.Zip(continuous.Layers))
+        foreach (var (d, c) in discrete.Layers.Zip(continuous!.Layers))
         {
             Assert.Equal(["rot90", "rot180", "rot270"], c.PerTransform.Keys);
             foreach (var key in d.PerTransform.Keys)
@@ -104,11 +109,8 @@ public class ContinuousMeasureTests(ITestOutputHelper output)
         // that way. On smooth images random 3×3 filters still answer a 45° turn in part (measured: lift_relu 0.72,
         // gconv_relu 0.21, group_pool 0.18), and the group convolution compounds the lifting's mismatch. The margin
         // of 0.25 is below every gap measured (0.28, 0.79, 0.82).
-        const int n = 16, size = 24;
-        using var dir = new OnnxTempFolder();
-        using var model = OnnxFeatureModel.Load(dir.Save(P4Network.Build(size: size)));
-        using var probe = new TensorProbeSet("objects", tensor(SmoothImages.Objects(n, size, sigma: 1.5, seed: 5), [n, 1, size, size]));
-        var result = EquivarianceMeasure.Run(model, probe, Rotations(45, 90));
+        const int size = 24;
+        var (result, _) = OnP4Network(size, SmoothImages.Objects(16, size, sigma: 1.5, seed: 5), Rotations(45, 90));
         foreach (var layer in result.Layers) output.WriteLine(Describe(layer));
 
         foreach (var name in new[] { "lift_relu", "gconv_relu", "group_pool" })
@@ -127,7 +129,7 @@ public class ContinuousMeasureTests(ITestOutputHelper output)
         // nothing is cut off) only interpolation is left. Measured at 45°: 0.998 and above at every layer.
         const int n = 16, size = 28;
         using var probe = new TensorProbeSet("objects", tensor(SmoothImages.Objects(n, size, sigma: 1.5, seed: 6), [n, 1, size, size]));
-        using var model = new TorchFeatureModel("radial", new RadialNet(), [1, -1, -1]);
+        using var model = new TorchFeatureModel("round", TwoConvNet.Round(), [1, -1, -1]);
         var result = EquivarianceMeasure.Run(model, probe, Rotations(15, 30, 45));
         foreach (var layer in result.Layers)
         {
@@ -167,7 +169,7 @@ public class ContinuousMeasureTests(ITestOutputHelper output)
         // stays at 1 up to interpolation.
         const int n = 16, size = 24;
         using var probe = new TensorProbeSet("objects", tensor(SmoothImages.Objects(n, size, sigma: 1.5, seed: 7), [n, 1, size, size]));
-        using var model = new TorchFeatureModel("smooth-conv", new SmoothConvNet(seed: 3), [1, -1, -1]);
+        using var model = new TorchFeatureModel("smooth-conv", TwoConvNet.Smooth(seed: 3), [1, -1, -1]);
         var result = EquivarianceMeasure.Run(model, probe, Shifts(0.5, 1.5));
         foreach (var layer in result.Layers)
         {

@@ -33,7 +33,9 @@ public static class ReferenceResampling
                 var (shape, a) = transformed[name];
                 var (_, f) = plain[name];
                 result[name][key] = shape.Length == 4
-                    ? Spatial(a, f, shape, family, amount, h, w, pearson)
+                    ? ReferenceMeasure.Spatial(a, f, shape, (plane, ph, pw) => Resample(plane, ph, pw, family, amount, h, w),
+                        (ph, pw) => Enumerable.Range(0, ph * pw).Where(p => Inside(Source(p / pw, p % pw, ph, pw, family, amount, h, w), ph, pw)).ToArray(),
+                        pearson)
                     : ReferenceMeasure.Vector(a, f, shape, pearson);
             }
         }
@@ -72,26 +74,4 @@ public static class ReferenceResampling
         return result;
     }
 
-    /// <summary>A = f(gX) and B = g·f(X), each channel restricted to the valid region; null with fewer than 2 positions there.</summary>
-    private static (double?, double?) Spatial(double[] a, double[] f, long[] shape, string family, double amount, int inputH, int inputW, bool pearson)
-    {
-        int n = (int)shape[0], c = (int)shape[1], h = (int)shape[2], w = (int)shape[3], len = h * w;
-        var valid = Enumerable.Range(0, len).Where(p => Inside(Source(p / w, p % w, h, w, family, amount, inputH, inputW), h, w)).ToArray();
-        if (valid.Length < 2) return (null, null);
-        double invSum = 0, eqSum = 0;
-        long invCount = 0, eqCount = 0;
-        for (int i = 0; i < n; i++)
-        {
-            var av = new double[c][];
-            var bv = new double[c][];
-            for (int ch = 0; ch < c; ch++)
-            {
-                var moved = Resample(f.AsSpan((i * c + ch) * len, len).ToArray(), h, w, family, amount, inputH, inputW);
-                bv[ch] = valid.Select(p => moved[p]).ToArray();
-                av[ch] = valid.Select(p => a[(i * c + ch) * len + p]).ToArray();
-            }
-            ReferenceMeasure.Accumulate(av, bv, pearson, ref invSum, ref invCount, ref eqSum, ref eqCount);
-        }
-        return (invCount > 0 ? invSum / invCount : null, eqCount > 0 ? eqSum / eqCount : null);
-    }
 }
