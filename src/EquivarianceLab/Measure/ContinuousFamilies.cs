@@ -47,18 +47,19 @@ public static class ContinuousFamilies
 
     /// <summary>
     /// With the probe's size, before any forward pass: rotation needs square images (as <c>rotation</c> does), and a
-    /// shift must be smaller than the smaller side minus one so that at least 2×2 input pixels stay inside.
+    /// shift must be at most the smaller side minus two: shifted by s, ⌈|s|⌉ rows and columns leave the valid region,
+    /// and at least 2×2 input pixels must stay in it.
     /// </summary>
     public static void CheckFits(MeasureOptions options, long height, long width)
     {
         if (options.Transform == TransformFamily.RotationContinuous && height != width)
             throw new EquivarianceLabException($"Rotation needs square inputs, but the probe images are {height}×{width}.");
         if (options.Transform != TransformFamily.TranslationContinuous) return;
-        long limit = Math.Min(height, width) - 1;
+        long limit = Math.Min(height, width) - 2;
         foreach (var shift in ShiftsOf(options))
-            if (Math.Abs(shift) >= limit)
+            if (Math.Abs(shift) > limit)
                 throw new EquivarianceLabException(
-                    $"--shifts: {Number(shift)} is too large for {height}×{width} images; a shift must be smaller than {limit} (the smaller side minus one), " +
+                    $"--shifts: {Number(shift)} is too large for {height}×{width} images; a shift must be at most {limit} (the smaller side minus two), " +
                     "or fewer than two rows and columns of the image would stay inside.");
     }
 

@@ -255,7 +255,7 @@ public class ContinuousMeasureTests(ITestOutputHelper output)
             var result = EquivarianceMeasure.Run(model, probe, Shifts(0.5));
             Assert.All(result.Layers, l => Assert.NotNull(l.Equivariance));
             var tooFar = Assert.Throws<EquivarianceLabException>(() => EquivarianceMeasure.Run(model, probe, Shifts(7.5)));
-            Assert.Contains("smaller than 7", tooFar.Message);
+            Assert.Contains("at most 6", tooFar.Message);
         }
         using (var probe = new TensorProbeSet("wide", Wide()))
         {
