@@ -139,7 +139,7 @@ public static class BenchCommand
     /// </summary>
     private static double ForwardPasses(IFeatureModel model, IProbeSet probe, MeasureOptions options)
     {
-        var transforms = SpatialTransform.Family(options.Transform, options.MaxShift);
+        var transforms = SpatialTransform.Family(options);
         int images = options.Images!.Value;
         var clock = Stopwatch.StartNew();
         using var noGrad = no_grad();

@@ -18,11 +18,19 @@ public sealed class MeasureOptionsBinder
     public Option<string?> Probe { get; } = new("--probe") { Description = "Probe set: .npy float32 [N,C,H,W], a folder or .zip of PNG/JPEG, or Fashion-MNIST IDX (.gz)." };
     public Option<string> Transform { get; } = new("--transform")
     {
-        Description = "Transform family: rotation, translation or flip.",
+        Description = "Transform family: rotation, translation or flip; rotation-continuous or translation-continuous (bilinear, on a valid region; docs/measure.md).",
         DefaultValueFactory = _ => "rotation",
     };
     public Option<string> Similarity { get; } = new("--similarity") { Description = "pearson (default) or cosine.", DefaultValueFactory = _ => "pearson" };
     public Option<int> MaxShift { get; } = new("--max-shift") { Description = "Largest diagonal shift K for translation (shifts 1..K).", DefaultValueFactory = _ => 16 };
+    public Option<string?> Angles { get; } = new("--angles")
+    {
+        Description = "Angles in degrees, counter-clockwise, for rotation-continuous: comma-separated (default 15,30,45,90).",
+    };
+    public Option<string?> Shifts { get; } = new("--shifts")
+    {
+        Description = "Shifts in input pixels along both axes for translation-continuous: comma-separated (default 0.5,1.5).",
+    };
     public Option<string?> Layers { get; } = new("--layers") { Description = "Comma-separated layer (graph tensor / hook point) names, in forward order." };
     public Option<string?> Logits { get; } = new("--logits") { Description = "The layer holding the logits (the Final part), when not the model's output; it must be measured." };
     public Option<int?> Images { get; } = new("--images")
@@ -62,7 +70,7 @@ public sealed class MeasureOptionsBinder
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Model, Probe, Transform, Similarity, MaxShift, Layers, Logits, Images, Batch, Device, Threads })
+        foreach (var option in new Option[] { Model, Probe, Transform, Similarity, MaxShift, Angles, Shifts, Layers, Logits, Images, Batch, Device, Threads })
             command.Options.Add(option);
     }
 
@@ -75,15 +83,33 @@ public sealed class MeasureOptionsBinder
             throw new EquivarianceLabException($"{option} {path}: the folder {folder} does not exist.");
     }
 
-    public MeasureOptions Options(ParseResult r) => new()
+    /// <summary>The measurement's options, with --angles and --shifts checked before any model is opened.</summary>
+    public MeasureOptions Options(ParseResult r)
     {
-        Transform = MeasureNames.ParseTransform(r.GetValue(Transform)!),
-        Similarity = MeasureNames.ParseSimilarity(r.GetValue(Similarity)!),
-        MaxShift = r.GetValue(MaxShift),
-        BatchSize = r.GetValue(Batch),
-        Images = r.GetValue(Images),
-        Device = ComputeDevices.Parse(r.GetValue(Device)),
-    };
+        var options = new MeasureOptions
+        {
+            Transform = MeasureNames.ParseTransform(r.GetValue(Transform)!),
+            Similarity = MeasureNames.ParseSimilarity(r.GetValue(Similarity)!),
+            MaxShift = r.GetValue(MaxShift),
+            Angles = Numbers(r.GetValue(Angles), "--angles"),
+            Shifts = Numbers(r.GetValue(Shifts), "--shifts"),
+            BatchSize = r.GetValue(Batch),
+            Images = r.GetValue(Images),
+            Device = ComputeDevices.Parse(r.GetValue(Device)),
+        };
+        ContinuousFamilies.Check(options);
+        return options;
+    }
+
+    /// <summary>Comma-separated numbers in the invariant culture (15,22.5,-30); null when the option was not given.</summary>
+    private static double[]? Numbers(string? text, string option)
+    {
+        if (text is null) return null;
+        return text.Split(',', StringSplitOptions.TrimEntries).Select(token =>
+            double.TryParse(token, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value)
+                ? value
+                : throw new EquivarianceLabException($"{option} takes comma-separated numbers such as 15,22.5,45, not '{text}'.")).ToArray();
+    }
 
     public IReadOnlyList<string>? LayerList(ParseResult r) =>
         r.GetValue(Layers) is { Length: > 0 } list

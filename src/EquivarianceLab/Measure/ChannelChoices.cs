@@ -28,4 +28,15 @@ public sealed class ChannelChoices
         Channels = channels;
         return this;
     }
+
+    /// <summary>No channel of these images has a partner or a pair (a layer the comparison had to skip).</summary>
+    public ChannelChoices Unmatched(int images, int channels)
+    {
+        Resize(images, channels);
+        int size = images * channels;
+        Partner.AsSpan(0, size).Fill(-1);
+        Best.AsSpan(0, size).Fill(float.NaN);
+        Diagonal.AsSpan(0, size).Fill(float.NaN);
+        return this;
+    }
 }

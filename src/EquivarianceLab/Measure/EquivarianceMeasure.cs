@@ -19,7 +19,7 @@ public static class EquivarianceMeasure
         IProgress<MeasureProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var total = Stopwatch.StartNew();
-        var transforms = SpatialTransform.Family(options.Transform, options.MaxShift);
+        var transforms = SpatialTransform.Family(options);
         if (options.BatchSize < 1) throw new EquivarianceLabException($"--batch must be at least 1 (got {options.BatchSize}).");
         if (options.Images is < 1) throw new EquivarianceLabException($"--images must be at least 1 (got {options.Images}).");
         int images = Math.Min(probe.Count, options.Images ?? MeasureOptions.DefaultMaxImages);
@@ -27,6 +27,7 @@ public static class EquivarianceMeasure
         ProbeSetLoader.CheckFits(probe, model.InputShape, model.Name);
         CheckTransformFits(probe, options);
         long inputH = probe.ImageShape[1], inputW = probe.ImageShape[2];
+        bool resampled = ContinuousFamilies.IsContinuous(options.Transform);
 
         var layers = model.Layers;
         var states = new LayerState[layers.Count];
@@ -62,6 +63,7 @@ public static class EquivarianceMeasure
                     var canonical = states[l].Layout.Canonical(plain[l]);
                     if (states[l].Layout.Kind == LayerKind.Spatial)
                     {
+                        if (resampled) continue; // each g resamples f(X) itself (ResampledComparison)
                         if (UsesKernel(canonical))
                             packed[l] = states[l].Packed(Flatten(canonical), options.Similarity);
                         else
@@ -89,6 +91,12 @@ public static class EquivarianceMeasure
                         if (state.Layout.Kind == LayerKind.Vector)
                         {
                             state.AppendMoved(t, a);
+                            continue;
+                        }
+                        if (g is ResampledTransform resampling)
+                        {
+                            ResampledComparison.Accumulate(a, state.Layout.Canonical(plain[l]), resampling, inputH, inputW, options.Similarity, state.Scores[t], state.Choices);
+                            state.AddChoices(t);
                             continue;
                         }
                         // S(f(gX)_c, g·f(X)_c′) = S(g⁻¹·f(gX)_c, f(X)_c′): g only permutes positions. Moving f(gX) back
@@ -135,6 +143,8 @@ public static class EquivarianceMeasure
             Similarity = MeasureNames.Name(options.Similarity),
             Images = images,
             MaxShift = options.MaxShift,
+            Angles = ContinuousFamilies.ResultAngles(options),
+            Shifts = ContinuousFamilies.ResultShifts(options),
             Layers = results,
             Parts = AggregateParts(results, influences),
             Timing = new Timing(total.Elapsed.TotalSeconds, forwardSeconds),
@@ -151,6 +161,7 @@ public static class EquivarianceMeasure
         if (options.Transform == TransformFamily.Translation &&
             MeasureOptions.MaxShiftError(options.MaxShift, (int)Math.Min(inputH, int.MaxValue), (int)Math.Min(inputW, int.MaxValue)) is { } shiftError)
             throw new EquivarianceLabException(shiftError);
+        ContinuousFamilies.CheckFits(options, inputH, inputW);
     }
 
     private static Tensor Flatten(Tensor spatial) => spatial.reshape(spatial.shape[0], spatial.shape[1], -1);

@@ -8,7 +8,12 @@ public static class MeasureNames
 {
     public const string DefaultTransform = "rotation", DefaultSimilarity = "pearson";
 
-    public static string Name(TransformFamily family) => family.ToString().ToLowerInvariant();
+    public static string Name(TransformFamily family) => family switch
+    {
+        TransformFamily.RotationContinuous => "rotation-continuous",
+        TransformFamily.TranslationContinuous => "translation-continuous",
+        _ => family.ToString().ToLowerInvariant(),
+    };
     public static string Name(SimilarityKind kind) => kind.ToString().ToLowerInvariant();
 
     /// <summary>Case and surrounding spaces are ignored.</summary>
@@ -19,6 +24,8 @@ public static class MeasureNames
             case "rotation": family = TransformFamily.Rotation; return true;
             case "translation": family = TransformFamily.Translation; return true;
             case "flip": family = TransformFamily.Flip; return true;
+            case "rotation-continuous": family = TransformFamily.RotationContinuous; return true;
+            case "translation-continuous": family = TransformFamily.TranslationContinuous; return true;
             default: family = default; return false;
         }
     }
@@ -33,7 +40,7 @@ public static class MeasureNames
         }
     }
 
-    public static string UnknownTransform(string? name) => $"Unknown transform '{name}'. Use rotation, translation or flip.";
+    public static string UnknownTransform(string? name) => $"Unknown transform '{name}'. Use rotation, translation, flip, rotation-continuous or translation-continuous.";
     public static string UnknownSimilarity(string? name) => $"Unknown similarity '{name}'. Use pearson or cosine.";
 
     public static TransformFamily ParseTransform(string name) =>

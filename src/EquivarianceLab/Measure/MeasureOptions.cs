@@ -1,6 +1,10 @@
 namespace EquivarianceLab.Measure;
 
-public enum TransformFamily { Rotation, Translation, Flip }
+/// <summary>
+/// The paper's families permute positions; the two continuous ones (an extension, docs/measure.md, "Continuous
+/// transforms") resample them bilinearly and compare on a valid region only.
+/// </summary>
+public enum TransformFamily { Rotation, Translation, Flip, RotationContinuous, TranslationContinuous }
 
 public enum SimilarityKind { Pearson, Cosine }
 
@@ -10,6 +14,13 @@ public sealed record MeasureOptions
     public SimilarityKind Similarity { get; init; } = SimilarityKind.Pearson;
     /// <summary>Largest diagonal shift for translation (shifts 1..K); at most <see cref="MaxShiftFor"/> of the probe images.</summary>
     public int MaxShift { get; init; } = 16;
+    /// <summary>rotation-continuous: angles in degrees, counter-clockwise like rot90; null = <see cref="DefaultAngles"/>.</summary>
+    public IReadOnlyList<double>? Angles { get; init; }
+    /// <summary>
+    /// translation-continuous: shifts in input pixels along both axes, content moving toward larger indices like the
+    /// diagonal shifts; null = <see cref="DefaultShifts"/>.
+    /// </summary>
+    public IReadOnlyList<double>? Shifts { get; init; }
     public int BatchSize { get; init; } = 32;
     /// <summary>
     /// Whether the result keeps which channel each channel became under each transform (<see cref="LayerResult.Matching"/>,
@@ -25,6 +36,12 @@ public sealed record MeasureOptions
     public Compute.ComputeDevice Device { get; init; } = Compute.ComputeDevice.Cpu;
 
     public const int DefaultMaxImages = 2000;
+
+    /// <summary>Three angles between the quarter turns, where a P4 network is not equivariant by construction, and 90° as the anchor shared with <c>rotation</c>.</summary>
+    public static readonly IReadOnlyList<double> DefaultAngles = [15, 30, 45, 90];
+
+    /// <summary>Half-way between pixels, where bilinear resampling smooths most, once below and once above one pixel.</summary>
+    public static readonly IReadOnlyList<double> DefaultShifts = [0.5, 1.5];
 
     /// <summary>
     /// The largest <see cref="MaxShift"/> for translation on images of <paramref name="height"/>×<paramref name="width"/>

@@ -32,7 +32,7 @@ public sealed record LayerResult : Uncertainty
     public required long[] Shape { get; init; }
     public double? Invariance { get; init; }
     public double? Equivariance { get; init; }
-    /// <summary>Keyed by transform: rot90|rot180|rot270, shift1…shiftK, flip.</summary>
+    /// <summary>Keyed by transform: rot90|rot180|rot270, shift1…shiftK, flip; rot{angle}, shift{s} (continuous families).</summary>
     [JsonPropertyOrder(2)] public required Dictionary<string, Score> PerTransform { get; init; }
     /// <summary>
     /// Keyed like <see cref="PerTransform"/>: which channel each channel became (docs/measure.md, "Channel matching");
@@ -52,6 +52,10 @@ public sealed record MeasurementResult
     public required string Similarity { get; init; }
     public required int Images { get; init; }
     public required int MaxShift { get; init; }
+    /// <summary>rotation-continuous: the angles measured (degrees). Absent for every other family, so their JSON reads as before.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double[]? Angles { get; init; }
+    /// <summary>translation-continuous: the shifts measured (input pixels). Absent for every other family.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double[]? Shifts { get; init; }
     public required List<LayerResult> Layers { get; init; }
     public required Dictionary<string, PartScore> Parts { get; init; }
     public required Timing Timing { get; init; }

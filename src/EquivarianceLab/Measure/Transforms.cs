@@ -5,11 +5,12 @@ namespace EquivarianceLab.Measure;
 
 /// <summary>
 /// One group element <c>g</c> (docs/measure.md, "Transforms"): how it acts on the input batch and on a spatial
-/// feature map. Every action is a permutation of positions, so it preserves each channel's mean and norm.
+/// feature map. The paper's families permute positions, so they preserve each channel's mean and norm; the
+/// continuous families resample (<see cref="ResampledTransform"/>).
 /// </summary>
 public abstract class SpatialTransform
 {
-    /// <summary>Key in per-transform results: rot90|rot180|rot270, shift1…shiftK, flip.</summary>
+    /// <summary>Key in per-transform results: rot90|rot180|rot270, shift1…shiftK, flip; rot{angle}, shift{s} for the continuous families.</summary>
     public abstract string Key { get; }
 
     /// <summary>Acts on <c>[.., H, W]</c> tensors: the model input.</summary>
@@ -21,7 +22,14 @@ public abstract class SpatialTransform
     /// <summary>The inverse action on a spatial feature map: g⁻¹·f. Always returns a new contiguous tensor.</summary>
     public abstract Tensor ApplyInverseToFeature(Tensor f, long inputHeight, long inputWidth);
 
-    /// <summary>The members of a family, in reporting order.</summary>
+    /// <summary>The members of the family <paramref name="options"/> asks for, in reporting order; refuses unusable angles and shifts.</summary>
+    public static IReadOnlyList<SpatialTransform> Family(MeasureOptions options)
+    {
+        ContinuousFamilies.Check(options);
+        return ContinuousFamilies.IsContinuous(options.Transform) ? ContinuousFamilies.Members(options) : Family(options.Transform, options.MaxShift);
+    }
+
+    /// <summary>The members of a family, in reporting order (the continuous ones with their default angles and shifts).</summary>
     public static IReadOnlyList<SpatialTransform> Family(TransformFamily family, int maxShift) => family switch
     {
         TransformFamily.Rotation => [new Rotation(1), new Rotation(2), new Rotation(3)],
@@ -29,9 +37,9 @@ public abstract class SpatialTransform
             ? Enumerable.Range(1, maxShift).Select(k => (SpatialTransform)new DiagonalShift(k)).ToList()
             : throw new EquivarianceLabException($"--max-shift must be at least 1 (got {maxShift})."),
         TransformFamily.Flip => [new HorizontalFlip()],
+        TransformFamily.RotationContinuous or TransformFamily.TranslationContinuous => Family(new MeasureOptions { Transform = family }),
         _ => throw new ArgumentOutOfRangeException(nameof(family)),
     };
-
 }
 
 /// <summary>Rotation by k·90° with numpy <c>rot90(x, k, axes=(H, W))</c> semantics.</summary>

@@ -39,7 +39,7 @@ public static class ReferenceMeasure
                 var (shapeA, a) = transformed[name];
                 var (_, f) = plain[name];
                 result[name][key] = shapeA.Length == 4
-                    ? Spatial(a, f, shapeA, key, h, w, pearson)
+                    ? Spatial(a, f, shapeA, (plane, ph, pw) => Transform(plane, ph, pw, key, h, w), null, pearson)
                     : Vector(a, f, shapeA, pearson);
             }
         }
@@ -47,7 +47,7 @@ public static class ReferenceMeasure
     }
 
     /// <summary>Runs the model and turns each layer into [N,C,h,w] (tokens: drop prefix, grid row-major) or [N,C].</summary>
-    private static Dictionary<string, (long[] Shape, double[] Values)> Features(IFeatureModel model, float[] images, int n, int c, int h, int w)
+    internal static Dictionary<string, (long[] Shape, double[] Values)> Features(IFeatureModel model, float[] images, int n, int c, int h, int w)
     {
         using var scope = NewDisposeScope();
         var outputs = model.Forward(tensor(images, [n, c, h, w]));
@@ -76,9 +76,16 @@ public static class ReferenceMeasure
         return map;
     }
 
-    private static (double?, double?) Spatial(double[] a, double[] f, long[] shape, string key, int inputH, int inputW, bool pearson)
+    /// <summary>
+    /// A = f(gX) against B = g·f(X), per image and channel, over the positions <paramref name="region"/> keeps (all
+    /// when null); null with fewer than 2 positions. <paramref name="g"/> acts on one h×w plane.
+    /// </summary>
+    internal static (double?, double?) Spatial(double[] a, double[] f, long[] shape, Func<double[], int, int, double[]> g,
+        Func<int, int, int[]>? region, bool pearson)
     {
         int n = (int)shape[0], c = (int)shape[1], h = (int)shape[2], w = (int)shape[3], len = h * w;
+        var positions = region?.Invoke(h, w) ?? Enumerable.Range(0, len).ToArray();
+        if (positions.Length < 2) return (null, null);
         double invSum = 0, eqSum = 0;
         long invCount = 0, eqCount = 0;
         for (int i = 0; i < n; i++)
@@ -87,15 +94,16 @@ public static class ReferenceMeasure
             var av = new double[c][];
             for (int ch = 0; ch < c; ch++)
             {
-                b[ch] = Transform(f.AsSpan((i * c + ch) * len, len).ToArray(), h, w, key, inputH, inputW);
-                av[ch] = a.AsSpan((i * c + ch) * len, len).ToArray();
+                var moved = g(f.AsSpan((i * c + ch) * len, len).ToArray(), h, w);
+                b[ch] = positions.Select(p => moved[p]).ToArray();
+                av[ch] = positions.Select(p => a[(i * c + ch) * len + p]).ToArray();
             }
             Accumulate(av, b, pearson, ref invSum, ref invCount, ref eqSum, ref eqCount);
         }
         return (invCount > 0 ? invSum / invCount : null, eqCount > 0 ? eqSum / eqCount : null);
     }
 
-    private static (double?, double?) Vector(double[] a, double[] f, long[] shape, bool pearson)
+    internal static (double?, double?) Vector(double[] a, double[] f, long[] shape, bool pearson)
     {
         int n = (int)shape[0], c = (int)shape[1];
         var av = new double[c][];
