@@ -67,7 +67,7 @@ public static class FeatureMaps
     /// </summary>
     public static FeatureMapPair Compute(IFeatureModel model, IProbeSet probe, FeatureMapRequest request, MeasureOptions options)
     {
-        var family = SpatialTransform.Family(options.Transform, options.MaxShift);
+        var family = SpatialTransform.Family(options);
         var g = family.FirstOrDefault(t => t.Key == request.Transform)
                 ?? throw new EquivarianceLabException(
                     $"Unknown transform '{request.Transform}' for {MeasureNames.Name(options.Transform)}: use {string.Join(", ", family.Select(t => t.Key))}.");
@@ -89,10 +89,22 @@ public static class FeatureMaps
         CheckChannel("Channel", request.Channel, request.Layer, channels);
         if (request.Partner is { } asked) CheckChannel("Partner channel", asked, request.Layer, channels);
 
-        // S(f(gX)_c, g·f(X)_c′) = S(g⁻¹·f(gX)_c, f(X)_c′): g only permutes positions (as in the measure).
-        var back = g.ApplyInverseToFeature(moved, inputH, inputW);
-        var (unitA, validA) = Similarity.NormalizeInPlace(back.reshape(1, channels, -1), options.Similarity);
-        var (unitB, validB) = Similarity.Normalize(plain.reshape(1, channels, -1), options.Similarity);
+        // As the measure compares them: a permutation g moves f(gX) back (S(f(gX)_c, g·f(X)_c′) = S(g⁻¹·f(gX)_c,
+        // f(X)_c′)); a resampled g moves f(X) forward and both sides keep the valid region only (ResampledComparison).
+        Tensor sideA, sideB;
+        if (g is ResampledTransform resampled)
+        {
+            var index = tensor(resampled.ValidPositions(h, w, inputH, inputW));
+            sideA = moved.reshape(1, channels, -1).index_select(2, index);
+            sideB = g.ApplyToFeature(plain, inputH, inputW).reshape(1, channels, -1).index_select(2, index);
+        }
+        else
+        {
+            sideA = g.ApplyInverseToFeature(moved, inputH, inputW).reshape(1, channels, -1);
+            sideB = plain.reshape(1, channels, -1).clone();
+        }
+        var (unitA, validA) = Similarity.NormalizeInPlace(sideA, options.Similarity);
+        var (unitB, validB) = Similarity.NormalizeInPlace(sideB, options.Similarity);
         var sims = TensorMemory.ToArray<float>(unitB[0].mv(unitA[0, request.Channel]));
         var valid = TensorMemory.ToArray<bool>(validB[0]);
         var movedValid = TensorMemory.ToArray<bool>(validA[0])[request.Channel];

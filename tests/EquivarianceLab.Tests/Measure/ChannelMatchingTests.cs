@@ -117,6 +117,26 @@ public class ChannelMatchingTests
         }
     }
 
+    /// <summary>A continuous quarter turn matches the P4 network's channels exactly as rot90 does.</summary>
+    [Fact]
+    public void A_continuous_quarter_turn_matches_a_P4_network_as_rot90_does()
+    {
+        using var dir = new OnnxTempFolder();
+        using var model = OnnxFeatureModel.Load(dir.Save(P4Network.Build(size: 12, channels: 3)));
+        using var probe = new TensorProbeSet("random", OnnxTestGraphs.Images(6, 1, 12, 12));
+        var discrete = EquivarianceMeasure.Run(model, probe, new MeasureOptions());
+        var continuous = EquivarianceMeasure.Run(model, probe, new MeasureOptions { Transform = TransformFamily.RotationContinuous, Angles = [90, 45] });
+        foreach (var name in new[] { "lift_relu", "gconv_relu" })
+        {
+            var (d, c) = (discrete.Layers.Single(l => l.Name == name).Matching!["rot90"], continuous.Layers.Single(l => l.Name == name).Matching!["rot90"]);
+            Assert.Equal(d.Match, c.Match);
+            Assert.Equal(1.0, c.DistinctShare);
+            // At 45° the orientation channels have no exact partner.
+            var at45 = continuous.Layers.Single(l => l.Name == name).Matching!["rot45"];
+            Assert.True(at45.Equivariance.Average(v => v!.Value) < c.Equivariance.Average(v => v!.Value) - 0.05, name);
+        }
+    }
+
     /// <summary>
     /// A trained plain CNN (the zoo's 7-layer CNN on FMNIST-6) has no such structure: under a quarter turn several of
     /// its channels pick the same partner, at every convolutional layer.

@@ -109,14 +109,25 @@ public class FeatureMapsTests
         foreach (var t in plain.Concat(moved)) t.Dispose();
     }
 
+    /// <summary>
+    /// One image: the measure's score is the mean over channels of what the viewer shows, and each channel's partner is
+    /// the run's channel matching — for the permutations and for the resampled transforms (valid region only).
+    /// </summary>
     [Theory]
-    [InlineData(SimilarityKind.Pearson)]
-    [InlineData(SimilarityKind.Cosine)]
-    public void Over_the_channels_of_one_image_the_similarities_average_to_the_measure_s_scores(SimilarityKind similarity)
+    [InlineData(SimilarityKind.Pearson, TransformFamily.Rotation)]
+    [InlineData(SimilarityKind.Cosine, TransformFamily.Rotation)]
+    [InlineData(SimilarityKind.Pearson, TransformFamily.RotationContinuous)]
+    [InlineData(SimilarityKind.Cosine, TransformFamily.TranslationContinuous)]
+    public void Over_the_channels_of_one_image_the_similarities_average_to_the_measure_s_scores(SimilarityKind similarity, TransformFamily family)
     {
         using var model = new TorchFeatureModel("probe-net", new ProbeNet(seed: 2), [1, -1, -1], ["conv1", "conv2"]);
         using var probe = Noise(1, 10, seed: 4);
-        var options = new MeasureOptions { Transform = TransformFamily.Rotation, Similarity = similarity };
+        var options = new MeasureOptions
+        {
+            Transform = family, Similarity = similarity,
+            Angles = family == TransformFamily.RotationContinuous ? [30, 90] : null,
+            Shifts = family == TransformFamily.TranslationContinuous ? [0.5] : null,
+        };
         var result = EquivarianceMeasure.Run(model, probe, options);
         foreach (var layer in result.Layers)
         {
@@ -126,6 +137,8 @@ public class FeatureMapsTests
                 var pairs = Enumerable.Range(0, channels).Select(c => FeatureMaps.Compute(model, probe, new FeatureMapRequest(0, layer.Name, c, key), options)).ToList();
                 Assert.Equal(score.Equivariance!.Value, pairs.Where(p => p.Similarity is not null).Average(p => p.Similarity!.Value), 5);
                 Assert.Equal(score.Invariance!.Value, pairs.Where(p => p.SelfSimilarity is not null).Average(p => p.SelfSimilarity!.Value), 5);
+                var matching = layer.Matching![key];
+                foreach (var p in pairs.Where(p => p.Similarity is not null)) Assert.Equal(matching.Match[p.Channel], p.Partner);
             }
         }
     }
