@@ -124,6 +124,11 @@ public sealed class Run
     public string? OwnerName { get; set; }
     public DateTime? StartedUtc { get; set; }
     public DateTime? FinishedUtc { get; set; }
+    /// <summary>
+    /// rotation-continuous / translation-continuous: the angles or shifts asked for, comma-separated (invariant culture);
+    /// null for the family's defaults and for the other families.
+    /// </summary>
+    public string? TransformValues { get; set; }
     /// <summary>The engine's result.json once done.</summary>
     public string? ResultJson { get; set; }
 

@@ -101,7 +101,7 @@ public sealed class FeatureMapService(RunService runs, IMeasurementRunner runner
         object?[] inputs =
         [
             "equivariancelab feature maps v1", run.Id, run.Model!.ContentHash ?? run.Model.FileName, run.Model.CardJson,
-            run.ProbeSet!.ContentHash, run.Transform, run.Similarity, run.MaxShift,
+            run.ProbeSet!.ContentHash, run.Transform, run.Similarity, run.MaxShift, run.TransformValues,
             request.Image, request.Layer, request.Channel, request.Transform, request.Partner,
         ];
         return Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(inputs)));
@@ -121,7 +121,7 @@ public sealed class FeatureMapService(RunService runs, IMeasurementRunner runner
             throw RequestException.NotFound($"The model or probe set file of run {run.Id} is no longer in the store.");
         }
         var card = CardJson.Parse(model.CardJson);
-        var options = RunRequest.ToOptions(run.Transform, run.Similarity, run.Images, run.MaxShift);
+        var options = RunRequest.ToOptions(run);
         await _workers.WaitAsync(ct);
         try
         {

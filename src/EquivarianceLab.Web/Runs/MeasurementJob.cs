@@ -51,7 +51,7 @@ public sealed class MeasurementJob(RunService runs, IMeasurementRunner runner, R
             modelPath = Fetch(() => files.LocalPathAsync(run.Model, cts.Token), $"Model file not found in the store: '{run.Model.Name}'");
             probePath = Fetch(() => files.LocalPathAsync(run.ProbeSet, cts.Token), $"Probe set file not found in the store: '{run.ProbeSet.Name}'");
             var card = CardJson.Parse(run.Model.CardJson);
-            var measureOptions = RunRequest.ToOptions(run.Transform, run.Similarity, run.Images, run.MaxShift) with { Device = device };
+            var measureOptions = RunRequest.ToOptions(run) with { Device = device };
             var progress = new ProgressWriter(this, lease, runId);
             var result = runner.Measure(modelPath, card, probePath, measureOptions, RunRequest.LayersOf(run), progress, cts.Token);
             runs.Finish(runId, fence, r =>

@@ -11,13 +11,15 @@ namespace EquivarianceLab.Web.Runs;
 public sealed record RunDto(int Id, string Status, double Progress, string? Error, JsonElement? Result, string ModelId, string ProbeSetId,
     string Transform, string Similarity, int? Images, int MaxShift, int ImagesDone, int ImagesTotal, double? EtaSeconds,
     DateTime CreatedUtc, DateTime? StartedUtc, DateTime? FinishedUtc, string? OwnerName, IReadOnlyList<string>? Layers, string? Logits,
-    string Queue, string? Worker, string? Device, int Restarts)
+    string Queue, string? Worker, string? Device, int Restarts, double[]? Angles = null, double[]? Shifts = null)
 {
     public static RunDto From(Run r, bool withResult = true) => new(r.Id, StatusName(r.Status), r.Progress, r.Error,
         withResult && r.ResultJson is { } json ? JsonDocument.Parse(json).RootElement.Clone() : null,
         r.ModelId, r.ProbeSetId, r.Transform, r.Similarity, r.Images, r.MaxShift, r.ImagesDone, r.ImagesTotal, r.EtaSeconds,
         r.CreatedUtc, r.StartedUtc, r.FinishedUtc, r.OwnerName, RunRequest.LayersOf(r).Layers, r.LogitsLayer,
-        r.Queue, r.Worker, r.Device, r.Restarts);
+        r.Queue, r.Worker, r.Device, r.Restarts,
+        r.Transform == "rotation-continuous" ? RunRequest.ValuesOf(r.TransformValues) ?? [.. Measure.MeasureOptions.DefaultAngles] : null,
+        r.Transform == "translation-continuous" ? RunRequest.ValuesOf(r.TransformValues) ?? [.. Measure.MeasureOptions.DefaultShifts] : null);
 
     public static string StatusName(RunStatus s) => s.ToString().ToLowerInvariant();
 }

@@ -16,6 +16,10 @@ public sealed record RunRequest
     public string? Similarity { get; init; }
     public int? Images { get; init; }
     public int? MaxShift { get; init; }
+    /// <summary>rotation-continuous: angles in degrees (counter-clockwise); null: 15, 30, 45, 90.</summary>
+    public IReadOnlyList<double>? Angles { get; init; }
+    /// <summary>translation-continuous: shifts in input pixels along both axes; null: 0.5, 1.5.</summary>
+    public IReadOnlyList<double>? Shifts { get; init; }
     /// <summary>The layers to measure (names from <c>GET /api/models/{id}/layers</c>); null or empty: the default selection.</summary>
     public IReadOnlyList<string>? Layers { get; init; }
     /// <summary>The layer holding the logits (the Final part) when not the model's own; with <see cref="Layers"/>, one of them.</summary>
@@ -35,8 +39,40 @@ public sealed record RunRequest
             throw RequestException.Invalid("similarity", MeasureNames.UnknownSimilarity(Similarity));
         if (Images is < 1 or > MaxImages) throw RequestException.Invalid("images", $"images must be between 1 and {MaxImages} (got {Images}).");
         if (MaxShift is < 1 or > MaxShiftLimit) throw RequestException.Invalid("maxShift", $"maxShift must be between 1 and {MaxShiftLimit} (got {MaxShift}).");
+        if (Angles?.Count > MaxValues || Shifts?.Count > MaxValues)
+            throw RequestException.Invalid(Angles?.Count > MaxValues ? "angles" : "shifts", $"At most {MaxValues} angles or shifts per run.");
+        // The library's own checks (family, finite, non-zero, once, within a turn), in its words with the API's names.
+        try { ContinuousFamilies.Check(new MeasureOptions { Transform = t, Angles = Angles, Shifts = Shifts }); }
+        catch (EquivarianceLabException e)
+        {
+            throw RequestException.Invalid(e.Message.StartsWith("--shifts", StringComparison.Ordinal) ? "shifts" : "angles",
+                e.Message.Replace("--angles", "angles", StringComparison.Ordinal).Replace("--shifts", "shifts", StringComparison.Ordinal)
+                    .Replace("--transform ", "transform ", StringComparison.Ordinal));
+        }
         return (MeasureNames.Name(t), MeasureNames.Name(s));
     }
+
+    /// <summary>Angles or shifts one run may ask for: each is a forward pass per batch.</summary>
+    public const int MaxValues = 32;
+
+    /// <summary>
+    /// What <see cref="Run.TransformValues"/> stores for a continuous family: the angles or shifts, comma-separated in
+    /// invariant culture (null: the family's defaults, and for every other family).
+    /// </summary>
+    public string? StoredValues(string transform) => transform switch
+    {
+        "rotation-continuous" when Angles is { Count: > 0 } a => Join(a),
+        "translation-continuous" when Shifts is { Count: > 0 } v => Join(v),
+        _ => null,
+    };
+
+    private static string Join(IEnumerable<double> values) =>
+        string.Join(',', values.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture)));
+
+    /// <summary>A run's stored angles or shifts back as numbers (null: the defaults).</summary>
+    public static double[]? ValuesOf(string? stored) => stored is null
+        ? null
+        : [.. stored.Split(',').Select(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture))];
 
     /// <summary>The default largest diagonal shift (the paper's CIFAR setting), lowered to a quarter of a small input's side.</summary>
     public const int DefaultMaxShift = 16;
@@ -92,11 +128,21 @@ public sealed record RunRequest
 
     private static string Names(IEnumerable<string> names) => string.Join(", ", names.Take(10).Select(n => $"'{UploadNames.ShownId(n)}'"));
 
-    public static MeasureOptions ToOptions(string transform, string similarity, int? images, int maxShift) => new()
+    public static MeasureOptions ToOptions(string transform, string similarity, int? images, int maxShift, string? transformValues = null)
     {
-        Transform = MeasureNames.ParseTransform(transform),
-        Similarity = MeasureNames.ParseSimilarity(similarity),
-        Images = images,
-        MaxShift = maxShift,
-    };
+        var family = MeasureNames.ParseTransform(transform);
+        var values = ValuesOf(transformValues);
+        return new()
+        {
+            Transform = family,
+            Similarity = MeasureNames.ParseSimilarity(similarity),
+            Images = images,
+            MaxShift = maxShift,
+            Angles = family == TransformFamily.RotationContinuous ? values : null,
+            Shifts = family == TransformFamily.TranslationContinuous ? values : null,
+        };
+    }
+
+    /// <summary>A stored run's settings as the measure takes them.</summary>
+    public static MeasureOptions ToOptions(Run run) => ToOptions(run.Transform, run.Similarity, run.Images, run.MaxShift, run.TransformValues);
 }

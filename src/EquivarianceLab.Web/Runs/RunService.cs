@@ -64,6 +64,7 @@ public sealed partial class RunService(IDbContextFactory<AppDbContext> dbFactory
             Similarity = similarity,
             Images = request.Images,
             MaxShift = maxShift,
+            TransformValues = request.StoredValues(transform),
             RequestedLayers = RunRequest.StoredLayers(layers),
             LogitsLayer = layers.Logits,
             Queue = RunQueues.For(request.Device),
@@ -123,7 +124,9 @@ public sealed partial class RunService(IDbContextFactory<AppDbContext> dbFactory
         return await QueueAsync(new RunRequest
         {
             ModelId = old.ModelId, ProbeSetId = old.ProbeSetId, Transform = old.Transform, Similarity = old.Similarity,
-            Images = old.Images, MaxShift = old.MaxShift, Layers = RunRequest.LayersOf(old).Layers, Logits = old.LogitsLayer,
+            Images = old.Images, MaxShift = old.MaxShift,
+            Angles = old.Transform == "rotation-continuous" ? RunRequest.ValuesOf(old.TransformValues) : null,
+            Shifts = old.Transform == "translation-continuous" ? RunRequest.ValuesOf(old.TransformValues) : null, Layers = RunRequest.LayersOf(old).Layers, Logits = old.LogitsLayer,
         }, caller, ct);
     }
 

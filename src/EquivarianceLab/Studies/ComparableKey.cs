@@ -7,7 +7,8 @@ namespace EquivarianceLab.Studies;
 /// What measurements must share for their models' scores and accuracies to be ranked together (paper §4.2): the probe
 /// images, the transform family, the similarity, the largest shift, the number of images measured, and the test set
 /// the accuracies come from. Runs with different keys are never pooled into one ρ. <see cref="MaxShift"/> is part of the
-/// key for every family, as the run records it.
+/// key for every family, as the run records it; a continuous family's angles or shifts are part of its
+/// <see cref="Transform"/> (<c>rotation-continuous(15,30,45,90)</c>).
 /// </summary>
 public sealed record ComparableKey(string Probe, string Transform, string Similarity, int MaxShift, int Images, string TestSet)
 {
@@ -18,7 +19,11 @@ public sealed record ComparableKey(string Probe, string Transform, string Simila
     public static ComparableKey Of(MeasurementResult result, string probe, string? testSet)
     {
         ArgumentNullException.ThrowIfNull(result);
-        return new(probe, result.Transform, result.Similarity, result.MaxShift, result.Images,
+        // A continuous family is only comparable at the same angles or shifts: they are part of its transform here.
+        var values = result.Angles ?? result.Shifts;
+        var transform = values is null ? result.Transform
+            : $"{result.Transform}({string.Join(',', values.Select(v => v.ToString("R", CultureInfo.InvariantCulture)))})";
+        return new(probe, transform, result.Similarity, result.MaxShift, result.Images,
             string.IsNullOrWhiteSpace(testSet) ? UnstatedTestSet : testSet.Trim());
     }
 

@@ -466,6 +466,9 @@ namespace EquivarianceLab.Web.Data.Migrations.PostgreSql
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<string>("TransformValues")
+                        .HasColumnType("text");
+
                     b.Property<string>("Worker")
                         .HasColumnType("text");
 

@@ -453,6 +453,9 @@ namespace EquivarianceLab.Web.Data.Migrations.Sqlite
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("TransformValues")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("Worker")
                         .HasColumnType("TEXT");
 
