@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
+using System.Text.Json.Nodes;
 using EquivarianceLab.Measure;
 using EquivarianceLab.Reports;
 using EquivarianceLab.Statistics;
@@ -19,8 +19,35 @@ public static partial class StudyOutput
     /// <c>models</c>, the measurement's settings, <c>accuracy</c> and per part <c>invariance</c>/<c>equivariance</c>,
     /// each <c>{ mean, sd, n }</c> (sd null below two values).
     /// </summary>
-    public static string SummaryJson(IEnumerable<SettingSummary> settings) =>
-        JsonSerializer.Serialize(settings, MeasurementResult.JsonOptions);
+    public static string SummaryJson(IEnumerable<SettingSummary> settings)
+    {
+        var array = new JsonArray();
+        foreach (var s in settings)
+        {
+            var parts = new JsonObject();
+            foreach (var (part, spread) in s.Parts)
+                parts[part] = new JsonObject { ["invariance"] = Node(spread.Invariance), ["equivariance"] = Node(spread.Equivariance) };
+            array.Add(new JsonObject
+            {
+                ["setting"] = s.Setting,
+                ["label"] = s.Label,
+                ["n"] = s.N,
+                ["seeds"] = new JsonArray([.. s.Seeds.Select(seed => (JsonNode?)seed)]),
+                ["models"] = new JsonArray([.. s.Models.Select(m => (JsonNode?)m)]),
+                ["accuracyDataset"] = s.AccuracyDataset,
+                ["transform"] = s.Key.Transform,
+                ["maxShift"] = s.Key.MaxShift,
+                ["similarity"] = s.Key.Similarity,
+                ["images"] = s.Key.Images,
+                ["probe"] = s.Key.Probe,
+                ["accuracy"] = Node(s.Accuracy),
+                ["parts"] = parts,
+            });
+        }
+        return array.ToJsonString(MeasurementResult.JsonOptions);
+
+        static JsonObject Node(SampleSpread spread) => new() { ["mean"] = spread.Mean, ["sd"] = spread.Sd, ["n"] = spread.N };
+    }
 
     /// <summary>
     /// One row per setting × transform family × part that at least one of its models has. <c>seeds</c> lists the seeds
@@ -34,8 +61,8 @@ public static partial class StudyOutput
             var seeds = string.Join(' ', s.Seeds.Select(seed => seed is int n ? Int(n) : "?"));
             foreach (var (part, spread) in s.Parts)
                 csv.Row(CsvWriter.Text(s.Setting), CsvWriter.Text(s.Label), Int(s.N), CsvWriter.Text(seeds), CsvWriter.Text(s.AccuracyDataset),
-                    CsvWriter.Text(s.Transform), s.Transform == "translation" ? Int(s.MaxShift) : "", CsvWriter.Text(s.Similarity), Int(s.Images),
-                    CsvWriter.Text(s.Probe), CsvWriter.Text(part),
+                    CsvWriter.Text(s.Key.Transform), s.Key.Transform == "translation" ? Int(s.Key.MaxShift) : "", CsvWriter.Text(s.Key.Similarity),
+                    Int(s.Key.Images), CsvWriter.Text(s.Key.Probe), CsvWriter.Text(part),
                     CsvWriter.Number(spread.Invariance.Mean), CsvWriter.Number(spread.Invariance.Sd), Int(spread.Invariance.N),
                     CsvWriter.Number(spread.Equivariance.Mean), CsvWriter.Number(spread.Equivariance.Sd), Int(spread.Equivariance.N),
                     CsvWriter.Number(s.Accuracy.Mean), CsvWriter.Number(s.Accuracy.Sd), CsvWriter.Text(string.Join(' ', s.Models)));
@@ -56,13 +83,13 @@ public static partial class StudyOutput
         var sb = new StringBuilder();
         foreach (var m in study.Measurements)
         {
-            var rows = settings.Where(s => s.Transform == m.TransformName && s.MaxShift == m.MaxShift).ToList();
+            var rows = settings.Where(s => s.Key.Transform == m.TransformName && s.Key.MaxShift == m.MaxShift).ToList();
             if (rows.Count == 0) continue;
             if (sb.Length > 0) sb.Append('\n');
-            var probes = string.Join(", ", rows.Select(s => s.Probe).Distinct());
-            var images = string.Join("/", rows.Select(s => s.Images).Distinct().Select(Int));
+            var probes = string.Join(", ", rows.Select(s => s.Key.Probe).Distinct());
+            var images = string.Join("/", rows.Select(s => s.Key.Images).Distinct().Select(Int));
             sb.Append(CultureInfo.InvariantCulture,
-                $"{study.Name} ({study.Section}) · {m.Describe()} · {rows[0].Similarity} · {images} images of {probes} · mean ± sd across seeds\n");
+                $"{study.Name} ({study.Section}) · {m.Describe()} · {rows[0].Key.Similarity} · {images} images of {probes} · mean ± sd across seeds\n");
 
             int settingWidth = Math.Max(7, rows.Max(s => s.Setting.Length));
             int labelWidth = Math.Max(5, rows.Max(s => s.Label.Length));

@@ -1,4 +1,3 @@
-using System.Text.Json.Serialization;
 using EquivarianceLab.Measure;
 using EquivarianceLab.Statistics;
 
@@ -23,14 +22,8 @@ public sealed record SettingSummary
     /// <summary>The models, in the order of <see cref="Seeds"/>.</summary>
     public required IReadOnlyList<string> Models { get; init; }
     public string? AccuracyDataset { get; init; }
-    /// <summary>What the models were measured with; replicas measured differently are different rows.</summary>
-    [JsonIgnore]
+    /// <summary>What the models were measured with (probe, family, shift, similarity, images, test set); replicas measured differently are different rows.</summary>
     public required ComparableKey Key { get; init; }
-    public string Transform => Key.Transform;
-    public int MaxShift => Key.MaxShift;
-    public string Similarity => Key.Similarity;
-    public int Images => Key.Images;
-    public string Probe => Key.Probe;
     /// <summary>The card accuracy in percent, across the models that have one.</summary>
     public required SampleSpread Accuracy { get; init; }
     /// <summary>Every part at least one of the models has, in <see cref="Measure.Parts.All"/> order; each spread is over the models with that score.</summary>

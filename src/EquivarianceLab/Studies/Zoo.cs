@@ -148,6 +148,20 @@ public sealed class Zoo
         return new Zoo(folder, entries, problems);
     }
 
+    /// <summary>
+    /// Whether <paramref name="entry"/> is a seed replica of a seed-0 model of this zoo: a seed other than 0 and the same
+    /// <see cref="ZooEntry.ReplicaKey"/>. Such a model runs the same architecture code on the same inputs as that one.
+    /// </summary>
+    public bool IsSeedReplica(ZooEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        if (entry.Seed is null or 0) return false;
+        _seedZeroKeys ??= Entries.Where(e => e.Seed == 0).Select(e => e.ReplicaKey).ToHashSet(StringComparer.Ordinal);
+        return _seedZeroKeys.Contains(entry.ReplicaKey);
+    }
+
+    private HashSet<string>? _seedZeroKeys;
+
     /// <summary>A built-in model that has no zoo card (<c>builtin:NAME</c>).</summary>
     public static ZooEntry Builtin(string name) =>
         new() { Id = name, Source = ModelLoader.BuiltinPrefix + name };
