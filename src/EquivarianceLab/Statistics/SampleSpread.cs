@@ -6,15 +6,28 @@ namespace EquivarianceLab.Statistics;
 /// </summary>
 public readonly record struct SampleSpread(double? Mean, double? Sd, int N)
 {
-    /// <summary>Nulls and NaNs are left out: a model without the score is not a score of zero.</summary>
+    /// <summary>
+    /// Nulls and NaNs are left out: a model without the score is not a score of zero. Welford's running update, so that
+    /// equal values (replicas that agree to the last bit) have a mean equal to them and an sd of exactly 0.
+    /// </summary>
     public static SampleSpread Of(IEnumerable<double?> values)
     {
         ArgumentNullException.ThrowIfNull(values);
-        var present = values.Where(v => v is double d && !double.IsNaN(d)).Select(v => v!.Value).ToList();
-        if (present.Count == 0) return new(null, null, 0);
-        var mean = present.Average();
-        if (present.Count == 1) return new(mean, null, 1);
-        var squares = present.Sum(v => (v - mean) * (v - mean));
-        return new(mean, Math.Sqrt(squares / (present.Count - 1)), present.Count);
+        int n = 0;
+        double mean = 0, squares = 0;
+        foreach (var v in values)
+        {
+            if (v is not double x || double.IsNaN(x)) continue;
+            n++;
+            var delta = x - mean;
+            mean += delta / n;
+            squares += delta * (x - mean);
+        }
+        return n switch
+        {
+            0 => new(null, null, 0),
+            1 => new(mean, null, 1),
+            _ => new(mean, Math.Sqrt(squares / (n - 1)), n),
+        };
     }
 }

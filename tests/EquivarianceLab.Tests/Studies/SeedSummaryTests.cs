@@ -41,6 +41,8 @@ public class SeedSummaryTests
         // Nulls and NaNs are not values; one value has no sd, none has no mean.
         Assert.Equal(new SampleSpread(0.6, null, 1), SampleSpread.Of([null, 0.6, double.NaN]));
         Assert.Equal(new SampleSpread(null, null, 0), SampleSpread.Of([]));
+        // Replicas that agree to the last bit: their value and an sd of exactly 0, not a rounding residue.
+        Assert.Equal(new SampleSpread(0.3, 0, 3), SampleSpread.Of([0.3, 0.3, 0.3]));
     }
 
     [Fact]
