@@ -71,7 +71,8 @@ public static class AccuracyCorrelation
         {
             var members = group.ToList();
             var results = members.Select(e => e.Result).ToList();
-            var correlations = ByPart(members.Select(e => e.Accuracy!.Value).ToList(), (part, measure) => results.Select(r => Score(r, part, measure)).ToList(), Parts.All);
+            var correlations = ByPart(members.Select(e => e.Accuracy!.Value).ToList(),
+                (part, measure) => results.Select(r => Score(r, part, measure)).ToList(), Parts.All);
             rows.AddRange(Rows(group.Key, correlations, members.Select(e => e.ModelId).ToList()));
         }
         return rows;

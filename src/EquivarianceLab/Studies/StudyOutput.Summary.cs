@@ -123,9 +123,12 @@ public static partial class StudyOutput
     private const int MeanWidth = 6, SpreadWidth = MeanWidth + 3 + 5;
 
     /// <summary><c>0.812 ± 0.013</c>; <c>0.812 ± —</c> for one seed; blank without a value.</summary>
-    private static string Spread(SampleSpread? spread, string format) => spread?.Mean is double mean
-        ? (mean.ToString(format, CultureInfo.InvariantCulture).PadLeft(MeanWidth) + " ± " + (spread.Value.Sd?.ToString(format, CultureInfo.InvariantCulture) ?? "—")).PadRight(SpreadWidth)
-        : new string(' ', SpreadWidth);
+    private static string Spread(SampleSpread? spread, string format)
+    {
+        if (spread?.Mean is not double mean) return new string(' ', SpreadWidth);
+        var sd = spread.Value.Sd?.ToString(format, CultureInfo.InvariantCulture) ?? "—";
+        return (mean.ToString(format, CultureInfo.InvariantCulture).PadLeft(MeanWidth) + " ± " + sd).PadRight(SpreadWidth);
+    }
 
     private static string Heading(string text) => text.PadLeft(MeanWidth).PadRight(SpreadWidth);
 }

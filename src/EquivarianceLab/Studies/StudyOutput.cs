@@ -118,7 +118,8 @@ public static partial class StudyOutput
             var models = first.Models;
             var family = new StudyMeasurement(MeasureNames.ParseTransform(first.Transform), first.MaxShift).Describe();
             if (sb.Length > 0) sb.Append('\n');
-            var heading = $"{family} · {first.Similarity} · {first.Images} images of {first.Probe} · accuracy on {first.TestSet} ({models.Count}{(overSettingMeans ? models.Count == 1 ? " setting" : " settings" : "")}: {string.Join(", ", models)})";
+            var count = overSettingMeans ? $"{models.Count} setting{(models.Count == 1 ? "" : "s")}" : $"{models.Count}";
+            var heading = $"{family} · {first.Similarity} · {first.Images} images of {first.Probe} · accuracy on {first.TestSet} ({count}: {string.Join(", ", models)})";
             if (models.Count < 3)
             {
                 // Such a group has no ρ in any part; one line says so instead of a table of dashes.
