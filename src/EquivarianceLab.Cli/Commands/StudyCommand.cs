@@ -7,8 +7,10 @@ namespace EquivarianceLab.Cli.Commands;
 
 /// <summary>
 /// <c>eqlab study NAME</c>: one of the paper's §4 studies over the zoo (docs/studies.md). Writes <c>DIR/NAME.json</c> and
-/// <c>DIR/NAME.csv</c> (and for <c>accuracy</c> the correlations, <c>DIR/accuracy-spearman.json/.csv</c>), prints the
-/// paper-style table on stdout and progress on stderr.
+/// <c>DIR/NAME.csv</c> per model, <c>DIR/NAME-summary.json/.csv</c> per setting (mean ± sd across seeds), and for
+/// <c>accuracy</c> the correlations (<c>DIR/accuracy-spearman.json/.csv</c> over every model,
+/// <c>DIR/accuracy-spearman-means.json/.csv</c> over the settings' means); prints the paper-style table on stdout and
+/// progress on stderr.
 /// </summary>
 public static class StudyCommand
 {
@@ -29,7 +31,7 @@ public static class StudyCommand
                 return null;
             },
         };
-        var output = new Option<string?>("--out") { Description = $"Folder for NAME.json and NAME.csv (created if missing; default: a new folder {DefaultOutParent}/NAME-<time>)." };
+        var output = new Option<string?>("--out") { Description = $"Folder for the study's files, NAME.json, NAME.csv, NAME-summary.json/.csv, … (created if missing; default: a new folder {DefaultOutParent}/NAME-<time>)." };
         var batch = new Option<int>("--batch") { Description = "Images per forward pass.", DefaultValueFactory = _ => 32 };
         var zoo = new Option<string?>("--zoo") { Description = "The models folder to take the study's models from (default: the repository's models/)." };
         var threads = MeasureOptionsBinder.ThreadsOption();
@@ -82,28 +84,28 @@ public static class StudyCommand
         {
             throw new EquivarianceLabException($"--out {outDir}: cannot create the folder ({e.Message}).", e);
         }
-        var jsonPath = Path.Combine(outDir, study.Name + ".json");
-        var csvPath = Path.Combine(outDir, study.Name + ".csv");
+        var files = new StudyFiles(outDir, study.Name);
 
         using var cancel = MeasureCommand.CancelOnCtrlC();
-        var observer = new Observer(jsonPath, csvPath);
+        var observer = new Observer(files);
         var run = StudyRunner.Run(resolved, new StudyRunOptions { Images = images, BatchSize = batch }, observer, cancel.Token);
-        Write(jsonPath, StudyOutput.Json(run.Entries));
-        Write(csvPath, StudyOutput.Csv(run.Entries));
-        var written = new List<string> { jsonPath, csvPath };
+        var summary = files.WriteEntries(run.Entries);
+        var written = new List<string> { files.Json, files.Csv, files.SummaryJson, files.SummaryCsv };
 
-        Console.Out.Write(StudyOutput.Table(study, run.Entries));
+        Console.Out.Write(StudyOutput.Table(study, summary));
         if (study.CorrelateAccuracy)
         {
             var rows = AccuracyCorrelation.Compute(run.Entries);
-            var spearmanJson = Path.Combine(outDir, study.Name + "-spearman.json");
-            var spearmanCsv = Path.Combine(outDir, study.Name + "-spearman.csv");
-            Write(spearmanJson, StudyOutput.CorrelationJson(rows));
-            Write(spearmanCsv, StudyOutput.CorrelationCsv(rows));
-            written.Add(spearmanJson);
-            written.Add(spearmanCsv);
+            var means = AccuracyCorrelation.ComputeOverSettingMeans(run.Entries);
+            written.AddRange(files.WriteCorrelations(rows, means));
             Console.Out.WriteLine();
             Console.Out.Write(StudyOutput.CorrelationTable(rows));
+            // With one seed per setting the means' ρ is the models' ρ: printed only when some setting has replicas.
+            if (summary.Any(s => s.N > 1))
+            {
+                Console.Out.WriteLine();
+                Console.Out.Write(StudyOutput.CorrelationTable(means, overSettingMeans: true));
+            }
         }
         if (missing.Count > 0)
         {
@@ -128,16 +130,8 @@ public static class StudyCommand
         return folder is null ? Zoo.Load() : Zoo.Scan(Path.GetFullPath(folder));
     }
 
-    /// <summary>Writes through a temporary file so a reader never sees half a file.</summary>
-    private static void Write(string path, string text)
-    {
-        var temp = path + ".tmp";
-        File.WriteAllText(temp, text);
-        File.Move(temp, path, overwrite: true);
-    }
-
-    /// <summary>Progress on stderr; the JSON and CSV rewritten after each measurement, so an interrupted study keeps what it measured.</summary>
-    private sealed class Observer(string jsonPath, string csvPath) : IStudyObserver
+    /// <summary>Progress on stderr; the files rewritten after each measurement, so an interrupted study keeps what it measured.</summary>
+    private sealed class Observer(StudyFiles files) : IStudyObserver
     {
         private readonly List<StudyEntry> _done = [];
 
@@ -152,8 +146,7 @@ public static class StudyCommand
         public void Finished(StudyStep step, StudyEntry entry)
         {
             _done.Add(entry);
-            Write(jsonPath, StudyOutput.Json(_done));
-            Write(csvPath, StudyOutput.Csv(_done));
+            files.WriteEntries(_done);
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{entry.ModelId} · {entry.Result.Transform}: {entry.Result.Layers.Count} layers in {entry.Result.Timing.Seconds:0.0} s"));
         }

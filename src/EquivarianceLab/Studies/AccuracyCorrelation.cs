@@ -60,51 +60,72 @@ public static class AccuracyCorrelation
 
     /// <summary>
     /// For each comparable group (in first-seen order), each part and each of invariance/equivariance: ρ over the
-    /// entries with an accuracy. Entries of different keys — another test set, probe set, shift, image count — are
-    /// never pooled (accuracies of different tasks are not on one scale). A model missing a part is left out of that
-    /// part's correlation.
+    /// entries with an accuracy, each model one point — every seed of a setting included. Entries of different keys —
+    /// another test set, probe set, shift, image count — are never pooled (accuracies of different tasks are not on one
+    /// scale). A model missing a part is left out of that part's correlation.
     /// </summary>
     public static IReadOnlyList<AccuracyCorrelationRow> Compute(IReadOnlyList<StudyEntry> entries)
     {
         var rows = new List<AccuracyCorrelationRow>();
-        var groups = entries.Where(e => e.Accuracy is double a && !double.IsNaN(a))
-            .GroupBy(e => ComparableKey.Of(e.Result, e.Result.Probe, e.AccuracyDataset));
-        foreach (var group in groups)
+        foreach (var group in WithAccuracy(entries).GroupBy(e => ComparableKey.Of(e.Result, e.Result.Probe, e.AccuracyDataset)))
         {
-            var key = group.Key;
             var members = group.ToList();
-            var correlations = ByPart(members.Select(e => e.Accuracy!.Value).ToList(), members.Select(e => e.Result).ToList(), Parts.All);
-            foreach (var part in correlations)
-            {
-                foreach (var (measure, c) in new[] { (Invariance, part.Invariance), (Equivariance, part.Equivariance) })
-                {
-                    rows.Add(new AccuracyCorrelationRow
-                    {
-                        Group = key.Text,
-                        TestSet = key.TestSet,
-                        Probe = key.Probe,
-                        Transform = key.Transform,
-                        MaxShift = key.MaxShift,
-                        Similarity = key.Similarity,
-                        Images = key.Images,
-                        Part = part.Part,
-                        Measure = measure,
-                        Rho = c.Rho,
-                        N = c.N,
-                        P = c.P,
-                        Exact = c.Exact,
-                        Low = c.Interval?.Low,
-                        High = c.Interval?.High,
-                        Resamples = c.Interval?.Resamples,
-                        Skipped = c.Interval?.Skipped,
-                        Reason = c.Reason,
-                        Models = members.Select(e => e.ModelId).ToList(),
-                    });
-                }
-            }
+            var results = members.Select(e => e.Result).ToList();
+            var correlations = ByPart(members.Select(e => e.Accuracy!.Value).ToList(),
+                (part, measure) => results.Select(r => Score(r, part, measure)).ToList(), Parts.All);
+            rows.AddRange(Rows(group.Key, correlations, members.Select(e => e.ModelId).ToList()));
         }
         return rows;
     }
+
+    /// <summary>
+    /// The same groups, but each setting one point: its mean accuracy against its mean score across its seeds
+    /// (<see cref="StudySummary"/>), over the same models as <see cref="Compute"/>. Seeds of one setting are not
+    /// independent draws of the settings' ranking, so this ρ's n and p are the honest ones for "do settings with more
+    /// equivariance reach a higher accuracy"; with one seed per setting it equals <see cref="Compute"/>'s.
+    /// <see cref="AccuracyCorrelationRow.Models"/> then lists the settings.
+    /// </summary>
+    public static IReadOnlyList<AccuracyCorrelationRow> ComputeOverSettingMeans(IReadOnlyList<StudyEntry> entries)
+    {
+        var rows = new List<AccuracyCorrelationRow>();
+        foreach (var group in StudySummary.Compute(WithAccuracy(entries)).GroupBy(s => s.Key))
+        {
+            var settings = group.ToList();
+            var correlations = ByPart(settings.Select(s => s.Accuracy.Mean!.Value).ToList(),
+                (part, measure) => settings.Select(s => MeanScore(s, part, measure)).ToList(), Parts.All);
+            rows.AddRange(Rows(group.Key, correlations, settings.Select(s => s.Setting).ToList()));
+        }
+        return rows;
+    }
+
+    private static IEnumerable<StudyEntry> WithAccuracy(IEnumerable<StudyEntry> entries) =>
+        entries.Where(e => e.Accuracy is double a && !double.IsNaN(a));
+
+    private static IEnumerable<AccuracyCorrelationRow> Rows(ComparableKey key, IReadOnlyList<PartAccuracyRho> correlations, IReadOnlyList<string> models) =>
+        from part in correlations
+        from c in new[] { (Measure: Invariance, Rho: part.Invariance), (Measure: Equivariance, Rho: part.Equivariance) }
+        select new AccuracyCorrelationRow
+        {
+            Group = key.Text,
+            TestSet = key.TestSet,
+            Probe = key.Probe,
+            Transform = key.Transform,
+            MaxShift = key.MaxShift,
+            Similarity = key.Similarity,
+            Images = key.Images,
+            Part = part.Part,
+            Measure = c.Measure,
+            Rho = c.Rho.Rho,
+            N = c.Rho.N,
+            P = c.Rho.P,
+            Exact = c.Rho.Exact,
+            Low = c.Rho.Interval?.Low,
+            High = c.Rho.Interval?.High,
+            Resamples = c.Rho.Interval?.Resamples,
+            Skipped = c.Rho.Interval?.Skipped,
+            Reason = c.Rho.Reason,
+            Models = models,
+        };
 
     /// <summary>
     /// ρ, n, p and the bootstrap interval of each part's invariance and equivariance against
@@ -115,17 +136,28 @@ public static class AccuracyCorrelation
         ArgumentNullException.ThrowIfNull(accuracy);
         ArgumentNullException.ThrowIfNull(results);
         if (accuracy.Count != results.Count) throw new ArgumentException($"{accuracy.Count} accuracies for {results.Count} results.", nameof(results));
+        return ByPart(accuracy, (part, measure) => results.Select(r => Score(r, part, measure)).ToList(), parts);
+    }
+
+    /// <summary>The same, with each point's score of a part and measure given by <paramref name="scores"/> (NaN: none).</summary>
+    private static List<PartAccuracyRho> ByPart(IReadOnlyList<double> accuracy, Func<string, string, List<double>> scores, IEnumerable<string> parts)
+    {
         return parts.Select(part => new PartAccuracyRho(part, For(part, Invariance), For(part, Equivariance))).ToList();
 
         AccuracyRho For(string part, string measure)
         {
-            var score = results.Select(r => Score(r, part, measure)).ToList();
+            var score = scores(part, measure);
             var s = Spearman.Compute(score, accuracy, $"{part} {measure}", "accuracy");
             var reason = s.Rho is null && score.All(double.IsNaN) ? $"No model of the group has a {part} part." : s.Reason;
             var interval = s.Rho is null ? null : SpearmanBootstrap.Interval(score, accuracy);
             return new AccuracyRho(s.Rho, s.N, s.PValue, s.IsExact, interval, reason);
         }
     }
+
+    private static double MeanScore(SettingSummary setting, string part, string measure) =>
+        setting.Parts.TryGetValue(part, out var s)
+            ? (measure == Invariance ? s.Invariance.Mean : s.Equivariance.Mean) ?? double.NaN
+            : double.NaN;
 
     private static double Score(MeasurementResult result, string part, string measure) =>
         result.Parts.TryGetValue(part, out var s)

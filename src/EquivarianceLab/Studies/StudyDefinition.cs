@@ -60,8 +60,14 @@ public sealed record ResolvedStudy(StudyDefinition Definition, Zoo Zoo, IReadOnl
         $"{s.ExpectedId} ({s.Wanted}){(s.Command is null ? "" : $": {s.Command}")}");
 }
 
-/// <summary>A model of a study and the slot that selected it.</summary>
-public sealed record StudyMember(ZooEntry Entry, StudySlot Slot);
+/// <summary>
+/// A model of a study, the slot that selected it, and the setting it is a seed replica of: the id of the lowest-seed
+/// model of the slot with its <see cref="ZooEntry.ReplicaKey"/> (its own id when it has no replica).
+/// </summary>
+public sealed record StudyMember(ZooEntry Entry, StudySlot Slot)
+{
+    public string Setting { get; init; } = Entry.Id;
+}
 
 /// <summary>The studies of the paper's §4, selected from the zoo by card metadata (docs/studies.md).</summary>
 public static class StudyCatalog
@@ -89,7 +95,10 @@ public static class StudyCatalog
         All.FirstOrDefault(s => string.Equals(s.Name, name.Trim(), StringComparison.OrdinalIgnoreCase))
         ?? throw new EquivarianceLabException($"Unknown study '{name}'. Studies: {string.Join(", ", Names)}.");
 
-    /// <summary>Finds a study's models in the zoo. A model is taken by the first slot that matches it; slots are filled in order.</summary>
+    /// <summary>
+    /// Finds a study's models in the zoo. A model is taken by the first slot that matches it; slots are filled in order,
+    /// and within a slot the seed replicas of a setting follow one another, lowest seed first.
+    /// </summary>
     public static ResolvedStudy Resolve(StudyDefinition study, Zoo zoo)
     {
         var members = new List<StudyMember>();
@@ -103,10 +112,21 @@ public static class StudyCatalog
             else
                 foreach (var e in found) taken.Add(e.Id);
             if (found.Count == 0 && !slot.Optional) missing.Add(slot);
-            members.AddRange(found.Select(e => new StudyMember(e, slot)));
+            members.AddRange(Replicas(found, slot));
         }
         return new ResolvedStudy(study, zoo, members, missing);
     }
+
+    /// <summary>
+    /// A slot's models grouped into settings (in the order their first model was found), each named after its
+    /// lowest-seed model. Grouping within the slot only: models of two slots are never replicas of each other.
+    /// </summary>
+    private static IEnumerable<StudyMember> Replicas(IEnumerable<ZooEntry> found, StudySlot slot) =>
+        found.GroupBy(e => e.ReplicaKey, StringComparer.Ordinal).SelectMany(setting =>
+        {
+            var bySeed = setting.OrderBy(e => e.Seed ?? 0).ThenBy(e => e.Id, StringComparer.Ordinal).ToList();
+            return bySeed.Select(e => new StudyMember(e, slot) { Setting = bySeed[0].Id });
+        });
 
     private static List<StudyDefinition> Build()
     {

@@ -7,13 +7,19 @@ using EquivarianceLab.Measure;
 
 namespace EquivarianceLab.Studies;
 
-/// <summary>The files and tables of a study: <c>NAME.json</c>, <c>NAME.csv</c>, the paper-style table, and for §4.2 the correlations.</summary>
-public static class StudyOutput
+/// <summary>
+/// The files and tables of a study: <c>NAME.json</c> and <c>NAME.csv</c> per model, <c>NAME-summary.json</c> and
+/// <c>NAME-summary.csv</c> and the paper-style table per setting (StudyOutput.Summary.cs), and for §4.2 the correlations.
+/// </summary>
+public static partial class StudyOutput
 {
-    public const string CsvHeader = "modelId,label,accuracy,accuracyDataset,transform,maxShift,similarity,images,probe,part,layers,invariance,equivariance";
+    public const string CsvHeader = "modelId,label,setting,seed,accuracy,accuracyDataset,transform,maxShift,similarity,images,probe,part,layers,invariance,equivariance";
     public const string CorrelationCsvHeader = "group,testSet,probe,transform,maxShift,similarity,images,part,measure,rho,n,p,exact,low,high,resamples,skipped,reason,models";
 
-    /// <summary>A JSON array of result.json objects, each with <c>modelId</c>, <c>label</c>, <c>displayName</c>, <c>accuracy</c> and <c>accuracyDataset</c> in front.</summary>
+    /// <summary>
+    /// A JSON array of result.json objects, each with <c>modelId</c>, <c>label</c>, <c>setting</c>, <c>seed</c>,
+    /// <c>displayName</c>, <c>accuracy</c> and <c>accuracyDataset</c> in front.
+    /// </summary>
     public static string Json(IEnumerable<StudyEntry> entries)
     {
         var array = new JsonArray();
@@ -23,6 +29,8 @@ public static class StudyOutput
             {
                 ["modelId"] = e.ModelId,
                 ["label"] = e.Label,
+                ["setting"] = e.SettingName,
+                ["seed"] = e.Seed,
                 ["displayName"] = e.DisplayName,
                 ["accuracy"] = e.Accuracy,
                 ["accuracyDataset"] = e.AccuracyDataset,
@@ -38,7 +46,7 @@ public static class StudyOutput
         return array.ToJsonString(MeasurementResult.JsonOptions);
     }
 
-    /// <summary>Reads <see cref="Json"/> back.</summary>
+    /// <summary>Reads <see cref="Json"/> back (a file without <c>setting</c>, from before seeds, reads as one setting per model).</summary>
     public static IReadOnlyList<StudyEntry> ReadJson(string json)
     {
         var list = new List<StudyEntry>();
@@ -49,6 +57,8 @@ public static class StudyOutput
             {
                 ModelId = (string?)o["modelId"] ?? throw new InvalidDataException("A study JSON element has no modelId."),
                 Label = (string?)o["label"] ?? "",
+                Setting = (string?)o["setting"],
+                Seed = (int?)o["seed"],
                 DisplayName = (string?)o["displayName"],
                 Accuracy = (double?)o["accuracy"],
                 AccuracyDataset = (string?)o["accuracyDataset"],
@@ -68,7 +78,8 @@ public static class StudyOutput
             foreach (var part in Parts.All)
             {
                 if (!r.Parts.TryGetValue(part, out var s)) continue;
-                csv.Row(CsvWriter.Text(e.ModelId), CsvWriter.Text(e.Label), CsvWriter.Number(e.Accuracy), CsvWriter.Text(e.AccuracyDataset), CsvWriter.Text(r.Transform),
+                csv.Row(CsvWriter.Text(e.ModelId), CsvWriter.Text(e.Label), CsvWriter.Text(e.SettingName), CsvWriter.Int(e.Seed),
+                    CsvWriter.Number(e.Accuracy), CsvWriter.Text(e.AccuracyDataset), CsvWriter.Text(r.Transform),
                     r.Transform == "translation" ? Int(r.MaxShift) : "", CsvWriter.Text(r.Similarity), Int(r.Images), CsvWriter.Text(r.Probe), CsvWriter.Text(part), Int(s.Layers),
                     CsvWriter.Number(s.Invariance), CsvWriter.Number(s.Equivariance));
             }
@@ -91,51 +102,14 @@ public static class StudyOutput
     }
 
     /// <summary>
-    /// The paper-style table, one per transform family: rows = models, columns = Early/Middle/Late/Pool/Final × inv/eqv,
-    /// a blank where a model has no such part.
+    /// The §4.2 tables: per comparable group, ρ, p, n and the 95% interval for each part, invariance and equivariance side
+    /// by side. <paramref name="overSettingMeans"/>: the rows are <see cref="AccuracyCorrelation.ComputeOverSettingMeans"/>'s,
+    /// and the headings say that each point is a setting's mean.
     /// </summary>
-    public static string Table(StudyDefinition study, IReadOnlyList<StudyEntry> entries)
+    public static string CorrelationTable(IReadOnlyList<AccuracyCorrelationRow> rows, bool overSettingMeans = false)
     {
-        var sb = new StringBuilder();
-        foreach (var m in study.Measurements)
-        {
-            var rows = entries.Where(e => e.Result.Transform == m.TransformName && e.Result.MaxShift == m.MaxShift).ToList();
-            if (rows.Count == 0) continue;
-            if (sb.Length > 0) sb.Append('\n');
-            var probes = string.Join(", ", rows.Select(e => e.Result.Probe).Distinct());
-            var images = string.Join("/", rows.Select(e => e.Result.Images).Distinct().Select(Int));
-            sb.Append(CultureInfo.InvariantCulture,
-                $"{study.Name} ({study.Section}) · {m.Describe()} · {rows[0].Result.Similarity} · {images} images of {probes}\n");
-
-            int idWidth = Math.Max(5, rows.Max(e => e.ModelId.Length));
-            int labelWidth = Math.Max(7, rows.Max(e => e.Label.Length));
-            const int cell = 6, group = 2 * cell + 1, gap = 3;
-            var head1 = new StringBuilder().Append(' ', idWidth + 2 + labelWidth + 2 + 6);
-            var head2 = new StringBuilder().Append("model".PadRight(idWidth)).Append("  ").Append("setting".PadRight(labelWidth)).Append("  ").Append("acc %".PadLeft(6));
-            foreach (var part in Parts.All)
-            {
-                head1.Append(' ', gap).Append(part.PadLeft((group + part.Length) / 2).PadRight(group));
-                head2.Append(' ', gap).Append("inv".PadLeft(cell)).Append(' ').Append("eqv".PadLeft(cell));
-            }
-            sb.Append(head1.ToString().TrimEnd()).Append('\n').Append(head2).Append('\n');
-            foreach (var e in rows)
-            {
-                var line = new StringBuilder().Append(e.ModelId.PadRight(idWidth)).Append("  ").Append(e.Label.PadRight(labelWidth)).Append("  ")
-                    .Append((e.Accuracy?.ToString("0.00", CultureInfo.InvariantCulture) ?? "").PadLeft(6));
-                foreach (var part in Parts.All)
-                {
-                    e.Result.Parts.TryGetValue(part, out var s);
-                    line.Append(' ', gap).Append(Cell(s?.Invariance).PadLeft(cell)).Append(' ').Append(Cell(s?.Equivariance).PadLeft(cell));
-                }
-                sb.Append(line.ToString().TrimEnd()).Append('\n');
-            }
-        }
-        return sb.ToString();
-    }
-
-    /// <summary>The §4.2 tables: per comparable group, ρ, p, n and the 95% interval for each part, invariance and equivariance side by side.</summary>
-    public static string CorrelationTable(IReadOnlyList<AccuracyCorrelationRow> rows)
-    {
+        var unit = overSettingMeans ? "settings" : "models";
+        var what = overSettingMeans ? "each setting's mean part score vs its mean card accuracy across its seeds" : "part score vs card accuracy, each model one point";
         var sb = new StringBuilder();
         foreach (var block in rows.GroupBy(r => r.Group))
         {
@@ -144,14 +118,15 @@ public static class StudyOutput
             var models = first.Models;
             var family = new StudyMeasurement(MeasureNames.ParseTransform(first.Transform), first.MaxShift).Describe();
             if (sb.Length > 0) sb.Append('\n');
-            var heading = $"{family} · {first.Similarity} · {first.Images} images of {first.Probe} · accuracy on {first.TestSet} ({models.Count}: {string.Join(", ", models)})";
+            var count = overSettingMeans ? $"{models.Count} setting{(models.Count == 1 ? "" : "s")}" : $"{models.Count}";
+            var heading = $"{family} · {first.Similarity} · {first.Images} images of {first.Probe} · accuracy on {first.TestSet} ({count}: {string.Join(", ", models)})";
             if (models.Count < 3)
             {
                 // Such a group has no ρ in any part; one line says so instead of a table of dashes.
-                sb.Append(CultureInfo.InvariantCulture, $"No Spearman's ρ · {heading}: it needs at least 3 models.\n");
+                sb.Append(CultureInfo.InvariantCulture, $"No Spearman's ρ · {heading}: it needs at least 3 {unit}.\n");
                 continue;
             }
-            sb.Append(CultureInfo.InvariantCulture, $"Spearman's ρ, part score vs card accuracy · {heading}\n");
+            sb.Append(CultureInfo.InvariantCulture, $"Spearman's ρ, {what} · {heading}\n");
             sb.Append(CultureInfo.InvariantCulture, $"{"",-8}   {"invariance",-38}   {"equivariance",-38}\n");
             sb.Append(CultureInfo.InvariantCulture, $"{"part",-8}   {"ρ",7} {"p",7} {"n",6} {"95% interval",-15}   {"ρ",7} {"p",7} {"n",6} {"95% interval",-15}\n");
             var notes = new List<string>();
@@ -172,7 +147,7 @@ public static class StudyOutput
                 sb.Append(anyT && anyExact ? "p: two-sided; exact (all n! orderings) where n ≤ 10, Student's t otherwise.\n"
                     : anyExact ? "p: two-sided, exact (all n! orderings).\n" : "p: two-sided, Student's t approximation.\n");
             if (list.FirstOrDefault(r => r.Resamples is not null) is { } boot)
-                sb.Append(CultureInfo.InvariantCulture, $"95% interval: bootstrap percentiles over {boot.Resamples} resamples of the models (seed {Statistics.SpearmanBootstrap.Seed}).\n");
+                sb.Append(CultureInfo.InvariantCulture, $"95% interval: bootstrap percentiles over {boot.Resamples} resamples of the {unit} (seed {Statistics.SpearmanBootstrap.Seed}).\n");
             foreach (var note in notes) sb.Append("no ρ for ").Append(note).Append('\n');
         }
         return sb.ToString();
@@ -193,6 +168,5 @@ public static class StudyOutput
         _ => p.Value.ToString("0.000", CultureInfo.InvariantCulture),
     };
 
-    private static string Cell(double? v) => v?.ToString("0.000", CultureInfo.InvariantCulture) ?? "";
     private static string Int(int v) => v.ToString(CultureInfo.InvariantCulture);
 }

@@ -21,11 +21,21 @@ public sealed record StudyEntry
     public required string ModelId { get; init; }
     /// <summary>The slot's row label (<c>crop</c>, <c>k = 2</c>, …).</summary>
     public required string Label { get; init; }
+    /// <summary>
+    /// The setting this model is a seed replica of, named after its lowest-seed model (<see cref="StudyMember.Setting"/>);
+    /// null in files written before seeds were grouped, where every model is a setting of its own.
+    /// </summary>
+    public string? Setting { get; init; }
+    /// <summary>The card's training seed (null for the controls, featurizers and cards that record none).</summary>
+    public int? Seed { get; init; }
     public string? DisplayName { get; init; }
     /// <summary>The card's accuracy in percent (null for the controls and featurizers).</summary>
     public double? Accuracy { get; init; }
     public string? AccuracyDataset { get; init; }
     public required MeasurementResult Result { get; init; }
+
+    /// <summary>The name of the setting this model belongs to: <see cref="Setting"/>, else its own id.</summary>
+    public string SettingName => Setting ?? ModelId;
 }
 
 /// <summary>A model or measurement of a study that failed; the others go on.</summary>
@@ -97,6 +107,8 @@ public static class StudyRunner
                         {
                             ModelId = entry.Id,
                             Label = member.Slot.Label,
+                            Setting = member.Setting,
+                            Seed = entry.Seed,
                             DisplayName = entry.Card?.DisplayName,
                             Accuracy = entry.Accuracy,
                             AccuracyDataset = entry.Card?.AccuracyDataset,

@@ -9,8 +9,8 @@ namespace EquivarianceLab.Studies;
 /// <summary>
 /// One model of the zoo (<c>models/&lt;id&gt;/card.json</c>), with the facts the studies select on, all read from its
 /// card: the architecture, the training task (from <c>accuracyDataset</c>), the width factor (from
-/// <c>architectureOptions</c>) and the training augmentation (from the <c>eqlab train</c> command in
-/// <c>provenance</c>, else the card's notes).
+/// <c>architectureOptions</c>), the training augmentation (from the <c>eqlab train</c> command in
+/// <c>provenance</c>, else the card's notes), and the seed and the setting it is a replica of.
 /// </summary>
 public sealed record ZooEntry
 {
@@ -36,6 +36,15 @@ public sealed record ZooEntry
     public string? Task => Card?.AccuracyDataset is { Length: > 0 } d ? d.Split('/', 2)[0].Trim().ToLowerInvariant() : null;
 
     public double? Accuracy => Card?.Accuracy;
+
+    /// <summary>The training seed the card records (<c>eqlab train --seed</c>); null when it records none.</summary>
+    public int? Seed => Card?.Seed;
+
+    /// <summary>
+    /// What this model shares with its seed replicas and with no other model: the <c>eqlab train</c> command without its
+    /// seed and output (<see cref="Studies.ReplicaKey"/>), or <c>model:ID</c> for a model not trained by <c>eqlab train</c>.
+    /// </summary>
+    public string ReplicaKey => Studies.ReplicaKey.Of(this);
 
     /// <summary>The width factor from the card's architecture options (1 when the architecture has none).</summary>
     public int Width => IntOption("width") ?? 1;
@@ -138,6 +147,20 @@ public sealed class Zoo
         }
         return new Zoo(folder, entries, problems);
     }
+
+    /// <summary>
+    /// Whether <paramref name="entry"/> is a seed replica of a seed-0 model of this zoo: a seed other than 0 and the same
+    /// <see cref="ZooEntry.ReplicaKey"/>. Such a model runs the same architecture code on the same inputs as that one.
+    /// </summary>
+    public bool IsSeedReplica(ZooEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        if (entry.Seed is null or 0) return false;
+        _seedZeroKeys ??= Entries.Where(e => e.Seed == 0).Select(e => e.ReplicaKey).ToHashSet(StringComparer.Ordinal);
+        return _seedZeroKeys.Contains(entry.ReplicaKey);
+    }
+
+    private HashSet<string>? _seedZeroKeys;
 
     /// <summary>A built-in model that has no zoo card (<c>builtin:NAME</c>).</summary>
     public static ZooEntry Builtin(string name) =>

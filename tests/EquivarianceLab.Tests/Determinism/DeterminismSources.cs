@@ -33,7 +33,12 @@ public sealed class DeterminismSources : IDisposable
         var models = RepositoryPaths.ModelsFolder ?? throw new InvalidOperationException("The repository's models/ folder was not found.");
         var fashion = Path.Combine(models, FashionMnistProbe);
         var list = new List<DeterminismSource>();
-        foreach (var entry in Zoo.Load().Entries.Where(e => e.Folder is not null))
+        var zoo = Zoo.Load();
+        // Seed replicas (models/ID-seed1, -seed2: the same eqlab train command as a seed-0 model but for --seed) are left
+        // out: they run the same architecture code, with the same layer shapes, on the same probe as their seed-0 model,
+        // which is checked here, and the nondeterminism this guards against came from that code and those shapes (the
+        // 20-channel convolutions), not from the weights' values. Measuring each twice more would triple the zoo's share.
+        foreach (var entry in zoo.Entries.Where(e => e.Folder is not null && !zoo.IsSeedReplica(e)))
         {
             var probe = entry.Card?.Format == ModelLoader.OnnxFormat ? RandomNpy(entry.Id, entry.Card.InputShape) : fashion;
             list.Add(new DeterminismSource(entry.Id, entry.Folder!, probe));

@@ -21,7 +21,9 @@ public class StudyDefinitionTests
             foreach (var member in resolved.Members)
             {
                 Assert.True(member.Entry.IsBuiltin || member.Slot.Matches(member.Entry), $"{study.Name}: {member.Entry.Id} does not match its slot");
-                if (!opened.Add(member.Entry.Id)) continue;
+                // One model per setting is opened: seed replicas share their architecture, card and probe (and the
+                // zoo holds three seeds of every trained model), so the others would only repeat the same load.
+                if (!opened.Add(member.Entry.ReplicaKey)) continue;
                 var probe = zoo.ProbeFor(member.Entry, Zoo.FashionMnistTestImages(zoo.Folder));
                 var (model, probeSet) = MeasurementInputs.Open(member.Entry.Source, probe, member.Entry.Card);
                 using (model)

@@ -14,10 +14,11 @@ public sealed class FakeZoo : IDisposable
 
     /// <summary>
     /// Adds <c>FOLDER/ID/card.json</c> for an <c>eqlab train</c> run. With <paramref name="realWeights"/> the checkpoint holds
-    /// fresh weights of the architecture (loadable); otherwise it is a placeholder file (enough for resolving).
+    /// fresh weights of the architecture (loadable; another <paramref name="seed"/>, other weights); otherwise it is a
+    /// placeholder file (enough for resolving). <paramref name="extra"/> goes into the recorded command before <c>--seed</c>.
     /// </summary>
     public ModelCard Add(string id, string arch, string data, string? augment = null, int width = 1, double? accuracy = 90,
-        string family = "CNN", bool realWeights = false, int classes = 10, Dictionary<string, int>? options = null)
+        string family = "CNN", bool realWeights = false, int classes = 10, Dictionary<string, int>? options = null, int seed = 0, string? extra = null)
     {
         var dir = Directory.CreateDirectory(Path.Combine(Folder, id)).FullName;
         var opts = new Dictionary<string, JsonElement>
@@ -30,7 +31,7 @@ public sealed class FakeZoo : IDisposable
         var file = Path.Combine(dir, "model.dat");
         if (realWeights)
         {
-            TorchSharp.torch.manual_seed(1);
+            TorchSharp.torch.manual_seed(1 + seed);
             using var module = ArchitectureRegistry.CreateHooked(arch, opts, out var resolved);
             CheckpointIO.Save(module, file);
             opts = resolved;
@@ -39,7 +40,8 @@ public sealed class FakeZoo : IDisposable
         {
             File.WriteAllText(file, "placeholder");
         }
-        var command = $"eqlab train --arch {arch} --data {data}{(augment is null ? "" : " --augment " + augment)}{(width == 1 ? "" : $" --width {width}")} --out models/{id}";
+        var command = $"eqlab train --arch {arch} --data {data}{(augment is null ? "" : " --augment " + augment)}{(width == 1 ? "" : $" --width {width}")}" +
+            $"{(extra is null ? "" : " " + extra)} --seed {seed} --out models/{id}";
         var card = new ModelCard
         {
             Id = id,
@@ -53,8 +55,8 @@ public sealed class FakeZoo : IDisposable
             Preprocessing = EquivarianceLab.Training.TrainingData.Preprocessing,
             Accuracy = accuracy,
             AccuracyDataset = data + "/test",
-            Provenance = $"{command} (seed 0; 1 epoch(s) of 100 images, 2 steps, 0.1 min on 2 CPU thread(s))",
-            Seed = 0,
+            Provenance = $"{command} (seed {seed}; 1 epoch(s) of 100 images, 2 steps, 0.1 min on 2 CPU thread(s))",
+            Seed = seed,
             DefaultProbe = "data/fashion-mnist/t10k-images-idx3-ubyte.gz",
         };
         card.Save(Path.Combine(dir, "card.json"));
