@@ -20,24 +20,13 @@ public sealed class ChannelMatchingViewTests : MudTestBase
     {
         AddProbeSet();
         AddModel("cnn-a", "CNN A", 90);
-        var plain = FakeMeasurementRunner.Synthetic("cnn-a", "fashion-mnist-test", RunRequest.ToOptions("rotation", "pearson", 64, 4));
-        var result = plain with
+        return AddDoneRun("cnn-a", edit: plain => plain with
         {
             Layers = [.. plain.Layers.Select(l => l with
             {
                 Matching = l.PerTransform.Keys.ToDictionary(k => k, k => Permutation((int)l.Shape[0], int.Parse(k[3..]) / 90)),
             })],
-        };
-        using var db = DbFactory.CreateDbContext();
-        var run = new Run
-        {
-            ModelId = "cnn-a", ProbeSetId = "fashion-mnist-test", Transform = "rotation", Similarity = "pearson", Images = 64, MaxShift = 4,
-            Status = RunStatus.Done, ImagesDone = 64, ImagesTotal = 64, CreatedUtc = DateTime.UtcNow, FinishedUtc = DateTime.UtcNow,
-        };
-        ResultStore.Store(run, result);
-        db.Runs.Add(run);
-        db.SaveChanges();
-        return run;
+        });
     }
 
     private static ChannelMatching Permutation(int channels, int k)
@@ -109,16 +98,7 @@ public sealed class ChannelMatchingViewTests : MudTestBase
     {
         AddProbeSet();
         AddModel("cnn-a", "CNN A", 90);
-        var result = FakeMeasurementRunner.Synthetic("cnn-a", "fashion-mnist-test", RunRequest.ToOptions("rotation", "pearson", 64, 4));
-        using var db = DbFactory.CreateDbContext();
-        var run = new Run
-        {
-            ModelId = "cnn-a", ProbeSetId = "fashion-mnist-test", Transform = "rotation", Similarity = "pearson", Images = 64, MaxShift = 4,
-            Status = RunStatus.Done, CreatedUtc = DateTime.UtcNow, FinishedUtc = DateTime.UtcNow,
-        };
-        ResultStore.Store(run, result with { Layers = [.. result.Layers.Select(l => l with { Matching = null })] });
-        db.Runs.Add(run);
-        db.SaveChanges();
+        var run = AddDoneRun("cnn-a", edit: r => r with { Layers = [.. r.Layers.Select(l => l with { Matching = null })] });
         var cut = Render<RunDetails>(ps => ps.Add(p => p.RunId, run.Id));
         Assert.Contains("did not keep its channel matching", cut.Find("[data-testid=matching-missing]").TextContent);
     }

@@ -104,8 +104,9 @@ public abstract class MudTestBase : BunitContext, IAsyncLifetime
         return p;
     }
 
-    /// <summary>A finished run with a synthetic result, stored the way the job stores it.</summary>
-    protected Run AddDoneRun(string modelId, string transform = "rotation", int seed = 0, string probeId = "fashion-mnist-test", int maxShift = 4)
+    /// <summary>A finished run with a synthetic result (changed by <paramref name="edit"/> if given), stored the way the job stores it.</summary>
+    protected Run AddDoneRun(string modelId, string transform = "rotation", int seed = 0, string probeId = "fashion-mnist-test", int maxShift = 4,
+        Func<MeasurementResult, MeasurementResult>? edit = null)
     {
         using var db = DbFactory.CreateDbContext();
         var options = RunRequest.ToOptions(transform, "pearson", 64, maxShift);
@@ -114,7 +115,8 @@ public abstract class MudTestBase : BunitContext, IAsyncLifetime
             ModelId = modelId, ProbeSetId = probeId, Transform = transform, Similarity = "pearson", Images = 64, MaxShift = maxShift,
             Status = RunStatus.Done, ImagesDone = 64, ImagesTotal = 64, CreatedUtc = DateTime.UtcNow, StartedUtc = DateTime.UtcNow, FinishedUtc = DateTime.UtcNow,
         };
-        ResultStore.Store(run, FakeMeasurementRunner.Synthetic(modelId, probeId, options, seed));
+        var result = FakeMeasurementRunner.Synthetic(modelId, probeId, options, seed);
+        ResultStore.Store(run, edit is null ? result : edit(result));
         db.Runs.Add(run);
         db.SaveChanges();
         return run;
