@@ -14,11 +14,11 @@ public sealed record EqlabRun(int ExitCode, string Stdout, string Stderr, string
 
 /// <summary>
 /// Runs the built command-line tool (<c>eqlab.dll</c>, which the test project references) as a separate process:
-/// <c>dotnet eqlab.dll …</c>, stdout and stderr captured, killed after two minutes.
+/// <c>dotnet eqlab.dll …</c>, stdout and stderr captured, killed after five minutes (a hang, not a slow machine: evaluating a zoo model takes minutes on a loaded 2-core machine).
 /// </summary>
 public static class Eqlab
 {
-    public static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);
+    public static readonly TimeSpan Timeout = TimeSpan.FromMinutes(5);
 
     /// <summary>eqlab.dll beside the test assembly, else in the Cli project's own build output.</summary>
     public static string Dll { get; } = FindDll();
