@@ -18,8 +18,7 @@ public sealed record RunDto(int Id, string Status, double Progress, string? Erro
         r.ModelId, r.ProbeSetId, r.Transform, r.Similarity, r.Images, r.MaxShift, r.ImagesDone, r.ImagesTotal, r.EtaSeconds,
         r.CreatedUtc, r.StartedUtc, r.FinishedUtc, r.OwnerName, RunRequest.LayersOf(r).Layers, r.LogitsLayer,
         r.Queue, r.Worker, r.Device, r.Restarts,
-        r.Transform == "rotation-continuous" ? RunRequest.ValuesOf(r.TransformValues) ?? [.. Measure.MeasureOptions.DefaultAngles] : null,
-        r.Transform == "translation-continuous" ? RunRequest.ValuesOf(r.TransformValues) ?? [.. Measure.MeasureOptions.DefaultShifts] : null);
+        Measure.ContinuousFamilies.ResultAngles(RunRequest.ToOptions(r)), Measure.ContinuousFamilies.ResultShifts(RunRequest.ToOptions(r)));
 
     public static string StatusName(RunStatus s) => s.ToString().ToLowerInvariant();
 }

@@ -61,13 +61,10 @@ public sealed record RunRequest
     /// </summary>
     public string? StoredValues(string transform) => transform switch
     {
-        "rotation-continuous" when Angles is { Count: > 0 } a => Join(a),
-        "translation-continuous" when Shifts is { Count: > 0 } v => Join(v),
+        "rotation-continuous" when Angles is { Count: > 0 } a => ContinuousFamilies.Format(a),
+        "translation-continuous" when Shifts is { Count: > 0 } v => ContinuousFamilies.Format(v),
         _ => null,
     };
-
-    private static string Join(IEnumerable<double> values) =>
-        string.Join(',', values.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture)));
 
     /// <summary>A run's stored angles or shifts back as numbers (null: the defaults).</summary>
     public static double[]? ValuesOf(string? stored) => stored is null

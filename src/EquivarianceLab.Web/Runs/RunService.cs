@@ -125,8 +125,7 @@ public sealed partial class RunService(IDbContextFactory<AppDbContext> dbFactory
         {
             ModelId = old.ModelId, ProbeSetId = old.ProbeSetId, Transform = old.Transform, Similarity = old.Similarity,
             Images = old.Images, MaxShift = old.MaxShift,
-            Angles = old.Transform == "rotation-continuous" ? RunRequest.ValuesOf(old.TransformValues) : null,
-            Shifts = old.Transform == "translation-continuous" ? RunRequest.ValuesOf(old.TransformValues) : null, Layers = RunRequest.LayersOf(old).Layers, Logits = old.LogitsLayer,
+            Angles = RunRequest.ToOptions(old).Angles, Shifts = RunRequest.ToOptions(old).Shifts, Layers = RunRequest.LayersOf(old).Layers, Logits = old.LogitsLayer,
         }, caller, ct);
     }
 

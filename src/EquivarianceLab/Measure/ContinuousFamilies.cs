@@ -63,6 +63,10 @@ public static class ContinuousFamilies
                     "or fewer than two rows and columns of the image would stay inside.");
     }
 
+    /// <summary>Angles or shifts as stored and keyed: comma-separated, invariant culture, each reading back to the same double.</summary>
+    public static string Format(IEnumerable<double> values) =>
+        string.Join(',', values.Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
+
     private static IReadOnlyList<double> AnglesOf(MeasureOptions options) => options.Angles ?? MeasureOptions.DefaultAngles;
     private static IReadOnlyList<double> ShiftsOf(MeasureOptions options) => options.Shifts ?? MeasureOptions.DefaultShifts;
 

@@ -22,7 +22,7 @@ public sealed record ComparableKey(string Probe, string Transform, string Simila
         // A continuous family is only comparable at the same angles or shifts: they are part of its transform here.
         var values = result.Angles ?? result.Shifts;
         var transform = values is null ? result.Transform
-            : $"{result.Transform}({string.Join(',', values.Select(v => v.ToString("R", CultureInfo.InvariantCulture)))})";
+            : $"{result.Transform}({ContinuousFamilies.Format(values)})";
         return new(probe, transform, result.Similarity, result.MaxShift, result.Images,
             string.IsNullOrWhiteSpace(testSet) ? UnstatedTestSet : testSet.Trim());
     }
