@@ -14,7 +14,7 @@ public static class ChannelMatchingEndpoints
         runs.MapGet("/{id:int}/matching", async Task<Results<Ok<List<MatchingSummaryDto>>, ProblemHttpResult>> (int id, RunService service, CancellationToken ct) =>
             {
                 var result = await ResultOf(id, service, ct);
-                if (!ChannelMatchingViews.HasMatching(result)) ChannelMatchingViews.Find(result, id, null, null); // the 404 that says why
+                ChannelMatchingViews.RequireMatching(result, id);
                 return TypedResults.Ok(ChannelMatchingViews.Summaries(result));
             })
             .ProducesProblem(StatusCodes.Status404NotFound)
@@ -38,7 +38,7 @@ public static class ChannelMatchingEndpoints
         runs.MapGet("/{id:int}/matching.csv", async Task<Results<FileContentHttpResult, ProblemHttpResult>> (int id, RunService service, CancellationToken ct) =>
             {
                 var result = await ResultOf(id, service, ct);
-                if (!ChannelMatchingViews.HasMatching(result)) ChannelMatchingViews.Find(result, id, null, null);
+                ChannelMatchingViews.RequireMatching(result, id);
                 return TypedResults.File(Encoding.UTF8.GetBytes(MatchingCsv.Write(result)), "text/csv; charset=utf-8", $"run-{id}-matching.csv");
             })
             .ProducesProblem(StatusCodes.Status404NotFound)

@@ -23,11 +23,17 @@ public static class ChannelMatchingViews
 
     public static bool HasMatching(MeasurementResult result) => result.Layers.Any(l => l.Matching is not null);
 
-    /// <summary>The matching of <paramref name="layer"/> under <paramref name="transform"/>, or a 400/404 saying what is wrong.</summary>
-    public static (LayerResult Layer, ChannelMatching Matching) Find(MeasurementResult result, int runId, string? layer, string? transform)
+    /// <summary>A 404 that says why, for a result measured without matching or before it existed.</summary>
+    public static void RequireMatching(MeasurementResult result, int runId)
     {
         if (!HasMatching(result))
             throw RequestException.NotFound($"Run {runId} did not keep its channel matching (it was measured without it, or before it existed); re-run it to get one.");
+    }
+
+    /// <summary>The matching of <paramref name="layer"/> under <paramref name="transform"/>, or a 400/404 saying what is wrong.</summary>
+    public static (LayerResult Layer, ChannelMatching Matching) Find(MeasurementResult result, int runId, string? layer, string? transform)
+    {
+        RequireMatching(result, runId);
         if (string.IsNullOrEmpty(layer)) throw RequestException.Invalid("layer", "layer is required: one of the run's layer names (GET /api/runs/{id}/matching lists them).");
         var found = result.Layers.FirstOrDefault(l => l.Name == layer)
             ?? throw RequestException.Invalid("layer", $"Run {runId} measured no layer '{UploadNames.CleanName(layer)}'.");
