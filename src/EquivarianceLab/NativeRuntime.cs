@@ -57,6 +57,35 @@ public static class NativeRuntime
                 "values for channel counts that are not a multiple of 16, so TorchSharp models are not measured.");
     }
 
+    /// <summary>Whether libtorch would use oneDNN convolutions now (false except inside <see cref="UseOneDnnConvolutions"/>).</summary>
+    public static bool OneDnnEnabled => ExactConvolutions && at_Context_userEnabledMkldnn(at_globalContext());
+
+    /// <summary>
+    /// Switches oneDNN convolutions back on for the whole process until the returned scope is disposed. Only for work
+    /// whose every convolution is one oneDNN computes reliably (<see cref="Training.TrainingConvolutions"/>): training
+    /// ResNets takes 6× as long in PyTorch's own kernel. Process-wide, so nothing else may run tensors meanwhile —
+    /// <c>eqlab train</c> is a process of its own. Scopes do not nest.
+    /// </summary>
+    public static IDisposable UseOneDnnConvolutions()
+    {
+        EnsureExactConvolutions();
+        if (OneDnnEnabled) throw new InvalidOperationException("oneDNN convolutions are already switched on.");
+        at_Context_setUserEnabledMkldnn(at_globalContext(), true);
+        return new OneDnnScope();
+    }
+
+    private sealed class OneDnnScope : IDisposable
+    {
+        private bool _disposed;
+
+        public void Dispose()
+        {
+            if (_disposed) return;
+            _disposed = true;
+            at_Context_setUserEnabledMkldnn(at_globalContext(), false);
+        }
+    }
+
     /// <summary>
     /// <c>at::globalContext().setUserEnabledMkldnn(false)</c> and <c>…NNPACK(false)</c> — what
     /// <c>torch.backends.mkldnn.enabled = False</c> and <c>torch.backends.nnpack.set_flags(False)</c> do in Python. TorchSharp 0.107 has no binding for it, so libtorch's exported C++ functions are called directly (Itanium

@@ -99,9 +99,13 @@ public static class TrainingRun
             MaxSteps = request.MaxSteps,
         };
         long parameters = model.parameters().Sum(p => p.numel());
+        bool oneDnn = TrainingConvolutions.OneDnnIsSafe(model, imageChannels: 1);
+        string convolutions = TrainingConvolutions.Describe(oneDnn);
         log?.WriteLine($"Training {info.Name} ({parameters:N0} parameters) on {train.Count:N0} images of {train.Name}, {epochs} epoch(s), batch {request.BatchSize}, " +
-                       $"augmentation {Augmentation.Describe(request.Augmentations)}, {schedule.Describe()}, seed {request.Seed}, {torch.get_num_threads()} thread(s).");
-        var result = Trainer.Train(model, train, settings, progress, cancellationToken);
+                       $"augmentation {Augmentation.Describe(request.Augmentations)}, {schedule.Describe()}, seed {request.Seed}, {torch.get_num_threads()} thread(s), {convolutions}.");
+        TrainingResult result;
+        using (oneDnn ? NativeRuntime.UseOneDnnConvolutions() : null)
+            result = Trainer.Train(model, train, settings, progress, cancellationToken);
 
         log?.WriteLine($"Measuring accuracy on {test.Name} ({test.Count:N0} images) …");
         double accuracy = Math.Round(Evaluation.Accuracy(model, test), 2);
@@ -121,7 +125,7 @@ public static class TrainingRun
             Accuracy = accuracy,
             AccuracyDataset = test.Name,
             Provenance = $"{request.CommandLine} (seed {request.Seed}; {epochs} epoch(s) of {train.Count:N0} images, {result.Steps} steps, " +
-                         $"{result.Elapsed.TotalMinutes:F1} min on {torch.get_num_threads()} CPU thread(s); " +
+                         $"{result.Elapsed.TotalMinutes:F1} min on {torch.get_num_threads()} CPU thread(s) with {convolutions}; " +
                          $"final training loss {result.EpochLoss.LastOrDefault():F3}, training accuracy {result.EpochAccuracy.LastOrDefault():F1}%)",
             Seed = request.Seed,
             DefaultProbe = "data/fashion-mnist/t10k-images-idx3-ubyte.gz",

@@ -46,6 +46,7 @@ public class TrainCommandTests
             "--batch", "64", "--train-limit", "256", "--data-folder", data, "--seed", "7", "--out", file);
         Assert.True(exit == 0, stderr);
         Assert.Contains("epoch 1/1", stderr); // progress
+        Assert.Contains("exact convolutions", stderr); // 20 channels: oneDNN would pad its blocks
         Assert.Contains("test accuracy", stdout);
         var card = ModelCard.Load(file + ".card.json");
         Assert.Equal("tiny", card.Id);
