@@ -46,14 +46,12 @@ public static class ContinuousFamilies
     }
 
     /// <summary>
-    /// With the probe's size, before any forward pass: rotation needs square images (as <c>rotation</c> does), and a
-    /// shift must be at most the smaller side minus two: shifted by s, ⌈|s|⌉ rows and columns leave the valid region,
-    /// and at least 2×2 input pixels must stay in it.
+    /// With the probe's size, before any forward pass: a shift must be at most the smaller side minus two: shifted by
+    /// s, ⌈|s|⌉ rows and columns leave the valid region, and at least 2×2 input pixels must stay in it. (That rotations
+    /// need square images is checked for both rotation families in <see cref="EquivarianceMeasure"/>.)
     /// </summary>
-    public static void CheckFits(MeasureOptions options, long height, long width)
+    public static void CheckShiftsFit(MeasureOptions options, long height, long width)
     {
-        if (options.Transform == TransformFamily.RotationContinuous && height != width)
-            throw new EquivarianceLabException($"Rotation needs square inputs, but the probe images are {height}×{width}.");
         if (options.Transform != TransformFamily.TranslationContinuous) return;
         long limit = Math.Min(height, width) - 2;
         foreach (var shift in ShiftsOf(options))

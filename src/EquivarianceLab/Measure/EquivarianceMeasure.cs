@@ -155,13 +155,13 @@ public static class EquivarianceMeasure
     internal static void CheckTransformFits(IProbeSet probe, MeasureOptions options)
     {
         long inputH = probe.ImageShape[1], inputW = probe.ImageShape[2];
-        if (options.Transform == TransformFamily.Rotation && inputH != inputW)
+        if (options.Transform is TransformFamily.Rotation or TransformFamily.RotationContinuous && inputH != inputW)
             throw new EquivarianceLabException(
                 $"Rotation needs square inputs, but the probe images are {inputH}×{inputW}.");
         if (options.Transform == TransformFamily.Translation &&
             MeasureOptions.MaxShiftError(options.MaxShift, (int)Math.Min(inputH, int.MaxValue), (int)Math.Min(inputW, int.MaxValue)) is { } shiftError)
             throw new EquivarianceLabException(shiftError);
-        ContinuousFamilies.CheckFits(options, inputH, inputW);
+        ContinuousFamilies.CheckShiftsFit(options, inputH, inputW);
     }
 
     private static Tensor Flatten(Tensor spatial) => spatial.reshape(spatial.shape[0], spatial.shape[1], -1);
