@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace EquivarianceLab.Measure;
 
 /// <summary>
@@ -10,7 +12,7 @@ public sealed class ChannelMatchAccumulator
     /// <summary>Partners kept per channel in the result (the heat map's rows); the rest are counted in no cell.</summary>
     public const int KeptPartners = 5;
 
-    private Dictionary<int, int>[] _counts = [];
+    private PartnerCounts[] _counts = [];
     private double[] _bestSums = [], _diagonalSums = [];
     private int[] _bestCounts = [], _diagonalCounts = [];
     private int _decisions;
@@ -19,37 +21,55 @@ public sealed class ChannelMatchAccumulator
     public void Add(ChannelChoices choices)
     {
         Ensure(choices.Channels);
+        // Channels are independent tallies, so they are split across the cores.
+        Parallel.For(0, ParallelRanges(choices.Channels), new ParallelOptions { MaxDegreeOfParallelism = Compute.ComputeThreads.Count },
+            range => AddChannels(choices, range * RangeSize, Math.Min(choices.Channels, (range + 1) * RangeSize)));
+        _decisions += choices.Images;
+    }
+
+    private const int RangeSize = 64;
+
+    private static int ParallelRanges(int channels) => (channels + RangeSize - 1) / RangeSize;
+
+    // Optimised from the first call: a measurement calls it only a few hundred times, too few for tiered compilation.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void AddChannels(ChannelChoices choices, int from, int to)
+    {
         int c = choices.Channels;
-        for (int i = 0; i < choices.Images; i++)
+        for (int ch = from; ch < to; ch++)
         {
-            for (int ch = 0; ch < c; ch++)
+            var counts = _counts[ch];
+            double bestSum = 0, diagonalSum = 0;
+            int bestCount = 0, diagonalCount = 0;
+            for (int k = ch; k < choices.Images * c; k += c)
             {
-                int k = i * c + ch;
                 int partner = choices.Partner[k];
                 if (partner >= 0)
                 {
-                    var counts = _counts[ch];
-                    counts[partner] = counts.GetValueOrDefault(partner) + 1;
-                    _bestSums[ch] += choices.Best[k];
-                    _bestCounts[ch]++;
+                    counts.Increment(partner);
+                    bestSum += choices.Best[k];
+                    bestCount++;
                 }
                 float diagonal = choices.Diagonal[k];
                 if (!float.IsNaN(diagonal))
                 {
-                    _diagonalSums[ch] += diagonal;
-                    _diagonalCounts[ch]++;
+                    diagonalSum += diagonal;
+                    diagonalCount++;
                 }
             }
+            _bestSums[ch] += bestSum;
+            _bestCounts[ch] += bestCount;
+            _diagonalSums[ch] += diagonalSum;
+            _diagonalCounts[ch] += diagonalCount;
         }
-        _decisions += choices.Images;
     }
 
     private void Ensure(int channels)
     {
         if (_counts.Length == channels) return;
         if (_counts.Length != 0) throw new EquivarianceLabException($"A layer changed its channel count between batches ({_counts.Length} → {channels}).");
-        _counts = new Dictionary<int, int>[channels];
-        for (int ch = 0; ch < channels; ch++) _counts[ch] = [];
+        _counts = new PartnerCounts[channels];
+        for (int ch = 0; ch < channels; ch++) _counts[ch] = new PartnerCounts();
         _bestSums = new double[channels];
         _diagonalSums = new double[channels];
         _bestCounts = new int[channels];
@@ -68,15 +88,12 @@ public sealed class ChannelMatchAccumulator
         var distinct = new HashSet<int>();
         for (int ch = 0; ch < channels; ch++)
         {
-            // Most chosen first; ties to the smaller index, so the match is the same however the images were batched.
-            var top = _counts[ch].OrderByDescending(p => p.Value).ThenBy(p => p.Key).Take(KeptPartners).ToArray();
-            partners[ch] = [.. top.Select(p => p.Key)];
-            partnerCounts[ch] = [.. top.Select(p => p.Value)];
+            (partners[ch], partnerCounts[ch]) = Top(_counts[ch]);
             if (_bestCounts[ch] > 0)
             {
-                int m = top[0].Key;
+                int m = partners[ch][0];
                 match[ch] = m;
-                share[ch] = Rounded((double)top[0].Value / _bestCounts[ch]);
+                share[ch] = Rounded((double)partnerCounts[ch][0] / _bestCounts[ch]);
                 equivariance[ch] = Rounded(_bestSums[ch] / _bestCounts[ch]);
                 matched++;
                 distinct.Add(m);
@@ -93,6 +110,34 @@ public sealed class ChannelMatchAccumulator
             Match = match, MatchShare = share, Equivariance = equivariance, Invariance = invariance,
             Partners = partners, PartnerCounts = partnerCounts,
         };
+    }
+
+    /// <summary>
+    /// The <see cref="KeptPartners"/> most chosen partners, most chosen first and ties to the smaller index, so the
+    /// match is the same however the images were batched. One pass with an insertion into at most five slots: a sort
+    /// of every partner, per channel, cost more than the whole tally.
+    /// </summary>
+    private static (int[] Partners, int[] Counts) Top(PartnerCounts counts)
+    {
+        int kept = Math.Min(KeptPartners, counts.Count), filled = 0;
+        var keys = new int[kept];
+        var values = new int[kept];
+        foreach (var (key, value) in counts.Entries())
+        {
+            int at = filled;
+            while (at > 0 && (values[at - 1] < value || (values[at - 1] == value && keys[at - 1] > key))) at--;
+            if (at >= kept) continue;
+            int last = Math.Min(filled, kept - 1);
+            for (int j = last; j > at; j--)
+            {
+                keys[j] = keys[j - 1];
+                values[j] = values[j - 1];
+            }
+            keys[at] = key;
+            values[at] = value;
+            if (filled < kept) filled++;
+        }
+        return (keys, values);
     }
 
     /// <summary>4 decimals: the per-channel values are for reading and ranking, and a ResNet has thousands of channels.</summary>
