@@ -21,15 +21,9 @@ public sealed class ChannelMatchAccumulator
     public void Add(ChannelChoices choices)
     {
         Ensure(choices.Channels);
-        // Channels are independent tallies, so they are split across the cores.
-        Parallel.For(0, ParallelRanges(choices.Channels), new ParallelOptions { MaxDegreeOfParallelism = Compute.ComputeThreads.Count },
-            range => AddChannels(choices, range * RangeSize, Math.Min(choices.Channels, (range + 1) * RangeSize)));
+        AddChannels(choices, 0, choices.Channels);
         _decisions += choices.Images;
     }
-
-    private const int RangeSize = 64;
-
-    private static int ParallelRanges(int channels) => (channels + RangeSize - 1) / RangeSize;
 
     // Optimised from the first call: a measurement calls it only a few hundred times, too few for tiered compilation.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -88,7 +82,7 @@ public sealed class ChannelMatchAccumulator
         var distinct = new HashSet<int>();
         for (int ch = 0; ch < channels; ch++)
         {
-            (partners[ch], partnerCounts[ch]) = Top(_counts[ch]);
+            (partners[ch], partnerCounts[ch]) = _counts[ch].Top(KeptPartners);
             if (_bestCounts[ch] > 0)
             {
                 int m = partners[ch][0];
@@ -110,34 +104,6 @@ public sealed class ChannelMatchAccumulator
             Match = match, MatchShare = share, Equivariance = equivariance, Invariance = invariance,
             Partners = partners, PartnerCounts = partnerCounts,
         };
-    }
-
-    /// <summary>
-    /// The <see cref="KeptPartners"/> most chosen partners, most chosen first and ties to the smaller index, so the
-    /// match is the same however the images were batched. One pass with an insertion into at most five slots: a sort
-    /// of every partner, per channel, cost more than the whole tally.
-    /// </summary>
-    private static (int[] Partners, int[] Counts) Top(PartnerCounts counts)
-    {
-        int kept = Math.Min(KeptPartners, counts.Count), filled = 0;
-        var keys = new int[kept];
-        var values = new int[kept];
-        foreach (var (key, value) in counts.Entries())
-        {
-            int at = filled;
-            while (at > 0 && (values[at - 1] < value || (values[at - 1] == value && keys[at - 1] > key))) at--;
-            if (at >= kept) continue;
-            int last = Math.Min(filled, kept - 1);
-            for (int j = last; j > at; j--)
-            {
-                keys[j] = keys[j - 1];
-                values[j] = values[j - 1];
-            }
-            keys[at] = key;
-            values[at] = value;
-            if (filled < kept) filled++;
-        }
-        return (keys, values);
     }
 
     /// <summary>4 decimals: the per-channel values are for reading and ranking, and a ResNet has thousands of channels.</summary>

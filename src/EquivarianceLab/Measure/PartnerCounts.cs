@@ -39,11 +39,36 @@ internal sealed class PartnerCounts
         if (++Count * 2 > _keys.Length) Grow();
     }
 
-    /// <summary>Every (partner, count), in no particular order.</summary>
-    public IEnumerable<(int Partner, int Count)> Entries()
+    /// <summary>
+    /// The <paramref name="kept"/> most chosen partners, most chosen first and ties to the smaller index (so the
+    /// match does not depend on how the images were batched): one pass over the table with an insertion into at most
+    /// <paramref name="kept"/> slots.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public (int[] Partners, int[] Counts) Top(int kept)
     {
+        kept = Math.Min(kept, Count);
+        int filled = 0;
+        var partners = new int[kept];
+        var counts = new int[kept];
         for (int slot = 0; slot < _keys.Length; slot++)
-            if (_keys[slot] != Empty) yield return (_keys[slot], _counts[slot]);
+        {
+            int key = _keys[slot];
+            if (key == Empty) continue;
+            int value = _counts[slot];
+            int at = filled;
+            while (at > 0 && (counts[at - 1] < value || (counts[at - 1] == value && partners[at - 1] > key))) at--;
+            if (at >= kept) continue;
+            for (int j = Math.Min(filled, kept - 1); j > at; j--)
+            {
+                partners[j] = partners[j - 1];
+                counts[j] = counts[j - 1];
+            }
+            partners[at] = key;
+            counts[at] = value;
+            if (filled < kept) filled++;
+        }
+        return (partners, counts);
     }
 
     private void Grow()

@@ -81,38 +81,72 @@ public static class SimilarityKernel
             using var values = features.to_type(ScalarType.Float32).contiguous();
             var address = TensorMemory.AddressOf(values);
             Parallel.For(0, Images, new ParallelOptions { MaxDegreeOfParallelism = ComputeThreads.Count },
-                () => new float[l],
-                (i, _, unit) =>
+                () => PackBuffer(PackGroup * l),
+                (i, _, units) =>
                 {
-                    PackImage(NativeSpan(address, (long)i * c * l, c * l), i, unit);
-                    return unit;
+                    PackImage(NativeSpan(address, (long)i * c * l, c * l), i, units);
+                    return units;
                 },
                 _ => { });
             GC.KeepAlive(values);
             return this;
         }
 
+        /// <summary>
+        /// Normalises <see cref="PackGroup"/> channels at a time, then writes them position-major in tiles of
+        /// <see cref="PackTile"/> positions: each position's group is one run of 16 floats (a cache line), and a tile's
+        /// lines stay in L1 while the group's channels are written into them. Written channel by channel, every value
+        /// went to a different cache line — on the ImageNet ResNet-18 that took a third of the kernel's own time.
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void PackImage(ReadOnlySpan<float> image, int i, float[] unit)
+        private void PackImage(ReadOnlySpan<float> image, int i, float[] units)
         {
             int c = Channels, l = Length, cp = PaddedChannels;
             var block = Packed.AsSpan(i * l * cp, l * cp);
             var bias = Bias.AsSpan(i * cp, cp);
-            block.Clear();
             bias.Fill(float.NegativeInfinity);
             AnyValid[i] = false;
+            if (cp > c)
+                for (int q = 0; q < l; q++) block.Slice(q * cp + c, cp - c).Clear();
             ref float to = ref MemoryMarshal.GetReference(block);
-            for (int ch = 0; ch < c; ch++)
+            for (int first = 0; first < c; first += PackGroup)
             {
-                bool ok = Normalize(image.Slice(ch * l, l), unit, Kind);
-                Valid[i * c + ch] = ok;
-                if (!ok) continue; // stays zero, and −∞ keeps it out of every max
-                bias[ch] = 0f;
-                AnyValid[i] = true;
-                for (int q = 0; q < l; q++) Unsafe.Add(ref to, q * cp + ch) = unit[q];
+                int group = Math.Min(PackGroup, c - first);
+                for (int j = 0; j < group; j++)
+                {
+                    int ch = first + j;
+                    var unit = units.AsSpan(j * l, l);
+                    bool ok = Normalize(image.Slice(ch * l, l), unit, Kind);
+                    Valid[i * c + ch] = ok;
+                    if (!ok)
+                    {
+                        unit.Clear(); // zero in the block, and −∞ keeps it out of every max
+                        continue;
+                    }
+                    bias[ch] = 0f;
+                    AnyValid[i] = true;
+                }
+                for (int q0 = 0; q0 < l; q0 += PackTile)
+                {
+                    int q1 = Math.Min(l, q0 + PackTile);
+                    for (int j = 0; j < group; j++)
+                    {
+                        ref float source = ref units[j * l];
+                        ref float column = ref Unsafe.Add(ref to, first + j);
+                        for (int q = q0; q < q1; q++) Unsafe.Add(ref column, q * cp) = Unsafe.Add(ref source, q);
+                    }
+                }
             }
         }
     }
+
+    private const int PackGroup = 16, PackTile = 64;
+
+    [ThreadStatic] private static float[]? _packBuffer;
+
+    /// <summary>A per-thread buffer, only regrown: on big grids it is a large object, and a new one per batch and layer would each cost a full collection.</summary>
+    private static float[] PackBuffer(int length) =>
+        _packBuffer is { } buffer && buffer.Length >= length ? buffer : _packBuffer = new float[length];
 
     /// <summary>
     /// Accumulates the invariance S(g⁻¹f(gX)_c, f(X)_c) and the equivariance max over valid c′ of

@@ -78,6 +78,41 @@ public class ChannelMatchingTests
     }
 
     /// <summary>
+    /// Many images and partners (the per-channel tables grow several times): every channel's counts, top five and
+    /// match equal a plain count-and-sort of the same decisions, whatever the batching.
+    /// </summary>
+    [Fact]
+    public void The_tallies_equal_a_plain_count_and_sort_of_many_decisions()
+    {
+        const int channels = 40, images = 600;
+        var random = new Random(11);
+        // Channel c draws from 1 + c partners at most, skewed to small indices, so counts tie and tables grow.
+        var partners = new int[images * channels];
+        for (int i = 0; i < images; i++)
+            for (int c = 0; c < channels; c++)
+                partners[i * channels + c] = random.Next(3) == 0 ? -1 : (int)Math.Floor(Math.Pow(random.NextDouble(), 2) * (1 + 3 * c));
+        var accumulator = new ChannelMatchAccumulator();
+        foreach (var (start, count) in new[] { (0, 7), (7, 300), (307, 293) })
+        {
+            var slice = partners.AsSpan(start * channels, count * channels).ToArray();
+            accumulator.Add(Choices(partner: slice, best: [.. slice.Select(p => p < 0 ? float.NaN : 0.5f)],
+                diagonal: [.. slice.Select(_ => 0.25f)], channels: channels));
+        }
+        var m = accumulator.ToMatching();
+        Assert.Equal(images, m.Decisions);
+        for (int c = 0; c < channels; c++)
+        {
+            var expected = Enumerable.Range(0, images).Select(i => partners[i * channels + c]).Where(p => p >= 0)
+                .GroupBy(p => p).Select(g => (Partner: g.Key, Count: g.Count()))
+                .OrderByDescending(g => g.Count).ThenBy(g => g.Partner).Take(ChannelMatchAccumulator.KeptPartners).ToArray();
+            var row = m.Row(c);
+            Assert.Equal(expected.Select(e => e.Partner), row.Partners);
+            Assert.Equal(expected.Select(e => e.Count), row.PartnerCounts);
+            Assert.Equal(expected[0].Partner, row.Match);
+        }
+    }
+
+    /// <summary>
     /// The P4 network's lifted and group-conv maps under a quarter turn: channel (c, s) of f(gX) is g·f(X) of channel
     /// (c, s ∓ k) exactly, so every channel's match is that one in every image (share 1), no two channels share a
     /// match (distinct share 1.0) and none keeps its own index.
