@@ -21,16 +21,16 @@ public sealed class ChannelMatchAccumulator
     public void Add(ChannelChoices choices)
     {
         Ensure(choices.Channels);
-        AddChannels(choices, 0, choices.Channels);
+        AddChannels(choices);
         _decisions += choices.Images;
     }
 
     // Optimised from the first call: a measurement calls it only a few hundred times, too few for tiered compilation.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void AddChannels(ChannelChoices choices, int from, int to)
+    private void AddChannels(ChannelChoices choices)
     {
         int c = choices.Channels;
-        for (int ch = from; ch < to; ch++)
+        for (int ch = 0; ch < c; ch++)
         {
             var counts = _counts[ch];
             double bestSum = 0, diagonalSum = 0;

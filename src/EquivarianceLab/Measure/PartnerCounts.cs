@@ -5,8 +5,8 @@ namespace EquivarianceLab.Measure;
 /// <summary>
 /// How often each partner c′ was chosen for one channel: an open-addressing table of (c′, count) pairs that grows with
 /// the number of distinct partners, never with the number of images. A measure of a ResNet makes about a million of
-/// these counts per transform; a <see cref="Dictionary{TKey,TValue}"/> per channel made them a fifth of the time the
-/// similarities take.
+/// these counts per transform: one probe into one array per count, where a <see cref="Dictionary{TKey,TValue}"/> per
+/// channel looked each partner up twice through its buckets and entries.
 /// </summary>
 internal sealed class PartnerCounts
 {
