@@ -81,11 +81,12 @@ public static class SimilarityKernel
             using var values = features.to_type(ScalarType.Float32).contiguous();
             var address = TensorMemory.AddressOf(values);
             Parallel.For(0, Images, new ParallelOptions { MaxDegreeOfParallelism = ComputeThreads.Count },
-                () => PackBuffer(PackGroup * l),
-                (i, _, units) =>
+                // The kernel's own per-thread scratch: its Unit holds a whole image's channels, so any group of them.
+                () => Scratch.For(c, l, cp),
+                (i, _, scratch) =>
                 {
-                    PackImage(NativeSpan(address, (long)i * c * l, c * l), i, units);
-                    return units;
+                    PackImage(NativeSpan(address, (long)i * c * l, c * l), i, scratch.Unit);
+                    return scratch;
                 },
                 _ => { });
             GC.KeepAlive(values);
@@ -141,12 +142,6 @@ public static class SimilarityKernel
     }
 
     private const int PackGroup = 16, PackTile = 64;
-
-    [ThreadStatic] private static float[]? _packBuffer;
-
-    /// <summary>A per-thread buffer, only regrown: on big grids it is a large object, and a new one per batch and layer would each cost a full collection.</summary>
-    private static float[] PackBuffer(int length) =>
-        _packBuffer is { } buffer && buffer.Length >= length ? buffer : _packBuffer = new float[length];
 
     /// <summary>
     /// Accumulates the invariance S(g⁻¹f(gX)_c, f(X)_c) and the equivariance max over valid c′ of
