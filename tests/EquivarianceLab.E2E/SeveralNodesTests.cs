@@ -132,9 +132,11 @@ public sealed class SeveralNodesTests : IClassFixture<PostgresServer>, IClassFix
             {
                 var now = DateTime.UtcNow;
                 written.TryAdd((await api.RunAsync(run)).GetProperty("imagesDone").GetInt32(), now);
-                var progress = page.GetByText(new System.Text.RegularExpressions.Regex(@"^\d+ / 1000 images"));
-                if (await progress.CountAsync() > 0
-                    && int.TryParse((await progress.First.TextContentAsync())!.Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture, out var value))
+                // All texts at once, which does not wait: the progress line goes away when the run finishes, and a
+                // locator's TextContentAsync would then wait 30 s for it to come back.
+                var progress = await page.GetByText(new System.Text.RegularExpressions.Regex(@"^\d+ / 1000 images")).AllTextContentsAsync();
+                if (progress.Count > 0
+                    && int.TryParse(progress[0].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture, out var value))
                     shown.Add((DateTime.UtcNow, value));
                 await Task.Delay(100);
             }

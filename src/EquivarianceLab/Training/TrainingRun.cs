@@ -174,13 +174,16 @@ public static class TrainingRun
 /// <summary>Re-measures the accuracy a model card reports, on the data set it names.</summary>
 public static class CardAccuracy
 {
-    /// <summary>Loads the card's weight file and measures top-1 accuracy (%) on <c>card.AccuracyDataset</c> (e.g. <c>fmnist6/test</c>).</summary>
-    public static double Measure(ModelCard card, string cardDirectory)
+    /// <summary>
+    /// Loads the card's weight file and measures top-1 accuracy (%) on <c>card.AccuracyDataset</c> (e.g. <c>fmnist6/test</c>),
+    /// looking for the data in <paramref name="dataFolder"/> first when given (as <c>eqlab train --data-folder</c> does).
+    /// </summary>
+    public static double Measure(ModelCard card, string cardDirectory, string? dataFolder = null)
     {
         if (string.IsNullOrWhiteSpace(card.AccuracyDataset))
             throw new EquivarianceLabException($"The card of {card.Id} names no accuracyDataset.");
         var (variant, split) = TrainingData.ParseSplitName(card.AccuracyDataset);
-        using var data = TrainingData.Load(variant, split);
+        using var data = TrainingData.Load(variant, split, dataFolder: dataFolder);
         using var model = CheckpointIO.Load(Path.Combine(cardDirectory, card.File), card);
         return Evaluation.Accuracy(model, data, card.Preprocessing);
     }

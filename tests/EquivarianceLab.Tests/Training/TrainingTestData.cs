@@ -20,12 +20,23 @@ internal static class TrainingTestData
     /// real split comes with Debian's dataset-fashion-mnist). Returns the folder, for <c>--data-folder</c> /
     /// <see cref="EquivarianceLab.Training.TrainRequest.DataFolder"/>.
     /// </summary>
-    public static string WriteStandInTrainingSplit(string folder, int count)
+    public static string WriteStandInTrainingSplit(string folder, int count) => WriteSplit(folder, "train", 0, count);
+
+    /// <summary>
+    /// Writes a small stand-in test split (<c>t10k-*</c>) into <paramref name="folder"/> — the last
+    /// <paramref name="count"/> images of the shipped test set, so none of a stand-in training split's — for tests
+    /// whose subject is not the accuracy itself: the training data folder is searched before the repository's copy,
+    /// so the card's accuracy is then measured on these instead of on 10,000 images.
+    /// </summary>
+    public static string WriteStandInTestSplit(string folder, int count) => WriteSplit(folder, "t10k", Images.Count - count, count);
+
+    private static string WriteSplit(string folder, string prefix, int from, int count)
     {
         Directory.CreateDirectory(folder);
         var size = Images.Height * Images.Width;
-        FashionMnist.WriteImages(Path.Combine(folder, "train-images-idx3-ubyte.gz"), Images with { Count = count, Pixels = Images.Pixels[..(count * size)] });
-        FashionMnist.WriteLabels(Path.Combine(folder, "train-labels-idx1-ubyte.gz"), Labels[..count]);
+        FashionMnist.WriteImages(Path.Combine(folder, $"{prefix}-images-idx3-ubyte.gz"),
+            Images with { Count = count, Pixels = Images.Pixels[(from * size)..((from + count) * size)] });
+        FashionMnist.WriteLabels(Path.Combine(folder, $"{prefix}-labels-idx1-ubyte.gz"), Labels[from..(from + count)]);
         return folder;
     }
 
