@@ -267,8 +267,10 @@ public static class EquivarianceMeasure
         public required long[] Shape { get; init; }
         public required FeatureLayout Layout { get; init; }
         public required ScoreAccumulator[] Scores { get; init; }
-        // Vector layers: f(X) and each f(gX) as native [C, images] float32 tensors, filled batch by batch (sized once,
-        // never regrown; channel-major so that each channel's vector over the images is normalised in place at the end).
+        // Vector layers: f(X) and each f(gX) as native [images, C] float32 tensors, filled batch by batch (sized once,
+        // never regrown). A batch's rows land contiguously; at the end each is turned channel-major in one blocked
+        // transpose, for each channel's vector over the images (writing a batch straight into [C, images] columns is
+        // an element-by-element strided copy, slower than the rest of the layer's work).
         private Tensor? _reference;
         private Tensor[]? _moved;
         private long _channels, _referenceRows;
@@ -290,8 +292,8 @@ public static class EquivarianceMeasure
             if (layout.Kind == LayerKind.Vector)
             {
                 state._channels = raw.shape[1];
-                state._reference = empty(state._channels, images).DetachFromDisposeScope();
-                state._moved = Enumerable.Range(0, transformCount).Select(_ => empty(state._channels, images).DetachFromDisposeScope()).ToArray();
+                state._reference = empty(images, state._channels).DetachFromDisposeScope();
+                state._moved = Enumerable.Range(0, transformCount).Select(_ => empty(images, state._channels).DetachFromDisposeScope()).ToArray();
                 state._movedRows = new long[transformCount];
             }
             return state;
@@ -336,11 +338,13 @@ public static class EquivarianceMeasure
         {
             if (vectors.shape[1] != _channels)
                 throw new EquivarianceLabException($"Layer '{Name}' changed its channel count between batches.");
-            using var slot = into.narrow(1, rows, vectors.shape[0]);
-            using var transposed = vectors.t();
-            slot.copy_(transposed); // converts to float32 and brings a GPU's vectors to the CPU
+            using var slot = into.narrow(0, rows, vectors.shape[0]);
+            slot.copy_(vectors); // converts to float32 and brings a GPU's vectors to the CPU
             return rows + vectors.shape[0];
         }
+
+        /// <summary>[images, C] as a new channel-major [C, images] tensor, to be normalised in place.</summary>
+        private static Tensor Channels(Tensor byImage) => byImage.t().contiguous();
 
         public void Dispose()
         {
@@ -353,18 +357,26 @@ public static class EquivarianceMeasure
         {
             using var scope = NewDisposeScope();
             // Normalised in place: the stored values are not needed after this, and a copy would grow with N.
-            var (unitB, validB) = Similarity.NormalizeInPlace(_reference!.unsqueeze(0), kind); // [1, C, N]
-            for (int t = 0; t < Scores.Length; t++)
+            var (unitB, validB) = Similarity.NormalizeInPlace(Channels(_reference!).unsqueeze(0), kind); // [1, C, N]
+            // The fused kernel as for a spatial layer of one "image" whose positions are the N images (g moves none of
+            // them): the logits' C × C′ similarities are as many as a late stage's, and the batched product writes them
+            // all before it takes the max. The vectors are unit already; the kernel's own normalisation keeps them so.
+            var packed = UsesKernel(unitB) ? new SimilarityKernel.Reference(unitB, kind) : null;
+            var identity = packed is null ? null : Enumerable.Range(0, checked((int)unitB.shape[2])).ToArray();
+            // The transforms side by side: the kernel runs a single "image" on one thread, and the rest is a few passes.
+            // Each has its own choices and dispose scope (a scope belongs to the thread that opened it).
+            Parallel.For(0, Scores.Length, new ParallelOptions { MaxDegreeOfParallelism = ComputeThreads.Count }, t =>
             {
                 using var inner = NewDisposeScope();
-                var (unitA, validA) = Similarity.NormalizeInPlace(_moved![t].unsqueeze(0), kind);
+                var (unitA, validA) = Similarity.NormalizeInPlace(Channels(_moved![t]).unsqueeze(0), kind);
                 // The influences need each channel's partner, whether or not the run keeps the matching.
-                var choices = Choices ?? new ChannelChoices();
-                var partner = Similarity.Accumulate(unitA, validA, unitB, validB, Scores[t], choices)!;
-                AddChoices(t);
-                var influence = VectorInfluence.Of(unitA, validA, unitB, validB, partner);
+                var choices = new ChannelChoices();
+                if (packed is not null) SimilarityKernel.Accumulate(unitA, identity!, packed, Scores[t], choices);
+                else Similarity.Accumulate(unitA, validA, unitB, validB, Scores[t], choices)?.Dispose();
+                Matches?[t].Add(choices);
+                var influence = VectorInfluence.Of(unitA, validA, unitB, validB, choices.Partner);
                 Scores[t].SetInfluence(influence.Invariance, influence.Equivariance);
-            }
+            });
         }
     }
 }

@@ -206,7 +206,7 @@ public static class SimilarityKernel
         {
             var s = _cached ??= new Scratch();
             Grow(ref s.Unit, channels * length);
-            if (length >= ChunkedFrom) Grow(ref s.Partial, RoundUp(channels, Rows) * paddedChannels);
+            if (length >= ChunkedFrom) Grow(ref s.Partial, RowsPerPass(channels, paddedChannels) * paddedChannels);
             Grow(ref s.Best, channels);
             Grow(ref s.Diagonal, channels);
             Grow(ref s.Valid, channels);
@@ -510,56 +510,66 @@ public static class SimilarityKernel
     private static Vector256<float> MaxOfHalves(Vector512<float> v) => Vector256.Max(v.GetLower(), v.GetUpper());
 
     /// <summary>
-    /// Long vectors (many positions, as in early layers): the C×C′ products are few next to the positions, so they are
-    /// summed in a small buffer over chunks of positions whose reference block stays in the L1 cache (streaming the
-    /// whole block once per row block would read it from L2 C/4 times), then folded row by row.
+    /// Long vectors (many positions, as in early layers, or a vector layer's N images): the C×C′ products are few next
+    /// to the positions, so they are summed in a small buffer over chunks of positions whose reference block stays in
+    /// the L1 cache (streaming the whole block once per row block would read it from L2 C/4 times), then folded row by
+    /// row. The rows go in passes whose sums fit the L2 cache: the logits' 1,000 × 1,024 sums (4 MiB) went to memory
+    /// and back once per chunk.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Chunked(Scratch s, int c, int l, int cp, ReadOnlySpan<float> packed, ReadOnlySpan<float> bias, int[] rows)
     {
-        var partial = s.Partial.AsSpan(0, RoundUp(c, Rows) * cp);
-        partial.Clear();
-        int chunk = Math.Max(16, L1Floats / cp);
+        int chunk = Math.Max(16, L1Floats / cp), pass = RowsPerPass(c, cp);
         ref float b = ref MemoryMarshal.GetReference(packed);
-        ref float p = ref MemoryMarshal.GetReference(partial);
         ref int rowOf = ref MemoryMarshal.GetArrayDataReference(rows);
-        if (WideVectors) ChunkedProducts512(s, c, l, cp, chunk, ref b, ref p, ref rowOf);
-        else ChunkedProducts256(s, c, l, cp, chunk, ref b, ref p, ref rowOf);
         var lane = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
         ref float bi = ref MemoryMarshal.GetReference(bias);
-        for (int row = 0; row < c; row++)
+        for (int first = 0; first < c; first += pass)
         {
-            var best = Vector256.Create(float.NegativeInfinity);
-            var arg = Vector256<int>.Zero;
-            nuint start = (nuint)(row * cp);
-            for (int j0 = 0; j0 < cp; j0 += Columns)
+            int last = Math.Min(c, first + pass);
+            var partial = s.Partial.AsSpan(0, RoundUp(last - first, Rows) * cp);
+            partial.Clear();
+            ref float p = ref MemoryMarshal.GetReference(partial);
+            if (WideVectors) ChunkedProducts512(s, first, last, l, cp, chunk, ref b, ref p, ref rowOf);
+            else ChunkedProducts256(s, first, last, l, cp, chunk, ref b, ref p, ref rowOf);
+            for (int row = first; row < last; row++)
             {
-                var index0 = lane + Vector256.Create(j0);
-                Fold(Vector256.LoadUnsafe(ref p, start + (nuint)j0) + Vector256.LoadUnsafe(ref bi, (nuint)j0),
-                     Vector256.LoadUnsafe(ref p, start + (nuint)j0 + 8) + Vector256.LoadUnsafe(ref bi, (nuint)j0 + 8),
-                     index0, index0 + Vector256.Create(8), ref best, ref arg);
+                var best = Vector256.Create(float.NegativeInfinity);
+                var arg = Vector256<int>.Zero;
+                nuint start = (nuint)((row - first) * cp);
+                for (int j0 = 0; j0 < cp; j0 += Columns)
+                {
+                    var index0 = lane + Vector256.Create(j0);
+                    Fold(Vector256.LoadUnsafe(ref p, start + (nuint)j0) + Vector256.LoadUnsafe(ref bi, (nuint)j0),
+                         Vector256.LoadUnsafe(ref p, start + (nuint)j0 + 8) + Vector256.LoadUnsafe(ref bi, (nuint)j0 + 8),
+                         index0, index0 + Vector256.Create(8), ref best, ref arg);
+                }
+                s.Diagonal[row] = partial[(row - first) * cp + row] + bias[row];
+                Finish(s, row, c, best, arg, 0);
             }
-            s.Diagonal[row] = partial[row * cp + row] + bias[row];
-            Finish(s, row, c, best, arg, 0);
         }
     }
 
-    /// <summary>The chunked sums with 4×16 tiles of 256-bit registers.</summary>
+    /// <summary>Rows summed in one pass of <see cref="Chunked"/>: all of them where their sums fit <see cref="L2Floats"/>.</summary>
+    private static int RowsPerPass(int channels, int paddedChannels) =>
+        Math.Min(RoundUp(channels, Rows), Math.Max(Rows, L2Floats / paddedChannels / Rows * Rows));
+
+    /// <summary>The chunked sums of rows <paramref name="first"/>…<paramref name="last"/> − 1 with 4×16 tiles of 256-bit registers.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ChunkedProducts256(Scratch s, int c, int l, int cp, int chunk, ref float b, ref float p, ref int rowOf)
+    private static void ChunkedProducts256(Scratch s, int first, int last, int l, int cp, int chunk, ref float b, ref float p, ref int rowOf)
     {
         for (int q0 = 0; q0 < l; q0 += chunk)
         {
             int q1 = Math.Min(l, q0 + chunk);
-            for (int c0 = 0; c0 < c; c0 += Rows)
+            for (int c0 = first; c0 < last; c0 += Rows)
             {
                 ref float r0 = ref s.Unit[c0 * l];
-                ref float r1 = ref s.Unit[Math.Min(c0 + 1, c - 1) * l];
-                ref float r2 = ref s.Unit[Math.Min(c0 + 2, c - 1) * l];
-                ref float r3 = ref s.Unit[Math.Min(c0 + 3, c - 1) * l];
+                ref float r1 = ref s.Unit[Math.Min(c0 + 1, last - 1) * l];
+                ref float r2 = ref s.Unit[Math.Min(c0 + 2, last - 1) * l];
+                ref float r3 = ref s.Unit[Math.Min(c0 + 3, last - 1) * l];
                 for (int j0 = 0; j0 < cp; j0 += Columns)
                 {
-                    nuint o0 = (nuint)(c0 * cp + j0), o1 = o0 + (nuint)cp, o2 = o1 + (nuint)cp, o3 = o2 + (nuint)cp;
+                    nuint o0 = (nuint)((c0 - first) * cp + j0), o1 = o0 + (nuint)cp, o2 = o1 + (nuint)cp, o3 = o2 + (nuint)cp;
                     var a00 = Vector256.LoadUnsafe(ref p, o0); var a01 = Vector256.LoadUnsafe(ref p, o0 + 8);
                     var a10 = Vector256.LoadUnsafe(ref p, o1); var a11 = Vector256.LoadUnsafe(ref p, o1 + 8);
                     var a20 = Vector256.LoadUnsafe(ref p, o2); var a21 = Vector256.LoadUnsafe(ref p, o2 + 8);
@@ -592,20 +602,20 @@ public static class SimilarityKernel
     /// broadcasts per multiply-add of the 256-bit tiles.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ChunkedProducts512(Scratch s, int c, int l, int cp, int chunk, ref float b, ref float p, ref int rowOf)
+    private static void ChunkedProducts512(Scratch s, int first, int last, int l, int cp, int chunk, ref float b, ref float p, ref int rowOf)
     {
         for (int q0 = 0; q0 < l; q0 += chunk)
         {
             int q1 = Math.Min(l, q0 + chunk);
-            for (int c0 = 0; c0 < c; c0 += Rows)
+            for (int c0 = first; c0 < last; c0 += Rows)
             {
                 ref float r0 = ref s.Unit[c0 * l];
-                ref float r1 = ref s.Unit[Math.Min(c0 + 1, c - 1) * l];
-                ref float r2 = ref s.Unit[Math.Min(c0 + 2, c - 1) * l];
-                ref float r3 = ref s.Unit[Math.Min(c0 + 3, c - 1) * l];
+                ref float r1 = ref s.Unit[Math.Min(c0 + 1, last - 1) * l];
+                ref float r2 = ref s.Unit[Math.Min(c0 + 2, last - 1) * l];
+                ref float r3 = ref s.Unit[Math.Min(c0 + 3, last - 1) * l];
                 for (int j0 = 0; j0 < cp; j0 += 2 * Columns)
                 {
-                    nuint o0 = (nuint)(c0 * cp + j0), o1 = o0 + (nuint)cp, o2 = o1 + (nuint)cp, o3 = o2 + (nuint)cp;
+                    nuint o0 = (nuint)((c0 - first) * cp + j0), o1 = o0 + (nuint)cp, o2 = o1 + (nuint)cp, o3 = o2 + (nuint)cp;
                     var a00 = Vector512.LoadUnsafe(ref p, o0); var a01 = Vector512.LoadUnsafe(ref p, o0 + 16);
                     var a10 = Vector512.LoadUnsafe(ref p, o1); var a11 = Vector512.LoadUnsafe(ref p, o1 + 16);
                     var a20 = Vector512.LoadUnsafe(ref p, o2); var a21 = Vector512.LoadUnsafe(ref p, o2 + 16);
@@ -638,6 +648,12 @@ public static class SimilarityKernel
 
     /// <summary>About a quarter of a 32 KiB L1 data cache in floats, for a chunk of the reference block.</summary>
     private const int L1Floats = 2048;
+
+    /// <summary>
+    /// A quarter of a 1 MiB L2 cache in floats, for one pass's sums. Every spatial layer of the ResNets here fits in
+    /// one pass (ImageNet's layer3: 256 × 256).
+    /// </summary>
+    private const int L2Floats = 1 << 16;
 
     /// <summary>Running max per lane; a later column replaces the lane's best only when strictly greater.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -15,10 +15,10 @@ public static class VectorInfluence
     /// For unit vectors <c>a, b: [1, C, N]</c> (as <see cref="Similarity.Normalize"/> makes them). With image weights
     /// w, S(x, y) = Σ w x y / √(Σ w x² · Σ w y²) on the centred (pearson) or raw (cosine) values; at w = 1 its
     /// derivative for image n is a_n·b_n − S/2·(a_n² + b_n²) (centring adds nothing, as the centred values sum to 0).
-    /// The equivariance holds each channel's best partner c′ (<paramref name="partner"/> <c>[1, C]</c>, as the score
-    /// chose it) fixed. The layer's influence is the mean over the channels its score averages.
+    /// The equivariance holds each channel's best partner c′ (<paramref name="partner"/>[c], as the score chose it; −1
+    /// where the channel has none) fixed. The layer's influence is the mean over the channels its score averages.
     /// </summary>
-    public static ImageInfluence Of(Tensor unitA, Tensor validA, Tensor unitB, Tensor validB, Tensor partner)
+    public static ImageInfluence Of(Tensor unitA, Tensor validA, Tensor unitB, Tensor validB, int[] partner)
     {
         // A few passes over C × N values, read where they are: plain loops in double beat a dozen small tensor
         // operations, and copies would grow with N.
@@ -29,10 +29,9 @@ public static class VectorInfluence
         var b = MemoryMarshal.Cast<byte, float>(bValues.bytes);
         var va = TensorMemory.ToArray<bool>(validA.to_type(ScalarType.Bool));
         var vb = TensorMemory.ToArray<bool>(validB.to_type(ScalarType.Bool));
-        var best = TensorMemory.ToArray<long>(partner.to_type(ScalarType.Int64));
         bool anyB = vb.Any(v => v);
         var invariance = Influence(a, b, channels, n, va, vb, null, anyB);
-        var equivariance = Influence(a, b, channels, n, va, vb, best, anyB);
+        var equivariance = Influence(a, b, channels, n, va, vb, partner, anyB);
         return new ImageInfluence(invariance, equivariance);
     }
 
@@ -42,7 +41,7 @@ public static class VectorInfluence
     /// channel has one.
     /// </summary>
     private static double[]? Influence(ReadOnlySpan<float> a, ReadOnlySpan<float> b, int channels, int n,
-        bool[] validA, bool[] validB, long[]? best, bool anyB)
+        bool[] validA, bool[] validB, int[]? best, bool anyB)
     {
         var z = new double[n];
         int counted = 0;
@@ -50,7 +49,7 @@ public static class VectorInfluence
         {
             bool paired = best is null ? validA[c] && validB[c] : validA[c] && anyB;
             if (!paired) continue;
-            int p = best is null ? c : (int)best[c];
+            int p = best is null ? c : best[c];
             counted++;
             var x = a.Slice(c * n, n);
             var y = b.Slice(p * n, n);

@@ -24,6 +24,7 @@ public class SimilarityKernelTests : IDisposable
         {
             (3, 1, 4, true), (5, 3, 9, false), (4, 17, 4, true), (2, 64, 50, true), (3, 33, 2, false), (2, 512, 4, true),
             (1, 16, 1024, true), (3, 40, 200, false), (2, 6, 64, true),
+            (1, 300, 70, true), // long vectors whose sums do not fit one pass (300 × 320 > L2Floats): two passes of rows
         };
         var data = new TheoryData<int, int, int, bool, bool>();
         foreach (var (n, c, l, pearson) in shapes)
@@ -189,12 +190,13 @@ public sealed class KernelSwitchTests : IDisposable
                 // The channel matching: the same partners and shares, except where two partners tie up to float
                 // rounding. On grids of a few positions (layer2's 4×4 and layer3's 2×2 here) ReLU maps with one or two
                 // non-zero positions correlate exactly alike with every such partner, and the two paths sum in
-                // different orders. Vector layers take the same path either way.
+                // different orders; so do the pooled vectors over 7 images, where a channel that fires on one image
+                // only is the same unit vector as every other such channel. The similarities themselves agree below.
                 var (m, o) = (expected.Layers[l].Matching![key], actual.Layers[l].Matching![key]);
                 Assert.Equal(m.Decisions, o.Decisions);
                 long positions = expected.Layers[l].Shape.Skip(1).Aggregate(1L, (a, b) => a * b);
                 var same = m.Rows().Zip(o.Rows()).Count(p => p.First.Match == p.Second.Match && p.First.MatchShare == p.Second.MatchShare);
-                if (positions >= 64 || expected.Layers[l].Shape.Length == 1) Assert.Equal(m.Channels, same);
+                if (positions >= 64 && expected.Layers[l].Shape.Length > 1) Assert.Equal(m.Channels, same);
                 else Assert.True(same >= 0.8 * m.Channels, $"{expected.Layers[l].Name}/{key}: {same} of {m.Channels} channels match alike");
                 // Stored to 4 decimals: a difference of 1e-6 can move the last one.
                 for (int c = 0; c < m.Channels; c++)
