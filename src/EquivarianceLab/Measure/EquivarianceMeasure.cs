@@ -272,7 +272,7 @@ public static class EquivarianceMeasure
         // transpose, for each channel's vector over the images (writing a batch straight into [C, images] columns is
         // an element-by-element strided copy, slower than the rest of the layer's work).
         private Tensor? _reference;
-        private Tensor[]? _moved;
+        private Tensor?[]? _moved;
         private long _channels, _referenceRows;
         private long[]? _movedRows;
 
@@ -332,7 +332,7 @@ public static class EquivarianceMeasure
         }
 
         public void AppendReference(Tensor vectors) => _referenceRows = Append(_reference!, _referenceRows, vectors);
-        public void AppendMoved(int transform, Tensor vectors) => _movedRows![transform] = Append(_moved![transform], _movedRows[transform], vectors);
+        public void AppendMoved(int transform, Tensor vectors) => _movedRows![transform] = Append(_moved![transform]!, _movedRows[transform], vectors);
 
         private long Append(Tensor into, long rows, Tensor vectors)
         {
@@ -343,13 +343,22 @@ public static class EquivarianceMeasure
             return rows + vectors.shape[0];
         }
 
-        /// <summary>[images, C] as a new channel-major [C, images] tensor, to be normalised in place.</summary>
-        private static Tensor Channels(Tensor byImage) => byImage.t().contiguous();
+        /// <summary>
+        /// The stored [images, C] rows as a channel-major [C, images] tensor of this scope, to be normalised in place;
+        /// the rows are released at once, so the layer holds one copy of its values at a time.
+        /// </summary>
+        private static Tensor TakeChannels(ref Tensor? byImage)
+        {
+            var channels = byImage!.t().contiguous();
+            byImage.Dispose();
+            byImage = null;
+            return channels;
+        }
 
         public void Dispose()
         {
             _reference?.Dispose();
-            foreach (var moved in _moved ?? []) moved.Dispose();
+            foreach (var moved in _moved ?? []) moved?.Dispose();
         }
 
         /// <summary>Vector layer: channel c's vector runs over the N images; B = f(X) for every g (g acts as the identity).</summary>
@@ -357,7 +366,7 @@ public static class EquivarianceMeasure
         {
             using var scope = NewDisposeScope();
             // Normalised in place: the stored values are not needed after this, and a copy would grow with N.
-            var (unitB, validB) = Similarity.NormalizeInPlace(Channels(_reference!).unsqueeze(0), kind); // [1, C, N]
+            var (unitB, validB) = Similarity.NormalizeInPlace(TakeChannels(ref _reference).unsqueeze(0), kind); // [1, C, N]
             // The fused kernel as for a spatial layer of one "image" whose positions are the N images (g moves none of
             // them): the logits' C × C′ similarities are as many as a late stage's, and the batched product writes them
             // all before it takes the max. The vectors are unit already; the kernel's own normalisation keeps them so.
@@ -368,7 +377,7 @@ public static class EquivarianceMeasure
             Parallel.For(0, Scores.Length, new ParallelOptions { MaxDegreeOfParallelism = ComputeThreads.Count }, t =>
             {
                 using var inner = NewDisposeScope();
-                var (unitA, validA) = Similarity.NormalizeInPlace(Channels(_moved![t]).unsqueeze(0), kind);
+                var (unitA, validA) = Similarity.NormalizeInPlace(TakeChannels(ref _moved![t]).unsqueeze(0), kind);
                 // The influences need each channel's partner, whether or not the run keeps the matching.
                 var choices = new ChannelChoices();
                 if (packed is not null) SimilarityKernel.Accumulate(unitA, identity!, packed, Scores[t], choices);
