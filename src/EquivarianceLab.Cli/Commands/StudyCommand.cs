@@ -84,13 +84,13 @@ public static class StudyCommand
         {
             throw new EquivarianceLabException($"--out {outDir}: cannot create the folder ({e.Message}).", e);
         }
-        var files = new StudyFiles(outDir, study.Name);
+        var files = new StudyFiles(outDir, study);
 
         using var cancel = MeasureCommand.CancelOnCtrlC();
         var observer = new Observer(files);
         var run = StudyRunner.Run(resolved, new StudyRunOptions { Images = images, BatchSize = batch }, observer, cancel.Token);
         var summary = files.WriteEntries(run.Entries);
-        var written = new List<string> { files.Json, files.Csv, files.SummaryJson, files.SummaryCsv };
+        var written = new List<string>(files.EntryFiles);
 
         Console.Out.Write(StudyOutput.Table(study, summary));
         if (study.CorrelateAccuracy)

@@ -155,6 +155,40 @@ public class SeedSummaryTests
         Assert.Equal(lines[3].IndexOf("0.233", StringComparison.Ordinal), lines[4].IndexOf("0.300", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void The_markdown_table_shows_mean_and_sd_to_two_decimals_and_a_dash_where_there_is_no_value()
+    {
+        var study = StudyCatalog.Get("architecture"); // translation and rotation: two captioned tables
+        var markdown = StudyOutput.MarkdownTable(study, StudySummary.Compute(Entries));
+        const string header = "| setting | label | seeds | acc % | Early inv / eqv | Middle inv / eqv | Late inv / eqv | Pool inv / eqv | Final inv / eqv |\n|---|---|---|---|---|---|---|---|---|\n";
+        // Setting a by hand (above): accuracy 92 ± √7 = 2.65; Early 0.7/3 = 0.23 ± √(7/3)/10 = 0.15 and 0.50 ± 0.00;
+        // Middle 0.30 ± √0.02 = 0.14 and 0.60 (one seed, no sd); Late and Pool absent; Final of one seed.
+        Assert.Equal(
+            "*translation*\n\n" + header +
+            "| `a` | A | 1 | 90.00 | 0.80 / 0.80 | — | — | — | — |\n" +
+            "\n*rotation*\n\n" + header +
+            "| `a` | A | 3 | 92.00 ± 2.65 | 0.23 ± 0.15 / 0.50 ± 0.00 | 0.30 ± 0.14 / 0.60 | — | — | 0.90 / 0.95 |\n" +
+            "| `b` | B | 1 | 80.00 | 0.30 / 0.70 | — | — | — | — |\n",
+            markdown);
+        // A score just below zero is 0.00, as the README writes it.
+        var nearZero = Seed(Entry("z", 90, "rotation", ("Early", -0.001, 0.004)), "z", 0);
+        Assert.Contains("| 0.00 / 0.00 |", StudyOutput.MarkdownTable(StudyCatalog.Get("task-symmetry"), StudySummary.Compute([nearZero])));
+        // A study with one family has no caption.
+        Assert.StartsWith(header, StudyOutput.MarkdownTable(StudyCatalog.Get("task-symmetry"), StudySummary.Compute(Entries)));
+    }
+
+    [Fact]
+    public void The_markdown_table_cannot_be_broken_by_a_model_id_or_a_label()
+    {
+        // A zoo folder may be named anything; a card-derived label too. Neither may end a cell, start a link or inline HTML.
+        var entry = Seed(Entry("x", null, "rotation", ("Early", 0.5, 0.5)), "x", 0) with { Setting = "a|b`<img src=x>", Label = "k | [link](http://e) <b>\nnext" };
+        var markdown = StudyOutput.MarkdownTable(StudyCatalog.Get("task-symmetry"), StudySummary.Compute([entry]));
+        var row = markdown.TrimEnd('\n').Split('\n')[^1];
+        Assert.Equal(@"| a\|b\`\<img src=x\> | k \| \[link\]\(http://e\) \<b\> next | 1 | — | 0.50 / 0.50 | — | — | — | — |", row);
+        // Ten unescaped pipes: the nine cells of a row, no more.
+        Assert.Equal(10, row.Replace(@"\|", "", StringComparison.Ordinal).Count(c => c == '|'));
+    }
+
     // Four settings of three seeds each. Setting k's accuracies are 60 + 5k − 1, 60 + 5k, 60 + 5k + 1 (means 65, 70, 75,
     // 80); its Early invariances its mean −0.01, +0, +0.01, with means 0.1, 0.3, 0.2, 0.4: over the means, ranks 1 3 2 4
     // against 1 2 3 4, ρ = 0.8 with the exact p = 1/3 (AccuracyCorrelationTests). A control without an accuracy is left out.

@@ -131,6 +131,10 @@ public class StudyCommandTests
         Assert.Equal(spread.Mean, double.Parse(Cell(summary[1], "equivarianceMean"), System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal(spread.Sd, double.Parse(Cell(summary[1], "equivarianceSd"), System.Globalization.CultureInfo.InvariantCulture));
         Assert.True(File.Exists(Path.Combine(dir.Path, "out", "task-symmetry-summary.json")));
+        // The Markdown table: one row for the setting, two seeds, accuracy 89 ± √2.
+        var markdown = File.ReadAllText(Path.Combine(dir.Path, "out", "task-symmetry.md"));
+        Assert.Equal(StudyOutput.MarkdownTable(StudyCatalog.Get("task-symmetry"), StudySummary.Compute(entries)), markdown);
+        Assert.Contains("| `tiny` | FMNIST-6 | 2 | 89.00 ± 1.41 |", markdown);
 
         // stdout: one row for the setting, with its two seeds, the mean accuracy ± its sd (√2) and no row per model.
         var lines = run.Stdout.Split('\n');
