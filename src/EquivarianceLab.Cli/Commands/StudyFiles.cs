@@ -4,13 +4,12 @@ namespace EquivarianceLab.Cli.Commands;
 
 /// <summary>
 /// The files <c>eqlab study NAME --out DIR</c> writes (docs/studies.md, "Outputs"): per model <c>NAME.json</c> and
-/// <c>NAME.csv</c>, per setting <c>NAME-summary.json</c>, <c>NAME-summary.csv</c> and the table as Markdown <c>NAME.md</c>, and for a study that correlates
-/// with accuracy <c>NAME-spearman.*</c> (every model a point) and <c>NAME-spearman-means.*</c> (every setting's mean a point).
+/// <c>NAME.csv</c>, per setting <c>NAME-summary.json</c>, <c>NAME-summary.csv</c> and the table as Markdown
+/// <c>NAME.md</c>, and for a study that correlates with accuracy <c>NAME-spearman.*</c> (every model a point) and
+/// <c>NAME-spearman-means.*</c> (every setting's mean a point).
 /// </summary>
 internal sealed class StudyFiles(string folder, StudyDefinition definition)
 {
-    private readonly string _name = definition.Name;
-
     public string Json { get; } = Path.Combine(folder, definition.Name + ".json");
     public string Csv { get; } = Path.Combine(folder, definition.Name + ".csv");
     public string SummaryJson { get; } = Path.Combine(folder, definition.Name + "-summary.json");
@@ -38,8 +37,8 @@ internal sealed class StudyFiles(string folder, StudyDefinition definition)
         var written = new List<string>();
         foreach (var (suffix, rows) in new[] { ("-spearman", models), ("-spearman-means", means) })
         {
-            var json = Path.Combine(folder, _name + suffix + ".json");
-            var csv = Path.Combine(folder, _name + suffix + ".csv");
+            var json = Path.Combine(folder, definition.Name + suffix + ".json");
+            var csv = Path.Combine(folder, definition.Name + suffix + ".csv");
             Write(json, StudyOutput.CorrelationJson(rows));
             Write(csv, StudyOutput.CorrelationCsv(rows));
             written.Add(json);
