@@ -25,10 +25,7 @@ public static partial class StudyOutput
     {
         ArgumentNullException.ThrowIfNull(study);
         ArgumentNullException.ThrowIfNull(settings);
-        var tables = study.Measurements
-            .Select(m => (m, rows: settings.Where(s => s.Key.Transform == m.TransformName && s.Key.MaxShift == m.MaxShift).ToList()))
-            .Where(t => t.rows.Count > 0)
-            .ToList();
+        var tables = TablesOf(study, settings);
         var sb = new StringBuilder();
         foreach (var (m, rows) in tables)
         {

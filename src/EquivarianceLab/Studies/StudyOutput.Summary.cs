@@ -81,10 +81,8 @@ public static partial class StudyOutput
     public static string Table(StudyDefinition study, IReadOnlyList<SettingSummary> settings)
     {
         var sb = new StringBuilder();
-        foreach (var m in study.Measurements)
+        foreach (var (m, rows) in TablesOf(study, settings))
         {
-            var rows = settings.Where(s => s.Key.Transform == m.TransformName && s.Key.MaxShift == m.MaxShift).ToList();
-            if (rows.Count == 0) continue;
             if (sb.Length > 0) sb.Append('\n');
             var probes = string.Join(", ", rows.Select(s => s.Key.Probe).Distinct());
             var images = string.Join("/", rows.Select(s => s.Key.Images).Distinct().Select(Int));
@@ -117,6 +115,13 @@ public static partial class StudyOutput
         }
         return sb.ToString();
     }
+
+    /// <summary>The study's transform families in its order, each with the settings measured with it; families without any are left out.</summary>
+    private static List<(StudyMeasurement Measurement, List<SettingSummary> Rows)> TablesOf(StudyDefinition study, IReadOnlyList<SettingSummary> settings) =>
+        study.Measurements
+            .Select(m => (m, settings.Where(s => s.Key.Transform == m.TransformName && s.Key.MaxShift == m.MaxShift).ToList()))
+            .Where(t => t.Item2.Count > 0)
+            .ToList();
 
     // "mean ± sd": the mean right-aligned in 6 characters so that the means of a column line up whether or not an sd
     // follows; the sd left-aligned after it. A cell without a mean is blank.
