@@ -14,8 +14,11 @@ public partial class CommittedAccuracyStudyTests
     private static readonly string Root = FeatureModels.RepositoryPaths.Root
         ?? throw new InvalidOperationException("The repository root was not found above " + AppContext.BaseDirectory);
 
-    private static IReadOnlyList<StudyEntry> Entries() =>
-        StudyOutput.ReadJson(File.ReadAllText(Path.Combine(Root, "studies", "accuracy.json")));
+    // studies/accuracy.json holds 84 full results (32 MB): read once for all the tests of this class.
+    private static readonly Lazy<IReadOnlyList<StudyEntry>> Committed =
+        new(() => StudyOutput.ReadJson(File.ReadAllText(Path.Combine(Root, "studies", "accuracy.json"))));
+
+    private static IReadOnlyList<StudyEntry> Entries() => Committed.Value;
 
     /// <summary>Each point a model (every seed), or each point a setting (its seeds' means).</summary>
     private static IReadOnlyList<AccuracyCorrelationRow> Computed(bool overSettingMeans) =>

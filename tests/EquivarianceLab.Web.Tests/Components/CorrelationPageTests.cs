@@ -129,11 +129,12 @@ public sealed class CorrelationPageTests : MudTestBase
 
         var study = CompareService.WithStatistics(await Services.GetRequiredService<CompareService>().CorrelationGroupsAsync(), null);
         var csv = ReadCsv(Path.Combine(root, "studies", "accuracy-spearman.csv"));
+        int ModelsScoredOn(string testSet) => entries.Where(e => e.AccuracyDataset == testSet).Select(e => e.ModelId).Distinct().Count();
         var compared = 0;
         foreach (var group in study.Groups.Where(g => g.Key.TestSet == "fmnist/test"))
         {
             // Every seed of every 10-class setting is a point of its own.
-            Assert.Equal(entries.Where(e => e.AccuracyDataset == "fmnist/test").Select(e => e.ModelId).Distinct().Count(), group.N);
+            Assert.Equal(ModelsScoredOn("fmnist/test"), group.N);
             foreach (var part in group.Parts!)
             {
                 foreach (var (measure, c) in new[] { ("invariance", part.Invariance), ("equivariance", part.Equivariance) })
@@ -153,7 +154,7 @@ public sealed class CorrelationPageTests : MudTestBase
         // each of their groups holds only that task's seeds.
         var others = study.Groups.Where(g => g.Key.TestSet != "fmnist/test").ToList();
         Assert.Equal(3 * 2, others.Count);
-        Assert.All(others, g => Assert.Equal(entries.Where(e => e.AccuracyDataset == g.Key.TestSet).Select(e => e.ModelId).Distinct().Count(), g.N));
+        Assert.All(others, g => Assert.Equal(ModelsScoredOn(g.Key.TestSet), g.N));
     }
 
     /// <summary>A plain CSV reader (quoted fields with doubled quotes), independent of the app's writer.</summary>
