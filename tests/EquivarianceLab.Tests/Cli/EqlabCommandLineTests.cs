@@ -360,6 +360,9 @@ public sealed partial class EqlabCommandLineTests(EqlabFixture fixture) : IClass
         Assert.True(forward > 0 && measure > 0, run.ToString());
         // The ratio is the two printed times' (each rounded to a millisecond).
         Assert.InRange(ratio, measure / forward - 0.01 - 0.002 / forward, measure / forward + 0.01 + 0.002 / forward);
+        // The time the JIT spent compiling during the timed runs is reported: never negative, and for a run of a few
+        // seconds not minutes (the warm-up, where most compiling happens, is outside it).
+        Assert.InRange(Figure(run.Stdout, @"^JIT during the two\s+(\S+) s"), 0, 30);
         // Measured on eqlab measure processes of their own (16 and 64 images): both ran, and a process that loaded
         // libtorch and ONNX Runtime holds well over 100 MiB.
         Assert.InRange(Figure(run.Stdout, @"^peak memory at N\s+([0-9.]+) MiB"), 100, 4096);
