@@ -272,8 +272,8 @@ public static class SimilarityKernel
     private static bool Normalize(ReadOnlySpan<float> x, Span<float> unit, SimilarityKind kind)
     {
         int l = x.Length;
-        x.CopyTo(unit);
-        float mean = kind == SimilarityKind.Pearson ? (float)(Sum(unit) / l) : 0f;
+        double sum = SumAndCopy(x, unit);
+        float mean = kind == SimilarityKind.Pearson ? (float)(sum / l) : 0f;
         double squares = CentreAndSquare(unit, mean);
         bool valid;
         if (kind == SimilarityKind.Pearson)
@@ -291,24 +291,42 @@ public static class SimilarityKernel
         return valid;
     }
 
-    private static double Sum(ReadOnlySpan<float> x)
+    /// <summary>Σx, while x is copied into <paramref name="unit"/> (one pass over f(gX) instead of two).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double SumAndCopy(ReadOnlySpan<float> x, Span<float> unit)
     {
         var acc0 = Vector256<float>.Zero;
         var acc1 = Vector256<float>.Zero;
-        int q = 0;
-        ref float start = ref MemoryMarshal.GetReference(x);
-        for (; q + 16 <= x.Length; q += 16)
+        int q = 0, l = x.Length;
+        ref float from = ref MemoryMarshal.GetReference(x);
+        ref float to = ref MemoryMarshal.GetReference(unit);
+        for (; q + 16 <= l; q += 16)
         {
-            acc0 += Vector256.LoadUnsafe(ref start, (nuint)q);
-            acc1 += Vector256.LoadUnsafe(ref start, (nuint)q + 8);
+            var v0 = Vector256.LoadUnsafe(ref from, (nuint)q);
+            var v1 = Vector256.LoadUnsafe(ref from, (nuint)q + 8);
+            v0.StoreUnsafe(ref to, (nuint)q);
+            v1.StoreUnsafe(ref to, (nuint)q + 8);
+            acc0 += v0;
+            acc1 += v1;
         }
-        for (; q + 8 <= x.Length; q += 8) acc0 += Vector256.LoadUnsafe(ref start, (nuint)q);
+        for (; q + 8 <= l; q += 8)
+        {
+            var v = Vector256.LoadUnsafe(ref from, (nuint)q);
+            v.StoreUnsafe(ref to, (nuint)q);
+            acc0 += v;
+        }
         double sum = Vector256.Sum(acc0 + acc1);
-        for (; q < x.Length; q++) sum += x[q];
+        for (; q < l; q++)
+        {
+            float v = Unsafe.Add(ref from, q);
+            Unsafe.Add(ref to, q) = v;
+            sum += v;
+        }
         return sum;
     }
 
     /// <summary>x − <paramref name="mean"/> in place; returns Σ(x − mean)².</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static double CentreAndSquare(Span<float> x, float mean)
     {
         var m = Vector256.Create(mean);
@@ -341,6 +359,7 @@ public static class SimilarityKernel
         return squares;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Scale(Span<float> x, float factor)
     {
         var f = Vector256.Create(factor);
@@ -427,8 +446,10 @@ public static class SimilarityKernel
     }
 
     /// <summary>
-    /// <see cref="RowBlock"/> with 4×32 tiles of 512-bit registers (half the loads and broadcasts per multiply-add);
-    /// each tile is folded as two 256-bit halves, so the max, argmax and diagonal are decided by the same code.
+    /// <see cref="RowBlock"/> with 4×32 tiles of 512-bit registers (half the loads and broadcasts per multiply-add),
+    /// folded in 512-bit registers too: on short vectors (ResNet's last stage, 4 positions) the max and argmax cost more
+    /// than the products, so each 16 similarities take one compare and two masked selects. The accumulators start at
+    /// the bias (0 or −∞), which gives the sums plus the bias exactly as adding it after them would.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowBlock512(Scratch s, int c0, int c, int l, int cp, ReadOnlySpan<float> packed, ReadOnlySpan<float> bias, int[] rows, bool argmax)
@@ -440,17 +461,21 @@ public static class SimilarityKernel
         ref float b = ref MemoryMarshal.GetReference(packed);
         ref float bi = ref MemoryMarshal.GetReference(bias);
         ref int rowOf = ref MemoryMarshal.GetArrayDataReference(rows);
-        var best0 = Vector256.Create(float.NegativeInfinity);
+        var best0 = Vector512.Create(float.NegativeInfinity);
         var best1 = best0; var best2 = best0; var best3 = best0;
-        var arg0 = Vector256<int>.Zero;
+        var arg0 = Vector512<int>.Zero;
         var arg1 = arg0; var arg2 = arg0; var arg3 = arg0;
-        var lane = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+        var index0 = Vector512<int>.Indices;
+        var step = Vector512.Create(2 * Columns);
+        int diagonalTile = c0 / (2 * Columns) * (2 * Columns); // rows c0…c0+3 lie in one tile: 32 is a multiple of 4
         Span<float> spill = stackalloc float[2 * Columns];
 
-        for (int j0 = 0; j0 < cp; j0 += 2 * Columns)
+        for (int j0 = 0; j0 < cp; j0 += 2 * Columns, index0 += step)
         {
-            Vector512<float> a00 = default, a01 = default, a10 = default, a11 = default,
-                             a20 = default, a21 = default, a30 = default, a31 = default;
+            var bias0 = Vector512.LoadUnsafe(ref bi, (nuint)j0);
+            var bias1 = Vector512.LoadUnsafe(ref bi, (nuint)j0 + 16);
+            Vector512<float> a00 = bias0, a01 = bias1, a10 = bias0, a11 = bias1,
+                             a20 = bias0, a21 = bias1, a30 = bias0, a31 = bias1;
             for (int q = 0; q < l; q++)
             {
                 nuint offset = (nuint)(Unsafe.Add(ref rowOf, q) + j0);
@@ -465,40 +490,31 @@ public static class SimilarityKernel
                 x = Vector512.Create(Unsafe.Add(ref r3, q));
                 a30 = Vector512.FusedMultiplyAdd(x, b0, a30); a31 = Vector512.FusedMultiplyAdd(x, b1, a31);
             }
-            var bias0 = Vector512.LoadUnsafe(ref bi, (nuint)j0);
-            var bias1 = Vector512.LoadUnsafe(ref bi, (nuint)j0 + 16);
-            a00 += bias0; a01 += bias1; a10 += bias0; a11 += bias1;
-            a20 += bias0; a21 += bias1; a30 += bias0; a31 += bias1;
             if (argmax)
             {
-                var index0 = lane + Vector256.Create(j0);
-                var index1 = index0 + Vector256.Create(8);
-                var index2 = index0 + Vector256.Create(16);
-                var index3 = index0 + Vector256.Create(24);
-                Fold(a00.GetLower(), a00.GetUpper(), index0, index1, ref best0, ref arg0);
-                Fold(a01.GetLower(), a01.GetUpper(), index2, index3, ref best0, ref arg0);
-                Fold(a10.GetLower(), a10.GetUpper(), index0, index1, ref best1, ref arg1);
-                Fold(a11.GetLower(), a11.GetUpper(), index2, index3, ref best1, ref arg1);
-                Fold(a20.GetLower(), a20.GetUpper(), index0, index1, ref best2, ref arg2);
-                Fold(a21.GetLower(), a21.GetUpper(), index2, index3, ref best2, ref arg2);
-                Fold(a30.GetLower(), a30.GetUpper(), index0, index1, ref best3, ref arg3);
-                Fold(a31.GetLower(), a31.GetUpper(), index2, index3, ref best3, ref arg3);
+                var index1 = index0 + Vector512.Create(16);
+                Fold(a00, index0, ref best0, ref arg0); Fold(a01, index1, ref best0, ref arg0);
+                Fold(a10, index0, ref best1, ref arg1); Fold(a11, index1, ref best1, ref arg1);
+                Fold(a20, index0, ref best2, ref arg2); Fold(a21, index1, ref best2, ref arg2);
+                Fold(a30, index0, ref best3, ref arg3); Fold(a31, index1, ref best3, ref arg3);
             }
             else
             {
-                best0 = Vector256.Max(best0, MaxOfHalves(Vector512.Max(a00, a01)));
-                best1 = Vector256.Max(best1, MaxOfHalves(Vector512.Max(a10, a11)));
-                best2 = Vector256.Max(best2, MaxOfHalves(Vector512.Max(a20, a21)));
-                best3 = Vector256.Max(best3, MaxOfHalves(Vector512.Max(a30, a31)));
+                best0 = Vector512.Max(best0, Vector512.Max(a00, a01));
+                best1 = Vector512.Max(best1, Vector512.Max(a10, a11));
+                best2 = Vector512.Max(best2, Vector512.Max(a20, a21));
+                best3 = Vector512.Max(best3, Vector512.Max(a30, a31));
             }
-            for (int r = 0; r < Rows && c0 + r < c; r++)
+            if (j0 == diagonalTile)
             {
-                int d = c0 + r - j0;
-                if ((uint)d >= 2 * Columns) continue;
-                var (lo, hi) = r switch { 0 => (a00, a01), 1 => (a10, a11), 2 => (a20, a21), _ => (a30, a31) };
-                lo.StoreUnsafe(ref MemoryMarshal.GetReference(spill));
-                hi.StoreUnsafe(ref MemoryMarshal.GetReference(spill), 16);
-                s.Diagonal[c0 + r] = spill[d];
+                // The c′ = c values (the same numbers the max saw).
+                for (int r = 0; r < Rows && c0 + r < c; r++)
+                {
+                    var (lo, hi) = r switch { 0 => (a00, a01), 1 => (a10, a11), 2 => (a20, a21), _ => (a30, a31) };
+                    lo.StoreUnsafe(ref MemoryMarshal.GetReference(spill));
+                    hi.StoreUnsafe(ref MemoryMarshal.GetReference(spill), 16);
+                    s.Diagonal[c0 + r] = spill[c0 + r - j0];
+                }
             }
         }
         Finish(s, c0, c, best0, arg0, 0);
@@ -507,7 +523,28 @@ public static class SimilarityKernel
         Finish(s, c0, c, best3, arg3, 3);
     }
 
-    private static Vector256<float> MaxOfHalves(Vector512<float> v) => Vector256.Max(v.GetLower(), v.GetUpper());
+    /// <summary>Running max per lane; a later column replaces the lane's best only when strictly greater.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Fold(Vector512<float> value, Vector512<int> index, ref Vector512<float> best, ref Vector512<int> arg)
+    {
+        var better = Vector512.GreaterThan(value, best);
+        best = Vector512.ConditionalSelect(better, value, best);
+        arg = Vector512.ConditionalSelect(better.AsInt32(), index, arg);
+    }
+
+    /// <summary>
+    /// <see cref="Finish(Scratch, int, int, Vector256{float}, Vector256{int}, int)"/> for sixteen lanes: the two halves
+    /// are merged lane by lane first (the greater, or on a tie the smaller c′).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Finish(Scratch s, int c0, int c, Vector512<float> best, Vector512<int> arg, int r)
+    {
+        if (c0 + r >= c) return;
+        Vector256<float> lo = best.GetLower(), hi = best.GetUpper();
+        Vector256<int> loArg = arg.GetLower(), hiArg = arg.GetUpper();
+        var takeHi = Vector256.GreaterThan(hi, lo) | (Vector256.Equals(hi, lo) & Vector256.LessThan(hiArg, loArg).AsSingle());
+        Finish(s, c0, c, Vector256.ConditionalSelect(takeHi, hi, lo), Vector256.ConditionalSelect(takeHi.AsInt32(), hiArg, loArg), r);
+    }
 
     /// <summary>
     /// Long vectors (many positions, as in early layers, or a vector layer's N images): the C×C′ products are few next
@@ -646,8 +683,12 @@ public static class SimilarityKernel
     /// <summary>Vectors with at least this many positions take the chunked path.</summary>
     private const int ChunkedFrom = 64;
 
-    /// <summary>About a quarter of a 32 KiB L1 data cache in floats, for a chunk of the reference block.</summary>
-    private const int L1Floats = 2048;
+    /// <summary>
+    /// A chunk of the reference block in floats (32 KiB, within a 48 KiB L1 data cache; it was 8 KiB, but chunks of
+    /// 16–32 positions spent more on reloading the sums per chunk than the L2 reads they saved: 10–15% of the
+    /// stem's and `layer2`'s kernel time in a microbenchmark).
+    /// </summary>
+    private const int L1Floats = 8192;
 
     /// <summary>
     /// A quarter of a 1 MiB L2 cache in floats, for one pass's sums. Every spatial layer of the ResNets here fits in
@@ -668,19 +709,25 @@ public static class SimilarityKernel
         arg = Vector256.ConditionalSelect(better.AsInt32(), indexHi, arg);
     }
 
-    /// <summary>The row's max over its eight lanes and the smallest c′ that reaches it.</summary>
+    /// <summary>
+    /// The row's max over its eight lanes and the smallest c′ that reaches it (−∞ and no c′ when no lane holds a
+    /// valid one). In registers: three swaps of lanes for the max, three for the smallest index among the lanes that
+    /// hold it — a loop over the lanes cost more than the products on short vectors.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Finish(Scratch s, int c0, int c, Vector256<float> best, Vector256<int> arg, int r)
     {
         if (c0 + r >= c) return;
-        float max = float.NegativeInfinity;
-        int index = int.MaxValue;
-        for (int k = 0; k < 8; k++)
-        {
-            float v = best.GetElement(k);
-            int j = arg.GetElement(k);
-            if (v > max || (v == max && j < index)) { max = v; index = j; }
-        }
-        s.Best[c0 + r] = max;
-        s.Argmax[c0 + r] = index;
+        // best holds no NaN (a lane only takes a value greater than its own), so the native max is exact here.
+        var max = Vector256.MaxNative(best, Vector256.Shuffle(best, Vector256.Create(4, 5, 6, 7, 0, 1, 2, 3)));
+        max = Vector256.MaxNative(max, Vector256.Shuffle(max, Vector256.Create(2, 3, 0, 1, 6, 7, 4, 5)));
+        max = Vector256.MaxNative(max, Vector256.Shuffle(max, Vector256.Create(1, 0, 3, 2, 5, 4, 7, 6)));
+        var index = Vector256.ConditionalSelect(Vector256.Equals(best, max).AsInt32(), arg, Vector256.Create(int.MaxValue));
+        index = Vector256.Min(index, Vector256.Shuffle(index, Vector256.Create(4, 5, 6, 7, 0, 1, 2, 3)));
+        index = Vector256.Min(index, Vector256.Shuffle(index, Vector256.Create(2, 3, 0, 1, 6, 7, 4, 5)));
+        index = Vector256.Min(index, Vector256.Shuffle(index, Vector256.Create(1, 0, 3, 2, 5, 4, 7, 6)));
+        float value = max.ToScalar();
+        s.Best[c0 + r] = value;
+        s.Argmax[c0 + r] = value == float.NegativeInfinity ? int.MaxValue : index.ToScalar();
     }
 }
