@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using EquivarianceLab.Compute;
 
 namespace EquivarianceLab.Measure;
 
@@ -12,6 +13,9 @@ public sealed class ChannelMatchAccumulator
     /// <summary>Partners kept per channel in the result (the heat map's rows); the rest are counted in no cell.</summary>
     public const int KeptPartners = 5;
 
+    /// <summary>Channels per task when the tallies are split across threads.</summary>
+    private const int ChannelBlock = 64;
+
     private PartnerCounts[] _counts = [];
     private double[] _bestSums = [], _diagonalSums = [];
     private int[] _bestCounts = [], _diagonalCounts = [];
@@ -20,17 +24,25 @@ public sealed class ChannelMatchAccumulator
     /// <summary>Adds one batch's choices (<see cref="ChannelChoices"/>: one decision per image and channel).</summary>
     public void Add(ChannelChoices choices)
     {
-        Ensure(choices.Channels);
-        AddChannels(choices);
+        int c = choices.Channels;
+        Ensure(c);
+        // Each channel's tallies are its own, so blocks of channels go side by side on the measure's threads (the same
+        // sums in any order): on a ResNet-18 at 64×64 the tallies had been a tenth of the time beyond the forward passes.
+        int blocks = (c + ChannelBlock - 1) / ChannelBlock;
+        if (blocks > 1 && ComputeThreads.Count > 1)
+            Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = ComputeThreads.Count },
+                block => AddChannels(choices, block * ChannelBlock, Math.Min(c, (block + 1) * ChannelBlock)));
+        else
+            AddChannels(choices, 0, c);
         _decisions += choices.Images;
     }
 
     // Optimised from the first call: a measurement calls it only a few hundred times, too few for tiered compilation.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void AddChannels(ChannelChoices choices)
+    private void AddChannels(ChannelChoices choices, int first, int last)
     {
         int c = choices.Channels;
-        for (int ch = 0; ch < c; ch++)
+        for (int ch = first; ch < last; ch++)
         {
             var counts = _counts[ch];
             double bestSum = 0, diagonalSum = 0;

@@ -164,26 +164,40 @@ public static class SimilarityKernel
         // contiguous runs of C′ floats; a gather of f(gX) reads one float per index). Stored as row offsets.
         var rows = new int[l];
         for (int q = 0; q < l; q++) rows[inverse[q]] = q * reference.PaddedChannels;
-        var invSums = new double[n];
-        var invCounts = new double[n];
-        var eqSums = new double[n];
-        var eqCounts = new double[n];
+        // Each image is a task; a single image (a vector layer: its positions are the N images) is split into parts of
+        // its channels instead, so it does not run on one thread. The parts depend on C only, and their sums are added
+        // in order, so results do not depend on the thread count.
+        int parts = n == 1 ? (c + PartRows - 1) / PartRows : 1, tasks = n * parts;
+        var invSums = new double[tasks];
+        var invCounts = new double[tasks];
+        var eqSums = new double[tasks];
+        var eqCounts = new double[tasks];
         choices?.Resize(n, c);
-        Parallel.For(0, n, new ParallelOptions { MaxDegreeOfParallelism = ComputeThreads.Count },
+        Parallel.For(0, tasks, new ParallelOptions { MaxDegreeOfParallelism = ComputeThreads.Count },
             () => Scratch.For(c, l, reference.PaddedChannels),
-            (i, _, scratch) =>
+            (task, _, scratch) =>
             {
+                int i = task / parts, part = task % parts;
                 var image = NativeSpan(address, (long)i * c * l, c * l);
-                Image(image, rows, reference, i, scratch, choices);
-                invSums[i] = scratch.InvSum; invCounts[i] = scratch.InvCount;
-                eqSums[i] = scratch.EqSum; eqCounts[i] = scratch.EqCount;
+                Image(image, rows, reference, i, part * PartRows, parts == 1 ? c : Math.Min(c, (part + 1) * PartRows), scratch, choices);
+                invSums[task] = scratch.InvSum; invCounts[task] = scratch.InvCount;
+                eqSums[task] = scratch.EqSum; eqCounts[task] = scratch.EqCount;
                 return scratch;
             },
             _ => { });
         GC.KeepAlive(values);
+        if (parts > 1)
+        {
+            // One image: its parts' sums, in order.
+            invSums = [invSums.Sum()]; invCounts = [invCounts.Sum()];
+            eqSums = [eqSums.Sum()]; eqCounts = [eqCounts.Sum()];
+        }
         into.Add(invSums.Sum(), (long)invCounts.Sum(), eqSums.Sum(), (long)eqCounts.Sum());
         if (into.KeepsImages) into.AddImages(invSums, invCounts, eqSums, eqCounts);
     }
+
+    /// <summary>Channels per task when a single image is split (a multiple of 32, so no register tile spans two parts).</summary>
+    private const int PartRows = 128;
 
     private static unsafe Span<float> NativeSpan(IntPtr address, long offset, int length) =>
         new((float*)address + offset, length);
@@ -222,32 +236,36 @@ public static class SimilarityKernel
 
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
 
+    /// <summary>
+    /// Channels <paramref name="first"/>…<paramref name="last"/> − 1 of image i: their unit vectors, their max, argmax and
+    /// c′ = c similarities against every reference channel, and their sums in the scratch's totals.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Image(ReadOnlySpan<float> image, int[] rows, Reference reference, int i, Scratch s, ChannelChoices? choices)
+    private static void Image(ReadOnlySpan<float> image, int[] rows, Reference reference, int i, int first, int last, Scratch s, ChannelChoices? choices)
     {
         int c = reference.Channels, l = reference.Length, cp = reference.PaddedChannels;
-        for (int ch = 0; ch < c; ch++)
+        for (int ch = first; ch < last; ch++)
             s.Valid[ch] = Normalize(image.Slice(ch * l, l), s.Unit.AsSpan(ch * l, l), reference.Kind);
 
         var packed = reference.Packed.AsSpan(i * l * cp, l * cp);
         var bias = reference.Bias.AsSpan(i * cp, cp);
         if (l >= ChunkedFrom)
         {
-            Chunked(s, c, l, cp, packed, bias, rows);
+            Chunked(s, first, last, l, cp, packed, bias, rows);
         }
         else
         {
-            for (int c0 = 0; c0 < c; c0 += Rows)
+            for (int c0 = first; c0 < last; c0 += Rows)
             {
-                if (WideVectors) RowBlock512(s, c0, c, l, cp, packed, bias, rows, choices is not null);
-                else RowBlock(s, c0, c, l, cp, packed, bias, rows, choices is not null);
+                if (WideVectors) RowBlock512(s, c0, last, l, cp, packed, bias, rows, choices is not null);
+                else RowBlock(s, c0, last, l, cp, packed, bias, rows, choices is not null);
             }
         }
 
         s.InvSum = s.InvCount = s.EqSum = s.EqCount = 0;
         var refValid = reference.Valid.AsSpan(i * c, c);
         bool anyValid = reference.AnyValid[i];
-        for (int ch = 0; ch < c; ch++)
+        for (int ch = first; ch < last; ch++)
         {
             bool rowValid = s.Valid[ch], paired = rowValid && refValid[ch], matched = rowValid && anyValid;
             // Clamped to [−1, 1] as in Similarity.Accumulate (float rounding can pass 1 by about 1e-6).
@@ -315,7 +333,8 @@ public static class SimilarityKernel
             v.StoreUnsafe(ref to, (nuint)q);
             acc0 += v;
         }
-        double sum = Vector256.Sum(acc0 + acc1);
+        // Short vectors (ResNet's last stage: 4 positions) skip the lanes' sum: it is 0, and it cost more than the rest.
+        double sum = l >= 8 ? Vector256.Sum(acc0 + acc1) : 0;
         for (; q < l; q++)
         {
             float v = Unsafe.Add(ref from, q);
@@ -349,7 +368,7 @@ public static class SimilarityKernel
             v.StoreUnsafe(ref start, (nuint)q);
             acc0 = Vector256.FusedMultiplyAdd(v, v, acc0);
         }
-        double squares = Vector256.Sum(acc0 + acc1);
+        double squares = x.Length >= 8 ? Vector256.Sum(acc0 + acc1) : 0;
         for (; q < x.Length; q++)
         {
             float v = x[q] - mean;
@@ -554,16 +573,18 @@ public static class SimilarityKernel
     /// and back once per chunk.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Chunked(Scratch s, int c, int l, int cp, ReadOnlySpan<float> packed, ReadOnlySpan<float> bias, int[] rows)
+    private static void Chunked(Scratch s, int rowFirst, int rowLast, int l, int cp, ReadOnlySpan<float> packed, ReadOnlySpan<float> bias, int[] rows)
     {
-        int chunk = Math.Max(16, L1Floats / cp), pass = RowsPerPass(c, cp);
+        // At least 64 positions a chunk even where that leaves L1 for L2: with 16 (the logits' 1,024 channels), reloading
+        // the sums per chunk cost a fifth of the time of the products.
+        int chunk = Math.Max(64, L1Floats / cp), pass = RowsPerPass(rowLast - rowFirst, cp);
         ref float b = ref MemoryMarshal.GetReference(packed);
         ref int rowOf = ref MemoryMarshal.GetArrayDataReference(rows);
         var lane = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
         ref float bi = ref MemoryMarshal.GetReference(bias);
-        for (int first = 0; first < c; first += pass)
+        for (int first = rowFirst; first < rowLast; first += pass)
         {
-            int last = Math.Min(c, first + pass);
+            int last = Math.Min(rowLast, first + pass);
             var partial = s.Partial.AsSpan(0, RoundUp(last - first, WideRows) * cp);
             partial.Clear();
             ref float p = ref MemoryMarshal.GetReference(partial);
@@ -582,7 +603,7 @@ public static class SimilarityKernel
                          index0, index0 + Vector256.Create(8), ref best, ref arg);
                 }
                 s.Diagonal[row] = partial[(row - first) * cp + row] + bias[row];
-                Finish(s, row, c, best, arg, 0);
+                Finish(s, row, rowLast, best, arg, 0);
             }
         }
     }

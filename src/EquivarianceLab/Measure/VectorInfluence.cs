@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using EquivarianceLab.Compute;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -53,16 +54,44 @@ public static class VectorInfluence
             counted++;
             var x = a.Slice(c * n, n);
             var y = b.Slice(p * n, n);
-            double s = 0;
-            for (int i = 0; i < n; i++) s += (double)x[i] * y[i];
-            for (int i = 0; i < n; i++)
-            {
-                double xi = x[i], yi = y[i];
-                z[i] += xi * yi - s / 2 * (xi * xi + yi * yi);
-            }
+            AddTerms(z, x, y, Dot(x, y) / 2);
         }
         if (counted == 0) return null;
         for (int i = 0; i < n; i++) z[i] /= counted;
         return z;
+    }
+
+    /// <summary>Σ x·y in double, four images at a time (the logits: C = 1,000 of these per transform).</summary>
+    private static double Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
+    {
+        int i = 0, n = x.Length;
+        var sum = Vector256<double>.Zero;
+        for (; i + 8 <= n; i += 8)
+        {
+            var (x0, x1) = Vector256.Widen(Vector256.Create(x.Slice(i, 8)));
+            var (y0, y1) = Vector256.Widen(Vector256.Create(y.Slice(i, 8)));
+            sum += x0 * y0 + x1 * y1;
+        }
+        double s = Vector256.Sum(sum);
+        for (; i < n; i++) s += (double)x[i] * y[i];
+        return s;
+    }
+
+    /// <summary>z[i] += x_i·y_i − half·(x_i² + y_i²), in double.</summary>
+    private static void AddTerms(Span<double> z, ReadOnlySpan<float> x, ReadOnlySpan<float> y, double half)
+    {
+        int i = 0, n = x.Length;
+        var h = Vector256.Create(half);
+        for (; i + 4 <= n; i += 4)
+        {
+            var xi = Vector256.WidenLower(Vector128.Create(x.Slice(i, 4)).ToVector256Unsafe());
+            var yi = Vector256.WidenLower(Vector128.Create(y.Slice(i, 4)).ToVector256Unsafe());
+            (Vector256.Create(z.Slice(i, 4)) + xi * yi - h * (xi * xi + yi * yi)).CopyTo(z.Slice(i, 4));
+        }
+        for (; i < n; i++)
+        {
+            double xi = x[i], yi = y[i];
+            z[i] += xi * yi - half * (xi * xi + yi * yi);
+        }
     }
 }
