@@ -333,8 +333,7 @@ public static class SimilarityKernel
             v.StoreUnsafe(ref to, (nuint)q);
             acc0 += v;
         }
-        // Short vectors (ResNet's last stage: 4 positions) skip the lanes' sum: it is 0, and it cost more than the rest.
-        double sum = l >= 8 ? Vector256.Sum(acc0 + acc1) : 0;
+        double sum = Vector256.Sum(acc0 + acc1);
         for (; q < l; q++)
         {
             float v = Unsafe.Add(ref from, q);
@@ -368,7 +367,7 @@ public static class SimilarityKernel
             v.StoreUnsafe(ref start, (nuint)q);
             acc0 = Vector256.FusedMultiplyAdd(v, v, acc0);
         }
-        double squares = x.Length >= 8 ? Vector256.Sum(acc0 + acc1) : 0;
+        double squares = Vector256.Sum(acc0 + acc1);
         for (; q < x.Length; q++)
         {
             float v = x[q] - mean;
