@@ -26,7 +26,7 @@ public static class BenchCommand
         var common = new MeasureOptionsBinder();
         var json = new Option<string?>("--out") { Description = "Write the figures as JSON here." };
         var skipMemory = new Option<bool>("--no-memory") { Description = "Skip the N vs 4N peak-memory runs." };
-        var repeat = new Option<int>("--repeat") { Description = "Alternating runs of each timing; the best counts.", DefaultValueFactory = _ => 2 };
+        var repeat = new Option<int>("--repeat") { Description = "Alternating runs of each timing; the best counts.", DefaultValueFactory = _ => 5 };
         var command = new Command("bench", "Time a measurement against its forward passes alone, and check memory is flat in N.");
         common.AddTo(command);
         command.Options.Add(json);
@@ -69,7 +69,7 @@ public static class BenchCommand
 
     /// <param name="measureArguments">When given, <c>eqlab measure</c>'s arguments for the same measurement (without
     /// <c>--images</c>): peak memory is measured on fresh processes of N and 4N images.</param>
-    public static BenchReport Run(IFeatureModel model, IProbeSet probe, MeasureOptions options, IReadOnlyList<string>? measureArguments, int repeat = 2)
+    public static BenchReport Run(IFeatureModel model, IProbeSet probe, MeasureOptions options, IReadOnlyList<string>? measureArguments, int repeat = 5)
     {
         int images = Math.Min(probe.Count, options.Images ?? 64);
         options = options with { Images = images };
