@@ -15,6 +15,8 @@ namespace EquivarianceLab.Measure;
 /// value. The C×C′ similarities are never written to memory: on small grids (ResNet's last stage: 2×2 positions, 512 channels) writing and re-reading them
 /// cost several times the products themselves. Each image is one task, so results do not depend on the thread count.
 /// The numbers are those of <see cref="Similarity.Accumulate"/> up to float rounding (a different summation order).
+/// The tile loops are written out once per register width and tile shape on purpose: a shared helper would pass the
+/// sixteen accumulators through memory instead of registers.
 /// </summary>
 public static class SimilarityKernel
 {
