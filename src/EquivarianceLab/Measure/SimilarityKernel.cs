@@ -13,7 +13,8 @@ namespace EquivarianceLab.Measure;
 /// (laid out position-major once per batch, and read row by row in the order g puts the positions in, which is the
 /// same as moving f(gX) back by g⁻¹) keeps, for each c, only the running max over c′, its argmax and the c′ = c
 /// value. The C×C′ similarities are never written to memory: on small grids (ResNet's last stage: 2×2 positions, 512 channels) writing and re-reading them
-/// cost several times the products themselves. Each image is one task, so results do not depend on the thread count.
+/// cost several times the products themselves. Each image is one task (a single image, parts of its channels), and the
+/// tasks depend on the shapes only, so results do not depend on the thread count.
 /// The numbers are those of <see cref="Similarity.Accumulate"/> up to float rounding (a different summation order).
 /// The tile loops are written out once per register width and tile shape on purpose: a shared helper would pass the
 /// sixteen accumulators through memory instead of registers.
@@ -169,7 +170,7 @@ public static class SimilarityKernel
         // Each image is a task; a single image (a vector layer: its positions are the N images) is split into parts of
         // its channels instead, so it does not run on one thread. The parts depend on C only, and their sums are added
         // in order, so results do not depend on the thread count.
-        int parts = n == 1 ? (c + PartRows - 1) / PartRows : 1, tasks = n * parts;
+        int partRows = n == 1 ? PartRows : c, parts = (c + partRows - 1) / partRows, tasks = n * parts;
         var invSums = new double[tasks];
         var invCounts = new double[tasks];
         var eqSums = new double[tasks];
@@ -179,9 +180,9 @@ public static class SimilarityKernel
             () => Scratch.For(c, l, reference.PaddedChannels),
             (task, _, scratch) =>
             {
-                int i = task / parts, part = task % parts;
+                int i = task / parts, first = task % parts * partRows;
                 var image = NativeSpan(address, (long)i * c * l, c * l);
-                Image(image, rows, reference, i, part * PartRows, parts == 1 ? c : Math.Min(c, (part + 1) * PartRows), scratch, choices);
+                Image(image, rows, reference, i, first, Math.Min(c, first + partRows), scratch, choices);
                 invSums[task] = scratch.InvSum; invCounts[task] = scratch.InvCount;
                 eqSums[task] = scratch.EqSum; eqCounts[task] = scratch.EqCount;
                 return scratch;

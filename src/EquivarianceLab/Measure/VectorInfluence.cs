@@ -61,7 +61,7 @@ public static class VectorInfluence
         return z;
     }
 
-    /// <summary>Σ x·y in double, four images at a time (the logits: C = 1,000 of these per transform).</summary>
+    /// <summary>Σ x·y in double, eight images a step in two four-lane vectors (the logits: C = 1,000 of these per transform).</summary>
     private static double Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
     {
         int i = 0, n = x.Length;
@@ -82,11 +82,13 @@ public static class VectorInfluence
     {
         int i = 0, n = x.Length;
         var h = Vector256.Create(half);
-        for (; i + 4 <= n; i += 4)
+        for (; i + 8 <= n; i += 8)
         {
-            var xi = Vector256.WidenLower(Vector128.Create(x.Slice(i, 4)).ToVector256Unsafe());
-            var yi = Vector256.WidenLower(Vector128.Create(y.Slice(i, 4)).ToVector256Unsafe());
-            (Vector256.Create(z.Slice(i, 4)) + xi * yi - h * (xi * xi + yi * yi)).CopyTo(z.Slice(i, 4));
+            // Eight images a step as in Dot; each z[i] is its own sum, so the grouping does not change it.
+            var (x0, x1) = Vector256.Widen(Vector256.Create(x.Slice(i, 8)));
+            var (y0, y1) = Vector256.Widen(Vector256.Create(y.Slice(i, 8)));
+            (Vector256.Create(z.Slice(i, 4)) + x0 * y0 - h * (x0 * x0 + y0 * y0)).CopyTo(z.Slice(i, 4));
+            (Vector256.Create(z.Slice(i + 4, 4)) + x1 * y1 - h * (x1 * x1 + y1 * y1)).CopyTo(z.Slice(i + 4, 4));
         }
         for (; i < n; i++)
         {
