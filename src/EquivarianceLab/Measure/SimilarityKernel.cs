@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using EquivarianceLab.Compute;
 using static TorchSharp.torch;
 
@@ -9,7 +10,7 @@ namespace EquivarianceLab.Measure;
 /// <summary>
 /// The spatial layers' similarities on the CPU at about the cost of reading the features once (docs/measure.md,
 /// "How the similarities are computed"). For each image, channel c of f(gX) is centred and scaled to unit length
-/// while it is copied into a small scratch block; then a register-blocked product with the reference's unit vectors
+/// as it is written into a small scratch block (for long vectors a chunk of positions at a time); then a register-blocked product with the reference's unit vectors
 /// (laid out position-major once per batch, and read row by row in the order g puts the positions in, which is the
 /// same as moving f(gX) back by g⁻¹) keeps, for each c, only the running max over c′, its argmax and the c′ = c
 /// value. The C×C′ similarities are never written to memory: on small grids (ResNet's last stage: 2×2 positions, 512 channels) writing and re-reading them
@@ -84,26 +85,20 @@ public static class SimilarityKernel
             using var values = features.to_type(ScalarType.Float32).contiguous();
             var address = TensorMemory.AddressOf(values);
             Parallel.For(0, Images, new ParallelOptions { MaxDegreeOfParallelism = ComputeThreads.Count },
-                // The kernel's own per-thread scratch: its Unit holds a whole image's channels, so any group of them.
-                () => Scratch.For(c, l, cp),
-                (i, _, scratch) =>
-                {
-                    PackImage(NativeSpan(address, (long)i * c * l, c * l), i, scratch.Unit);
-                    return scratch;
-                },
-                _ => { });
+                i => PackImage(NativeSpan(address, (long)i * c * l, c * l), i));
             GC.KeepAlive(values);
             return this;
         }
 
         /// <summary>
-        /// Normalises <see cref="PackGroup"/> channels at a time, then writes them position-major in tiles of
-        /// <see cref="PackTile"/> positions: each position's group is one run of 16 floats (a cache line), and a tile's
-        /// lines stay in L1 while the group's channels are written into them. Written channel by channel, every value
-        /// went to a different cache line — on the ImageNet ResNet-18 that took a third of the kernel's own time.
+        /// Finds the mean and scale of <see cref="PackGroup"/> channels at a time, then writes their unit vectors
+        /// position-major in tiles of <see cref="PackTile"/> positions: each position's group is one run of 16 floats (a
+        /// cache line), and a tile's lines stay in L1 while the group's channels are written into them. Written channel
+        /// by channel, every value went to a different cache line — on the ImageNet ResNet-18 that took a third of the
+        /// kernel's own time. The unit values are computed where they are written (no normalised copy in between).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void PackImage(ReadOnlySpan<float> image, int i, float[] units)
+        private void PackImage(ReadOnlySpan<float> image, int i)
         {
             int c = Channels, l = Length, cp = PaddedChannels;
             var block = Packed.AsSpan(i * l * cp, l * cp);
@@ -113,31 +108,45 @@ public static class SimilarityKernel
             if (cp > c)
                 for (int q = 0; q < l; q++) block.Slice(q * cp + c, cp - c).Clear();
             ref float to = ref MemoryMarshal.GetReference(block);
+            ref float from = ref MemoryMarshal.GetReference(image);
+            Span<float> means = stackalloc float[PackGroup], scales = stackalloc float[PackGroup];
             for (int first = 0; first < c; first += PackGroup)
             {
                 int group = Math.Min(PackGroup, c - first);
                 for (int j = 0; j < group; j++)
                 {
                     int ch = first + j;
-                    var unit = units.AsSpan(j * l, l);
-                    bool ok = Normalize(image.Slice(ch * l, l), unit, Kind);
+                    var (mean, scale, ok) = Moments(image.Slice(ch * l, l), Kind);
                     Valid[i * c + ch] = ok;
-                    if (!ok)
-                    {
-                        unit.Clear(); // zero in the block, and −∞ keeps it out of every max
-                        continue;
-                    }
+                    // A degenerate vector is zero in the block, and −∞ keeps it out of every max.
+                    (means[j], scales[j]) = ok ? (mean, scale) : (0f, 0f);
+                    if (!ok) continue;
                     bias[ch] = 0f;
                     AnyValid[i] = true;
+                }
+                if (group == PackGroup && Avx2.IsSupported)
+                {
+                    PackGroupGathered(ref Unsafe.Add(ref from, first * l), ref Unsafe.Add(ref to, first), l, cp, means, scales);
+                    continue;
                 }
                 for (int q0 = 0; q0 < l; q0 += PackTile)
                 {
                     int q1 = Math.Min(l, q0 + PackTile);
                     for (int j = 0; j < group; j++)
                     {
-                        ref float source = ref units[j * l];
+                        ref float source = ref Unsafe.Add(ref from, (first + j) * l);
                         ref float column = ref Unsafe.Add(ref to, first + j);
-                        for (int q = q0; q < q1; q++) Unsafe.Add(ref column, q * cp) = Unsafe.Add(ref source, q);
+                        float mean = means[j], scale = scales[j];
+                        if (scale == 0f)
+                        {
+                            for (int q = q0; q < q1; q++) Unsafe.Add(ref column, q * cp) = 0f;
+                            continue;
+                        }
+                        for (int q = q0; q < q1; q++)
+                        {
+                            float v = Unsafe.Add(ref source, q) - mean;
+                            Unsafe.Add(ref column, q * cp) = v * scale;
+                        }
                     }
                 }
             }
@@ -145,6 +154,35 @@ public static class SimilarityKernel
     }
 
     private const int PackGroup = 16, PackTile = 64;
+
+    /// <summary>
+    /// A whole group's unit values, one position at a time: two gathers take the sixteen channels' values at that
+    /// position and one line of the block is written (element by element, that took about three cycles a value). The
+    /// arithmetic is the scalar path's, (x − mean) · scale per value, and a degenerate channel (scale 0) is zero.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void PackGroupGathered(ref float source, ref float line, int l, int cp, ReadOnlySpan<float> means, ReadOnlySpan<float> scales)
+    {
+        var index = Vector256.Create(0, l, 2 * l, 3 * l, 4 * l, 5 * l, 6 * l, 7 * l);
+        var mean0 = Vector256.Create(means[..8]);
+        var mean1 = Vector256.Create(means[8..16]);
+        var scale0 = Vector256.Create(scales[..8]);
+        var scale1 = Vector256.Create(scales[8..16]);
+        var keep0 = ~Vector256.Equals(scale0, Vector256<float>.Zero);
+        var keep1 = ~Vector256.Equals(scale1, Vector256<float>.Zero);
+        fixed (float* first = &source)
+        {
+            float* second = first + 8 * l;
+            for (int q = 0; q < l; q++)
+            {
+                var x0 = Avx2.GatherVector256(first + q, index, 4);
+                var x1 = Avx2.GatherVector256(second + q, index, 4);
+                nuint at = (nuint)q * (nuint)cp;
+                (((x0 - mean0) * scale0) & keep0).StoreUnsafe(ref line, at);
+                (((x1 - mean1) * scale1) & keep1).StoreUnsafe(ref line, at + 8);
+            }
+        }
+    }
 
     /// <summary>
     /// Accumulates the invariance S(g⁻¹f(gX)_c, f(X)_c) and the equivariance max over valid c′ of
@@ -206,15 +244,16 @@ public static class SimilarityKernel
         new((float*)address + offset, length);
 
     /// <summary>
-    /// Per-thread buffers: the current image's moved-back unit vectors, their validity, the row results and, for long
-    /// vectors, the partial products. Kept per thread and only regrown, so batches do not allocate (large arrays
-    /// would each cost a full garbage collection).
+    /// Per-thread buffers: the row results and validity; for short vectors the current image's unit vectors; for long
+    /// vectors each row's mean and scale, the panel a chunk is normalised into and the partial products. Kept per
+    /// thread and only regrown, so batches do not allocate (large arrays would each cost a full garbage collection).
     /// </summary>
     private sealed class Scratch
     {
         [ThreadStatic] private static Scratch? _cached;
 
-        public float[] Unit = [], Partial = [], Best = [], Diagonal = [];
+        public float[] Unit = [], Partial = [], Best = [], Diagonal = [], Mean = [], Scale = [];
+        public readonly float[] Panel = new float[WideRows * PanelStride];
         public bool[] Valid = [];
         public int[] Argmax = [];
         public double InvSum, InvCount, EqSum, EqCount;
@@ -222,8 +261,16 @@ public static class SimilarityKernel
         public static Scratch For(int channels, int length, int paddedChannels)
         {
             var s = _cached ??= new Scratch();
-            Grow(ref s.Unit, channels * length);
-            if (length >= ChunkedFrom) Grow(ref s.Partial, RowsPerPass(channels, paddedChannels) * paddedChannels);
+            if (length >= ChunkedFrom)
+            {
+                Grow(ref s.Partial, RowsPerPass(channels, paddedChannels) * paddedChannels);
+                Grow(ref s.Mean, channels);
+                Grow(ref s.Scale, channels);
+            }
+            else
+            {
+                Grow(ref s.Unit, channels * length);
+            }
             Grow(ref s.Best, channels);
             Grow(ref s.Diagonal, channels);
             Grow(ref s.Valid, channels);
@@ -247,17 +294,16 @@ public static class SimilarityKernel
     private static void Image(ReadOnlySpan<float> image, int[] rows, Reference reference, int i, int first, int last, Scratch s, ChannelChoices? choices)
     {
         int c = reference.Channels, l = reference.Length, cp = reference.PaddedChannels;
-        for (int ch = first; ch < last; ch++)
-            s.Valid[ch] = Normalize(image.Slice(ch * l, l), s.Unit.AsSpan(ch * l, l), reference.Kind);
-
         var packed = reference.Packed.AsSpan(i * l * cp, l * cp);
         var bias = reference.Bias.AsSpan(i * cp, cp);
         if (l >= ChunkedFrom)
         {
-            Chunked(s, first, last, l, cp, packed, bias, rows);
+            Chunked(image, reference.Kind, s, first, last, l, cp, packed, bias, rows);
         }
         else
         {
+            for (int ch = first; ch < last; ch++)
+                s.Valid[ch] = Normalize(image.Slice(ch * l, l), s.Unit.AsSpan(ch * l, l), reference.Kind);
             for (int c0 = first; c0 < last; c0 += Rows)
             {
                 if (WideVectors) RowBlock512(s, c0, last, l, cp, packed, bias, rows, choices is not null);
@@ -286,16 +332,28 @@ public static class SimilarityKernel
     }
 
     /// <summary>
-    /// Copies x into <paramref name="unit"/>, centred (pearson) and scaled to unit length, exactly as
+    /// Writes x into <paramref name="unit"/>, centred (pearson) and scaled to unit length, exactly as
     /// <see cref="Similarity.NormalizeInPlace"/> decides degenerate vectors (which become zero). Returns validity.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool Normalize(ReadOnlySpan<float> x, Span<float> unit, SimilarityKind kind)
     {
+        var (mean, scale, valid) = Moments(x, kind);
+        WriteUnit(x, unit, mean, scale);
+        return valid;
+    }
+
+    /// <summary>
+    /// x's mean (0 for cosine), the factor that scales x − mean to unit length (0 for a degenerate vector) and
+    /// validity, from two reads of x and no writes: x − mean is computed again where the unit vector is written, with
+    /// the same float operations, so the unit vector is the one a centred copy scaled in place would hold.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (float Mean, float Scale, bool Valid) Moments(ReadOnlySpan<float> x, SimilarityKind kind)
+    {
         int l = x.Length;
-        double sum = SumAndCopy(x, unit);
-        float mean = kind == SimilarityKind.Pearson ? (float)(sum / l) : 0f;
-        double squares = CentreAndSquare(unit, mean);
+        float mean = kind == SimilarityKind.Pearson ? (float)(Sum(x) / l) : 0f;
+        double squares = CentredSquares(x, mean);
         bool valid;
         if (kind == SimilarityKind.Pearson)
         {
@@ -307,48 +365,31 @@ public static class SimilarityKernel
         {
             valid = squares > 0;
         }
-        float scale = valid ? (float)(1 / Math.Max(Math.Sqrt(squares), 1e-30)) : 0f;
-        Scale(unit, scale);
-        return valid;
+        return (mean, valid ? (float)(1 / Math.Max(Math.Sqrt(squares), 1e-30)) : 0f, valid);
     }
 
-    /// <summary>Σx, while x is copied into <paramref name="unit"/> (one pass over f(gX) instead of two).</summary>
+    /// <summary>Σx, in float lanes of sixteen and eight, then the tail in double.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static double SumAndCopy(ReadOnlySpan<float> x, Span<float> unit)
+    private static double Sum(ReadOnlySpan<float> x)
     {
         var acc0 = Vector256<float>.Zero;
         var acc1 = Vector256<float>.Zero;
         int q = 0, l = x.Length;
         ref float from = ref MemoryMarshal.GetReference(x);
-        ref float to = ref MemoryMarshal.GetReference(unit);
         for (; q + 16 <= l; q += 16)
         {
-            var v0 = Vector256.LoadUnsafe(ref from, (nuint)q);
-            var v1 = Vector256.LoadUnsafe(ref from, (nuint)q + 8);
-            v0.StoreUnsafe(ref to, (nuint)q);
-            v1.StoreUnsafe(ref to, (nuint)q + 8);
-            acc0 += v0;
-            acc1 += v1;
+            acc0 += Vector256.LoadUnsafe(ref from, (nuint)q);
+            acc1 += Vector256.LoadUnsafe(ref from, (nuint)q + 8);
         }
-        for (; q + 8 <= l; q += 8)
-        {
-            var v = Vector256.LoadUnsafe(ref from, (nuint)q);
-            v.StoreUnsafe(ref to, (nuint)q);
-            acc0 += v;
-        }
+        for (; q + 8 <= l; q += 8) acc0 += Vector256.LoadUnsafe(ref from, (nuint)q);
         double sum = Vector256.Sum(acc0 + acc1);
-        for (; q < l; q++)
-        {
-            float v = Unsafe.Add(ref from, q);
-            Unsafe.Add(ref to, q) = v;
-            sum += v;
-        }
+        for (; q < l; q++) sum += Unsafe.Add(ref from, q);
         return sum;
     }
 
-    /// <summary>x − <paramref name="mean"/> in place; returns Σ(x − mean)².</summary>
+    /// <summary>Σ(x − mean)², x read only.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static double CentreAndSquare(Span<float> x, float mean)
+    private static double CentredSquares(ReadOnlySpan<float> x, float mean)
     {
         var m = Vector256.Create(mean);
         var acc0 = Vector256<float>.Zero;
@@ -359,35 +400,38 @@ public static class SimilarityKernel
         {
             var v0 = Vector256.LoadUnsafe(ref start, (nuint)q) - m;
             var v1 = Vector256.LoadUnsafe(ref start, (nuint)q + 8) - m;
-            v0.StoreUnsafe(ref start, (nuint)q);
-            v1.StoreUnsafe(ref start, (nuint)q + 8);
             acc0 = Vector256.FusedMultiplyAdd(v0, v0, acc0);
             acc1 = Vector256.FusedMultiplyAdd(v1, v1, acc1);
         }
         for (; q + 8 <= x.Length; q += 8)
         {
             var v = Vector256.LoadUnsafe(ref start, (nuint)q) - m;
-            v.StoreUnsafe(ref start, (nuint)q);
             acc0 = Vector256.FusedMultiplyAdd(v, v, acc0);
         }
         double squares = Vector256.Sum(acc0 + acc1);
         for (; q < x.Length; q++)
         {
             float v = x[q] - mean;
-            x[q] = v;
             squares += (double)v * v;
         }
         return squares;
     }
 
+    /// <summary>unit = (x − mean) · scale: x − mean rounded to float first, as in a centred copy.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Scale(Span<float> x, float factor)
+    private static void WriteUnit(ReadOnlySpan<float> x, Span<float> unit, float mean, float scale)
     {
-        var f = Vector256.Create(factor);
-        ref float start = ref MemoryMarshal.GetReference(x);
+        var m = Vector256.Create(mean);
+        var f = Vector256.Create(scale);
+        ref float from = ref MemoryMarshal.GetReference(x);
+        ref float to = ref MemoryMarshal.GetReference(unit);
         int q = 0;
-        for (; q + 8 <= x.Length; q += 8) (Vector256.LoadUnsafe(ref start, (nuint)q) * f).StoreUnsafe(ref start, (nuint)q);
-        for (; q < x.Length; q++) x[q] *= factor;
+        for (; q + 8 <= x.Length; q += 8) ((Vector256.LoadUnsafe(ref from, (nuint)q) - m) * f).StoreUnsafe(ref to, (nuint)q);
+        for (; q < x.Length; q++)
+        {
+            float v = x[q] - mean;
+            unit[q] = v * scale;
+        }
     }
 
     /// <summary>
@@ -572,16 +616,22 @@ public static class SimilarityKernel
     /// to the positions, so they are summed in a small buffer over chunks of positions whose reference block stays in
     /// the L1 cache (streaming the whole block once per row block would read it from L2 C/4 times), then folded row by
     /// row. The rows go in passes whose sums fit the L2 cache: the logits' 1,000 × 1,024 sums (4 MiB) went to memory
-    /// and back once per chunk.
+    /// and back once per chunk. f(gX) is normalised a chunk at a time into a small panel of eight rows, just before
+    /// the products read it: a normalised copy of the whole image (3.2 MB at ImageNet's 112×112) left the L2 cache
+    /// and came back, and the products' eight row pointers did not fit the registers.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Chunked(Scratch s, int rowFirst, int rowLast, int l, int cp, ReadOnlySpan<float> packed, ReadOnlySpan<float> bias, int[] rows)
+    private static void Chunked(ReadOnlySpan<float> image, SimilarityKind kind, Scratch s, int rowFirst, int rowLast, int l, int cp,
+        ReadOnlySpan<float> packed, ReadOnlySpan<float> bias, int[] rows)
     {
+        for (int ch = rowFirst; ch < rowLast; ch++)
+            (s.Mean[ch], s.Scale[ch], s.Valid[ch]) = Moments(image.Slice(ch * l, l), kind);
         // At least 64 positions a chunk even where that leaves L1 for L2: with 16 (the logits' 1,024 channels), reloading
-        // the sums per chunk cost a fifth of the time of the products.
-        int chunk = Math.Max(64, L1Floats / cp), pass = RowsPerPass(rowLast - rowFirst, cp);
+        // the sums per chunk cost a fifth of the time of the products. At most a panel row (padded channels are ≥ 32).
+        int chunk = Math.Min(PanelStride, Math.Max(64, L1Floats / cp)), pass = RowsPerPass(rowLast - rowFirst, cp);
         ref float b = ref MemoryMarshal.GetReference(packed);
         ref int rowOf = ref MemoryMarshal.GetArrayDataReference(rows);
+        ref float panel = ref MemoryMarshal.GetArrayDataReference(s.Panel);
         var lane = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
         ref float bi = ref MemoryMarshal.GetReference(bias);
         for (int first = rowFirst; first < rowLast; first += pass)
@@ -590,8 +640,25 @@ public static class SimilarityKernel
             var partial = s.Partial.AsSpan(0, RoundUp(last - first, WideRows) * cp);
             partial.Clear();
             ref float p = ref MemoryMarshal.GetReference(partial);
-            if (WideVectors) ChunkedProducts512(s, first, last, l, cp, chunk, ref b, ref p, ref rowOf);
-            else ChunkedProducts256(s, first, last, l, cp, chunk, ref b, ref p, ref rowOf);
+            for (int q0 = 0; q0 < l; q0 += chunk)
+            {
+                int count = Math.Min(l, q0 + chunk) - q0;
+                ref int chunkRows = ref Unsafe.Add(ref rowOf, q0);
+                for (int c0 = first; c0 < last; c0 += WideRows)
+                {
+                    FillPanel(image, s, c0, last, l, q0, count);
+                    ref float sums = ref Unsafe.Add(ref p, (c0 - first) * cp);
+                    if (WideVectors)
+                    {
+                        PanelProducts512(ref panel, count, cp, ref b, ref sums, ref chunkRows);
+                    }
+                    else
+                    {
+                        PanelProducts256(ref panel, count, cp, ref b, ref sums, ref chunkRows);
+                        PanelProducts256(ref Unsafe.Add(ref panel, Rows * PanelStride), count, cp, ref b, ref Unsafe.Add(ref sums, Rows * cp), ref chunkRows);
+                    }
+                }
+            }
             for (int row = first; row < last; row++)
             {
                 var best = Vector256.Create(float.NegativeInfinity);
@@ -610,122 +677,120 @@ public static class SimilarityKernel
         }
     }
 
+    /// <summary>
+    /// Rows c0…c0+7 (those before <paramref name="last"/>; zero past it) of positions q0…q0+count−1 as unit values,
+    /// one panel row of <see cref="PanelStride"/> floats each: the numbers a normalised copy of the whole rows would hold.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FillPanel(ReadOnlySpan<float> image, Scratch s, int c0, int last, int l, int q0, int count)
+    {
+        for (int k = 0; k < WideRows; k++)
+        {
+            var to = s.Panel.AsSpan(k * PanelStride, count);
+            int row = c0 + k;
+            if (row < last) WriteUnit(image.Slice(row * l + q0, count), to, s.Mean[row], s.Scale[row]);
+            else to.Clear(); // their sums land in the partial buffer's spare rows and are never read
+        }
+    }
+
     /// <summary>Rows summed in one pass of <see cref="Chunked"/>: all of them where their sums fit <see cref="L2Floats"/>.</summary>
     private static int RowsPerPass(int channels, int paddedChannels) =>
         Math.Min(RoundUp(channels, WideRows), Math.Max(WideRows, L2Floats / paddedChannels / WideRows * WideRows));
 
-    /// <summary>Rows of the 512-bit chunked tile (the sums of both tiles are kept for whole groups of these).</summary>
+    /// <summary>Rows of a panel, and of the 512-bit chunked tile (the sums are kept for whole groups of these).</summary>
     private const int WideRows = 8;
 
-    /// <summary>The chunked sums of rows <paramref name="first"/>…<paramref name="last"/> − 1 with 4×16 tiles of 256-bit registers.</summary>
+    /// <summary>Floats per panel row: the longest chunk (<see cref="L1Floats"/> / 32 padded channels). A constant, so the
+    /// products address all eight rows from one pointer.</summary>
+    private const int PanelStride = 256;
+
+    /// <summary>
+    /// The sums of a panel's first four rows with every reference channel over one chunk, in 4×16 tiles of 256-bit
+    /// registers, added to <paramref name="sums"/> (rows <paramref name="cp"/> floats apart).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ChunkedProducts256(Scratch s, int first, int last, int l, int cp, int chunk, ref float b, ref float p, ref int rowOf)
+    private static void PanelProducts256(ref float panel, int count, int cp, ref float b, ref float sums, ref int rowOf)
     {
-        for (int q0 = 0; q0 < l; q0 += chunk)
+        for (int j0 = 0; j0 < cp; j0 += Columns)
         {
-            int q1 = Math.Min(l, q0 + chunk);
-            for (int c0 = first; c0 < last; c0 += Rows)
+            nuint o0 = (nuint)j0, o1 = o0 + (nuint)cp, o2 = o1 + (nuint)cp, o3 = o2 + (nuint)cp;
+            var a00 = Vector256.LoadUnsafe(ref sums, o0); var a01 = Vector256.LoadUnsafe(ref sums, o0 + 8);
+            var a10 = Vector256.LoadUnsafe(ref sums, o1); var a11 = Vector256.LoadUnsafe(ref sums, o1 + 8);
+            var a20 = Vector256.LoadUnsafe(ref sums, o2); var a21 = Vector256.LoadUnsafe(ref sums, o2 + 8);
+            var a30 = Vector256.LoadUnsafe(ref sums, o3); var a31 = Vector256.LoadUnsafe(ref sums, o3 + 8);
+            for (int q = 0; q < count; q++)
             {
-                ref float r0 = ref s.Unit[c0 * l];
-                ref float r1 = ref s.Unit[Math.Min(c0 + 1, last - 1) * l];
-                ref float r2 = ref s.Unit[Math.Min(c0 + 2, last - 1) * l];
-                ref float r3 = ref s.Unit[Math.Min(c0 + 3, last - 1) * l];
-                for (int j0 = 0; j0 < cp; j0 += Columns)
-                {
-                    nuint o0 = (nuint)((c0 - first) * cp + j0), o1 = o0 + (nuint)cp, o2 = o1 + (nuint)cp, o3 = o2 + (nuint)cp;
-                    var a00 = Vector256.LoadUnsafe(ref p, o0); var a01 = Vector256.LoadUnsafe(ref p, o0 + 8);
-                    var a10 = Vector256.LoadUnsafe(ref p, o1); var a11 = Vector256.LoadUnsafe(ref p, o1 + 8);
-                    var a20 = Vector256.LoadUnsafe(ref p, o2); var a21 = Vector256.LoadUnsafe(ref p, o2 + 8);
-                    var a30 = Vector256.LoadUnsafe(ref p, o3); var a31 = Vector256.LoadUnsafe(ref p, o3 + 8);
-                    for (int q = q0; q < q1; q++)
-                    {
-                        nuint offset = (nuint)(Unsafe.Add(ref rowOf, q) + j0);
-                        var b0 = Vector256.LoadUnsafe(ref b, offset);
-                        var b1 = Vector256.LoadUnsafe(ref b, offset + 8);
-                        var x = Vector256.Create(Unsafe.Add(ref r0, q));
-                        a00 = Vector256.FusedMultiplyAdd(x, b0, a00); a01 = Vector256.FusedMultiplyAdd(x, b1, a01);
-                        x = Vector256.Create(Unsafe.Add(ref r1, q));
-                        a10 = Vector256.FusedMultiplyAdd(x, b0, a10); a11 = Vector256.FusedMultiplyAdd(x, b1, a11);
-                        x = Vector256.Create(Unsafe.Add(ref r2, q));
-                        a20 = Vector256.FusedMultiplyAdd(x, b0, a20); a21 = Vector256.FusedMultiplyAdd(x, b1, a21);
-                        x = Vector256.Create(Unsafe.Add(ref r3, q));
-                        a30 = Vector256.FusedMultiplyAdd(x, b0, a30); a31 = Vector256.FusedMultiplyAdd(x, b1, a31);
-                    }
-                    a00.StoreUnsafe(ref p, o0); a01.StoreUnsafe(ref p, o0 + 8);
-                    a10.StoreUnsafe(ref p, o1); a11.StoreUnsafe(ref p, o1 + 8);
-                    a20.StoreUnsafe(ref p, o2); a21.StoreUnsafe(ref p, o2 + 8);
-                    a30.StoreUnsafe(ref p, o3); a31.StoreUnsafe(ref p, o3 + 8);
-                }
+                nuint offset = (nuint)(Unsafe.Add(ref rowOf, q) + j0);
+                var b0 = Vector256.LoadUnsafe(ref b, offset);
+                var b1 = Vector256.LoadUnsafe(ref b, offset + 8);
+                ref float at = ref Unsafe.Add(ref panel, q);
+                var x = Vector256.Create(at);
+                a00 = Vector256.FusedMultiplyAdd(x, b0, a00); a01 = Vector256.FusedMultiplyAdd(x, b1, a01);
+                x = Vector256.Create(Unsafe.Add(ref at, PanelStride));
+                a10 = Vector256.FusedMultiplyAdd(x, b0, a10); a11 = Vector256.FusedMultiplyAdd(x, b1, a11);
+                x = Vector256.Create(Unsafe.Add(ref at, 2 * PanelStride));
+                a20 = Vector256.FusedMultiplyAdd(x, b0, a20); a21 = Vector256.FusedMultiplyAdd(x, b1, a21);
+                x = Vector256.Create(Unsafe.Add(ref at, 3 * PanelStride));
+                a30 = Vector256.FusedMultiplyAdd(x, b0, a30); a31 = Vector256.FusedMultiplyAdd(x, b1, a31);
             }
+            a00.StoreUnsafe(ref sums, o0); a01.StoreUnsafe(ref sums, o0 + 8);
+            a10.StoreUnsafe(ref sums, o1); a11.StoreUnsafe(ref sums, o1 + 8);
+            a20.StoreUnsafe(ref sums, o2); a21.StoreUnsafe(ref sums, o2 + 8);
+            a30.StoreUnsafe(ref sums, o3); a31.StoreUnsafe(ref sums, o3 + 8);
         }
     }
 
     /// <summary>
-    /// The chunked sums with 8×32 tiles of 512-bit registers (where the processor has them): sixteen sums in registers,
-    /// so each position's two loads of the reference feed sixteen multiply-adds (eight with 4-row tiles, which ran at
-    /// about 0.9 of this rate in a C replica of the loop).
+    /// The sums of a whole panel (eight rows) over one chunk, in 8×32 tiles of 512-bit registers (where the processor
+    /// has them): sixteen sums in registers, so each position's two loads of the reference feed sixteen multiply-adds
+    /// (eight with 4-row tiles, which ran at about 0.9 of this rate in a C replica of the loop).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ChunkedProducts512(Scratch s, int first, int last, int l, int cp, int chunk, ref float b, ref float p, ref int rowOf)
+    private static void PanelProducts512(ref float panel, int count, int cp, ref float b, ref float sums, ref int rowOf)
     {
-        for (int q0 = 0; q0 < l; q0 += chunk)
+        for (int j0 = 0; j0 < cp; j0 += 2 * Columns)
         {
-            int q1 = Math.Min(l, q0 + chunk);
-            for (int c0 = first; c0 < last; c0 += WideRows)
+            nuint o0 = (nuint)j0, o1 = o0 + (nuint)cp, o2 = o1 + (nuint)cp, o3 = o2 + (nuint)cp,
+                  o4 = o3 + (nuint)cp, o5 = o4 + (nuint)cp, o6 = o5 + (nuint)cp, o7 = o6 + (nuint)cp;
+            var a00 = Vector512.LoadUnsafe(ref sums, o0); var a01 = Vector512.LoadUnsafe(ref sums, o0 + 16);
+            var a10 = Vector512.LoadUnsafe(ref sums, o1); var a11 = Vector512.LoadUnsafe(ref sums, o1 + 16);
+            var a20 = Vector512.LoadUnsafe(ref sums, o2); var a21 = Vector512.LoadUnsafe(ref sums, o2 + 16);
+            var a30 = Vector512.LoadUnsafe(ref sums, o3); var a31 = Vector512.LoadUnsafe(ref sums, o3 + 16);
+            var a40 = Vector512.LoadUnsafe(ref sums, o4); var a41 = Vector512.LoadUnsafe(ref sums, o4 + 16);
+            var a50 = Vector512.LoadUnsafe(ref sums, o5); var a51 = Vector512.LoadUnsafe(ref sums, o5 + 16);
+            var a60 = Vector512.LoadUnsafe(ref sums, o6); var a61 = Vector512.LoadUnsafe(ref sums, o6 + 16);
+            var a70 = Vector512.LoadUnsafe(ref sums, o7); var a71 = Vector512.LoadUnsafe(ref sums, o7 + 16);
+            for (int q = 0; q < count; q++)
             {
-                // Rows past the last repeat it; their sums land in the partial buffer's spare rows and are never read.
-                ref float r0 = ref s.Unit[c0 * l];
-                ref float r1 = ref s.Unit[Math.Min(c0 + 1, last - 1) * l];
-                ref float r2 = ref s.Unit[Math.Min(c0 + 2, last - 1) * l];
-                ref float r3 = ref s.Unit[Math.Min(c0 + 3, last - 1) * l];
-                ref float r4 = ref s.Unit[Math.Min(c0 + 4, last - 1) * l];
-                ref float r5 = ref s.Unit[Math.Min(c0 + 5, last - 1) * l];
-                ref float r6 = ref s.Unit[Math.Min(c0 + 6, last - 1) * l];
-                ref float r7 = ref s.Unit[Math.Min(c0 + 7, last - 1) * l];
-                for (int j0 = 0; j0 < cp; j0 += 2 * Columns)
-                {
-                    nuint o0 = (nuint)((c0 - first) * cp + j0), o1 = o0 + (nuint)cp, o2 = o1 + (nuint)cp, o3 = o2 + (nuint)cp,
-                          o4 = o3 + (nuint)cp, o5 = o4 + (nuint)cp, o6 = o5 + (nuint)cp, o7 = o6 + (nuint)cp;
-                    var a00 = Vector512.LoadUnsafe(ref p, o0); var a01 = Vector512.LoadUnsafe(ref p, o0 + 16);
-                    var a10 = Vector512.LoadUnsafe(ref p, o1); var a11 = Vector512.LoadUnsafe(ref p, o1 + 16);
-                    var a20 = Vector512.LoadUnsafe(ref p, o2); var a21 = Vector512.LoadUnsafe(ref p, o2 + 16);
-                    var a30 = Vector512.LoadUnsafe(ref p, o3); var a31 = Vector512.LoadUnsafe(ref p, o3 + 16);
-                    var a40 = Vector512.LoadUnsafe(ref p, o4); var a41 = Vector512.LoadUnsafe(ref p, o4 + 16);
-                    var a50 = Vector512.LoadUnsafe(ref p, o5); var a51 = Vector512.LoadUnsafe(ref p, o5 + 16);
-                    var a60 = Vector512.LoadUnsafe(ref p, o6); var a61 = Vector512.LoadUnsafe(ref p, o6 + 16);
-                    var a70 = Vector512.LoadUnsafe(ref p, o7); var a71 = Vector512.LoadUnsafe(ref p, o7 + 16);
-                    for (int q = q0; q < q1; q++)
-                    {
-                        nuint offset = (nuint)(Unsafe.Add(ref rowOf, q) + j0);
-                        var b0 = Vector512.LoadUnsafe(ref b, offset);
-                        var b1 = Vector512.LoadUnsafe(ref b, offset + 16);
-                        var x = Vector512.Create(Unsafe.Add(ref r0, q));
-                        a00 = Vector512.FusedMultiplyAdd(x, b0, a00); a01 = Vector512.FusedMultiplyAdd(x, b1, a01);
-                        x = Vector512.Create(Unsafe.Add(ref r1, q));
-                        a10 = Vector512.FusedMultiplyAdd(x, b0, a10); a11 = Vector512.FusedMultiplyAdd(x, b1, a11);
-                        x = Vector512.Create(Unsafe.Add(ref r2, q));
-                        a20 = Vector512.FusedMultiplyAdd(x, b0, a20); a21 = Vector512.FusedMultiplyAdd(x, b1, a21);
-                        x = Vector512.Create(Unsafe.Add(ref r3, q));
-                        a30 = Vector512.FusedMultiplyAdd(x, b0, a30); a31 = Vector512.FusedMultiplyAdd(x, b1, a31);
-                        x = Vector512.Create(Unsafe.Add(ref r4, q));
-                        a40 = Vector512.FusedMultiplyAdd(x, b0, a40); a41 = Vector512.FusedMultiplyAdd(x, b1, a41);
-                        x = Vector512.Create(Unsafe.Add(ref r5, q));
-                        a50 = Vector512.FusedMultiplyAdd(x, b0, a50); a51 = Vector512.FusedMultiplyAdd(x, b1, a51);
-                        x = Vector512.Create(Unsafe.Add(ref r6, q));
-                        a60 = Vector512.FusedMultiplyAdd(x, b0, a60); a61 = Vector512.FusedMultiplyAdd(x, b1, a61);
-                        x = Vector512.Create(Unsafe.Add(ref r7, q));
-                        a70 = Vector512.FusedMultiplyAdd(x, b0, a70); a71 = Vector512.FusedMultiplyAdd(x, b1, a71);
-                    }
-                    a00.StoreUnsafe(ref p, o0); a01.StoreUnsafe(ref p, o0 + 16);
-                    a10.StoreUnsafe(ref p, o1); a11.StoreUnsafe(ref p, o1 + 16);
-                    a20.StoreUnsafe(ref p, o2); a21.StoreUnsafe(ref p, o2 + 16);
-                    a30.StoreUnsafe(ref p, o3); a31.StoreUnsafe(ref p, o3 + 16);
-                    a40.StoreUnsafe(ref p, o4); a41.StoreUnsafe(ref p, o4 + 16);
-                    a50.StoreUnsafe(ref p, o5); a51.StoreUnsafe(ref p, o5 + 16);
-                    a60.StoreUnsafe(ref p, o6); a61.StoreUnsafe(ref p, o6 + 16);
-                    a70.StoreUnsafe(ref p, o7); a71.StoreUnsafe(ref p, o7 + 16);
-                }
+                nuint offset = (nuint)(Unsafe.Add(ref rowOf, q) + j0);
+                var b0 = Vector512.LoadUnsafe(ref b, offset);
+                var b1 = Vector512.LoadUnsafe(ref b, offset + 16);
+                ref float at = ref Unsafe.Add(ref panel, q);
+                var x = Vector512.Create(at);
+                a00 = Vector512.FusedMultiplyAdd(x, b0, a00); a01 = Vector512.FusedMultiplyAdd(x, b1, a01);
+                x = Vector512.Create(Unsafe.Add(ref at, PanelStride));
+                a10 = Vector512.FusedMultiplyAdd(x, b0, a10); a11 = Vector512.FusedMultiplyAdd(x, b1, a11);
+                x = Vector512.Create(Unsafe.Add(ref at, 2 * PanelStride));
+                a20 = Vector512.FusedMultiplyAdd(x, b0, a20); a21 = Vector512.FusedMultiplyAdd(x, b1, a21);
+                x = Vector512.Create(Unsafe.Add(ref at, 3 * PanelStride));
+                a30 = Vector512.FusedMultiplyAdd(x, b0, a30); a31 = Vector512.FusedMultiplyAdd(x, b1, a31);
+                x = Vector512.Create(Unsafe.Add(ref at, 4 * PanelStride));
+                a40 = Vector512.FusedMultiplyAdd(x, b0, a40); a41 = Vector512.FusedMultiplyAdd(x, b1, a41);
+                x = Vector512.Create(Unsafe.Add(ref at, 5 * PanelStride));
+                a50 = Vector512.FusedMultiplyAdd(x, b0, a50); a51 = Vector512.FusedMultiplyAdd(x, b1, a51);
+                x = Vector512.Create(Unsafe.Add(ref at, 6 * PanelStride));
+                a60 = Vector512.FusedMultiplyAdd(x, b0, a60); a61 = Vector512.FusedMultiplyAdd(x, b1, a61);
+                x = Vector512.Create(Unsafe.Add(ref at, 7 * PanelStride));
+                a70 = Vector512.FusedMultiplyAdd(x, b0, a70); a71 = Vector512.FusedMultiplyAdd(x, b1, a71);
             }
+            a00.StoreUnsafe(ref sums, o0); a01.StoreUnsafe(ref sums, o0 + 16);
+            a10.StoreUnsafe(ref sums, o1); a11.StoreUnsafe(ref sums, o1 + 16);
+            a20.StoreUnsafe(ref sums, o2); a21.StoreUnsafe(ref sums, o2 + 16);
+            a30.StoreUnsafe(ref sums, o3); a31.StoreUnsafe(ref sums, o3 + 16);
+            a40.StoreUnsafe(ref sums, o4); a41.StoreUnsafe(ref sums, o4 + 16);
+            a50.StoreUnsafe(ref sums, o5); a51.StoreUnsafe(ref sums, o5 + 16);
+            a60.StoreUnsafe(ref sums, o6); a61.StoreUnsafe(ref sums, o6 + 16);
+            a70.StoreUnsafe(ref sums, o7); a71.StoreUnsafe(ref sums, o7 + 16);
         }
     }
 
