@@ -660,8 +660,13 @@ public static class SimilarityKernel
             {
                 int count = Math.Min(l, q0 + chunk) - q0;
                 ref int chunkRows = ref Unsafe.Add(ref rowOf, q0);
+                // The next chunk's reference rows are asked for, a share per row block.
+                int nextFirst = q0 + chunk, nextEnd = Math.Min(l, nextFirst + chunk);
+                int blocks = (last - first + WideRows - 1) / WideRows, share = (Math.Max(0, nextEnd - nextFirst) + blocks - 1) / blocks;
                 for (int c0 = first; c0 < last; c0 += WideRows)
                 {
+                    int from = nextFirst + (c0 - first) / WideRows * share;
+                    PrefetchRows(ref b, ref rowOf, from, Math.Min(from + share, nextEnd), cp);
                     FillPanel(image, s, c0, last, l, q0, count);
                     ref float sums = ref Unsafe.Add(ref p, (c0 - first) * cp);
                     if (WideVectors)
@@ -690,6 +695,21 @@ public static class SimilarityKernel
                 s.Diagonal[row] = partial[(row - first) * cp + row] + bias[row];
                 Finish(s, row, rowLast, best, arg, 0);
             }
+        }
+    }
+
+    /// <summary>
+    /// Asks for the reference rows of positions <paramref name="from"/>…<paramref name="to"/> − 1 (the next chunk) to be
+    /// brought into L2 while this chunk is multiplied: g scatters them over the block, one page each, where the
+    /// hardware's prefetchers do not follow, and each came from memory at full latency.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PrefetchRows(ref float b, ref int rowOf, int from, int to, int cp)
+    {
+        for (int q = from; q < to; q++)
+        {
+            ref float row = ref Unsafe.Add(ref b, Unsafe.Add(ref rowOf, q));
+            for (int k = 0; k < cp; k += 16) Sse.Prefetch1(Unsafe.AsPointer(ref Unsafe.Add(ref row, k)));
         }
     }
 
