@@ -9,13 +9,14 @@ namespace EquivarianceLab.Measure;
 
 /// <summary>
 /// The spatial layers' similarities on the CPU at about the cost of reading the features once (docs/measure.md,
-/// "How the similarities are computed"). For each image, channel c of f(gX) is centred and scaled to unit length
-/// as it is written into a small scratch block (for long vectors a chunk of positions at a time); then a register-blocked product with the reference's unit vectors
-/// (laid out position-major once per batch, and read row by row in the order g puts the positions in, which is the
-/// same as moving f(gX) back by g⁻¹) keeps, for each c, only the running max over c′, its argmax and the c′ = c
-/// value. The C×C′ similarities are never written to memory: on small grids (ResNet's last stage: 2×2 positions, 512 channels) writing and re-reading them
-/// cost several times the products themselves. Each image is one task (a single image, parts of its channels), and the
-/// tasks depend on the shapes only, so results do not depend on the thread count.
+/// "How the similarities are computed"). For each image, channel c of f(gX) is centred and scaled to unit length as it
+/// is written into a small scratch block (for long vectors a chunk of positions at a time); then a register-blocked
+/// product with the reference's unit vectors (laid out position-major once per batch, and read row by row in the order
+/// g puts the positions in, which is the same as moving f(gX) back by g⁻¹) keeps, for each c, only the running max
+/// over c′, its argmax and the c′ = c value. The C×C′ similarities are never written to memory: on small grids
+/// (ResNet's last stage: 2×2 positions, 512 channels) writing and re-reading them cost several times the products
+/// themselves. Each image is one task (a single image, parts of its channels), and the tasks depend on the shapes
+/// only, so results do not depend on the thread count.
 /// The numbers are those of <see cref="Similarity.Accumulate"/> up to float rounding (a different summation order).
 /// The tile loops are written out once per register width and tile shape on purpose: a shared helper would pass the
 /// sixteen accumulators through memory instead of registers.
@@ -94,10 +95,11 @@ public static class SimilarityKernel
 
         /// <summary>
         /// Finds the mean and scale of <see cref="PackGroup"/> channels at a time, then writes their unit vectors
-        /// position-major in tiles of <see cref="PackTile"/> positions: each position's group is one run of 16 floats (a
-        /// cache line), and a tile's lines stay in L1 while the group's channels are written into them. Written channel
-        /// by channel, every value went to a different cache line — on the ImageNet ResNet-18 that took a third of the
-        /// kernel's own time. The unit values are computed where they are written (no normalised copy in between).
+        /// position-major: each position's group is one run of 16 floats (a cache line). A whole group is written a
+        /// position at a time from gathers (<see cref="PackGroupGathered"/>); a last, smaller group (or a processor
+        /// without AVX2) channel by channel in tiles of <see cref="PackTile"/> positions, whose lines stay in L1 while
+        /// the group's channels are written into them (without the tiles every value went to a different cache line).
+        /// The unit values are computed where they are written (no normalised copy in between).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void PackImage(ReadOnlySpan<float> image, int i)
