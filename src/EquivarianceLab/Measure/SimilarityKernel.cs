@@ -122,8 +122,8 @@ public static class SimilarityKernel
                     int ch = first + j;
                     var (mean, scale, ok) = Moments(image.Slice(ch * l, l), Kind);
                     Valid[i * c + ch] = ok;
-                    // A degenerate vector is zero in the block, and −∞ keeps it out of every max.
-                    (means[j], scales[j]) = ok ? (mean, scale) : (0f, 0f);
+                    // A degenerate vector has scale 0 and is written as zero; −∞ keeps it out of every max.
+                    (means[j], scales[j]) = (mean, scale);
                     if (!ok) continue;
                     bias[ch] = 0f;
                     AnyValid[i] = true;
@@ -658,13 +658,14 @@ public static class SimilarityKernel
             var partial = s.Partial.AsSpan(s.PartialStart, RoundUp(last - first, WideRows) * cp);
             partial.Clear();
             ref float p = ref MemoryMarshal.GetReference(partial);
+            int blocks = (last - first + WideRows - 1) / WideRows;
             for (int q0 = 0; q0 < l; q0 += chunk)
             {
                 int count = Math.Min(l, q0 + chunk) - q0;
                 ref int chunkRows = ref Unsafe.Add(ref rowOf, q0);
                 // The next chunk's reference rows are asked for, a share per row block.
                 int nextFirst = q0 + chunk, nextEnd = Math.Min(l, nextFirst + chunk);
-                int blocks = (last - first + WideRows - 1) / WideRows, share = (Math.Max(0, nextEnd - nextFirst) + blocks - 1) / blocks;
+                int share = (Math.Max(0, nextEnd - nextFirst) + blocks - 1) / blocks;
                 for (int c0 = first; c0 < last; c0 += WideRows)
                 {
                     int from = nextFirst + (c0 - first) / WideRows * share;
