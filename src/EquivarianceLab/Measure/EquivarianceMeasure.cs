@@ -57,6 +57,7 @@ public static class EquivarianceMeasure
                 // Normalise f(X) once per batch; every g compares against it.
                 var reference = new (Tensor Unit, Tensor Valid)[layers.Count];
                 var packed = new SimilarityKernel.Reference?[layers.Count];
+                var toPack = new List<(SimilarityKernel.Reference, Tensor)>();
                 for (int l = 0; l < layers.Count; l++)
                 {
                     states[l] ??= LayerState.Create(layers[l], plain[l], transforms.Count, images, options.Matching);
@@ -65,7 +66,7 @@ public static class EquivarianceMeasure
                     {
                         if (resampled) continue; // each g resamples f(X) itself (ResampledComparison)
                         if (UsesKernel(canonical))
-                            packed[l] = states[l].Packed(Flatten(canonical), options.Similarity);
+                            toPack.Add((packed[l] = states[l].PackedReference, Flatten(canonical)));
                         else
                             reference[l] = Similarity.Normalize(Flatten(canonical.to_type(ScalarType.Float32)), options.Similarity); // a copy: f(X) may share memory with the input
                     }
@@ -74,6 +75,8 @@ public static class EquivarianceMeasure
                         states[l].AppendReference(canonical);
                     }
                 }
+                // All layers in one parallel loop (and below, one per transform): each loop wakes the measure's threads.
+                SimilarityKernel.Reference.FillAll(toPack, options.Similarity);
 
                 for (int t = 0; t < transforms.Count; t++)
                 {
@@ -84,6 +87,8 @@ public static class EquivarianceMeasure
                     forwardClock.Restart();
                     var moved = model.Forward(gx);
                     forwardSeconds += forwardClock.Elapsed.TotalSeconds;
+                    var comparisons = new List<SimilarityKernel.Comparison>();
+                    var kernelLayers = new List<LayerState>();
                     for (int l = 0; l < layers.Count; l++)
                     {
                         var state = states[l];
@@ -101,12 +106,12 @@ public static class EquivarianceMeasure
                         }
                         // S(f(gX)_c, g·f(X)_c′) = S(g⁻¹·f(gX)_c, f(X)_c′): g only permutes positions. Moving f(gX) back
                         // makes the one copy the normalisation needs anyway, and the reference is normalised once per batch.
-                        // The kernel does both while it copies f(gX) into its scratch block.
+                        // The kernel does both while it normalises f(gX) into its scratch block, for all layers at once below.
                         if (packed[l] is { } packedReference)
                         {
                             var inverse = state.InverseOf(t, g, a.shape[^2], a.shape[^1], inputH, inputW);
-                            SimilarityKernel.Accumulate(Flatten(a), inverse, packedReference, state.Scores[t], state.Choices);
-                            state.AddChoices(t);
+                            comparisons.Add(new(Flatten(a), inverse, packedReference, state.Scores[t], state.Choices));
+                            kernelLayers.Add(state);
                             continue;
                         }
                         var back = g.ApplyInverseToFeature(a.to_type(ScalarType.Float32), inputH, inputW);
@@ -115,6 +120,8 @@ public static class EquivarianceMeasure
                         Similarity.Accumulate(unitA, validA, unitB, refValid, state.Scores[t], state.Choices)?.Dispose();
                         state.AddChoices(t);
                     }
+                    SimilarityKernel.Accumulate(comparisons);
+                    LayerState.AddChoices(kernelLayers, t);
                 }
 
                 int done = start + count;
@@ -311,15 +318,18 @@ public static class EquivarianceMeasure
             if (Matches is not null) Matches[transform].Add(_choices!);
         }
 
+        /// <summary><see cref="AddChoices(int)"/> for several layers, in one parallel loop.</summary>
+        public static void AddChoices(IReadOnlyList<LayerState> layers, int transform) =>
+            ChannelMatchAccumulator.AddAll(layers.Where(s => s.Matches is not null).Select(s => (s.Matches![transform], s._choices!)).ToList());
+
         public Dictionary<string, ChannelMatching>? Matching(IReadOnlyList<SpatialTransform> transforms) =>
             Matches is null ? null : Enumerable.Range(0, transforms.Count).ToDictionary(t => transforms[t].Key, t => Matches[t].ToMatching());
 
         private int[]?[]? _inverses;
         private SimilarityKernel.Reference? _packed;
 
-        /// <summary>This batch's f(X) for the kernel, in the arrays of the batches before.</summary>
-        public SimilarityKernel.Reference Packed(Tensor features, SimilarityKind kind) =>
-            _packed is null ? _packed = new SimilarityKernel.Reference(features, kind) : _packed.Fill(features, kind);
+        /// <summary>This layer's f(X) for the kernel, filled once per batch (<see cref="SimilarityKernel.Reference.FillAll"/>) in the arrays of the batches before.</summary>
+        public SimilarityKernel.Reference PackedReference => _packed ??= new SimilarityKernel.Reference();
 
         /// <summary>g⁻¹ on this layer's h×w grid as a gather (position q of g⁻¹·f is position inverse[q] of f), made once.</summary>
         public int[] InverseOf(int transform, SpatialTransform g, long h, long w, long inputH, long inputW)

@@ -72,8 +72,51 @@ public static class SimilarityKernel
         /// scaled to unit length here, deciding degenerate vectors as <see cref="Similarity.NormalizeInPlace"/> does.</param>
         public Reference(Tensor features, SimilarityKind kind) => Fill(features, kind);
 
+        /// <summary>An empty reference, for <see cref="FillAll"/>.</summary>
+        public Reference() { }
+
         /// <summary>Takes the next batch's f(X), reusing this reference's arrays (a layer keeps one for the whole run).</summary>
         public Reference Fill(Tensor features, SimilarityKind kind)
+        {
+            FillAll([(this, features)], kind);
+            return this;
+        }
+
+        /// <summary>
+        /// <see cref="Fill"/> for several layers' references in one parallel loop over all their images: after a
+        /// forward pass the measure's other threads are asleep, and each loop wakes them (README, "Performance").
+        /// </summary>
+        public static void FillAll(IReadOnlyList<(Reference Reference, Tensor Features)> layers, SimilarityKind kind)
+        {
+            var values = new Tensor[layers.Count];
+            var addresses = new IntPtr[layers.Count];
+            var owner = new List<int>();
+            try
+            {
+                for (int k = 0; k < layers.Count; k++)
+                {
+                    values[k] = layers[k].Reference.Resize(layers[k].Features, kind);
+                    addresses[k] = TensorMemory.AddressOf(values[k]);
+                    owner.AddRange(Enumerable.Repeat(k, layers[k].Reference.Images));
+                }
+                var first = new int[layers.Count];
+                for (int k = 1; k < layers.Count; k++) first[k] = first[k - 1] + layers[k - 1].Reference.Images;
+                Parallel.For(0, owner.Count, new ParallelOptions { MaxDegreeOfParallelism = ComputeThreads.Count }, task =>
+                {
+                    int k = owner[task], i = task - first[k];
+                    var reference = layers[k].Reference;
+                    int size = reference.Channels * reference.Length;
+                    reference.PackImage(NativeSpan(addresses[k], (long)i * size, size), i);
+                });
+            }
+            finally
+            {
+                foreach (var tensor in values) tensor?.Dispose();
+            }
+        }
+
+        /// <summary>Sizes the arrays for <paramref name="features"/>; returns its values as contiguous float32 (the caller disposes them).</summary>
+        private Tensor Resize(Tensor features, SimilarityKind kind)
         {
             Kind = kind;
             Images = checked((int)features.shape[0]);
@@ -85,12 +128,7 @@ public static class SimilarityKernel
             if (Bias.Length < Images * cp) Bias = new float[Images * cp];
             if (Valid.Length < Images * c) Valid = new bool[Images * c];
             if (AnyValid.Length < Images) AnyValid = new bool[Images];
-            using var values = features.to_type(ScalarType.Float32).contiguous();
-            var address = TensorMemory.AddressOf(values);
-            Parallel.For(0, Images, new ParallelOptions { MaxDegreeOfParallelism = ComputeThreads.Count },
-                i => PackImage(NativeSpan(address, (long)i * c * l, c * l), i));
-            GC.KeepAlive(values);
-            return this;
+            return features.to_type(ScalarType.Float32).contiguous();
         }
 
         /// <summary>
@@ -196,49 +234,108 @@ public static class SimilarityKernel
     /// <param name="inverse">g⁻¹ as a gather: position q of g⁻¹·f is position <c>inverse[q]</c> of f.</param>
     /// <param name="choices">When given, filled with each image and channel's argmax c′, its similarity and the c′ = c
     /// similarity (<see cref="ChannelChoices"/>; −1 and NaN where there is none).</param>
-    public static void Accumulate(Tensor moved, int[] inverse, Reference reference, ScoreAccumulator into, ChannelChoices? choices = null)
+    public static void Accumulate(Tensor moved, int[] inverse, Reference reference, ScoreAccumulator into, ChannelChoices? choices = null) =>
+        Accumulate([new Comparison(moved, inverse, reference, into, choices)]);
+
+    /// <summary>One layer's part of a transform's similarities: the arguments of the single-layer <see cref="Accumulate(Tensor, int[], Reference, ScoreAccumulator, ChannelChoices?)"/>.</summary>
+    public sealed record Comparison(Tensor Moved, int[] Inverse, Reference Reference, ScoreAccumulator Into, ChannelChoices? Choices = null);
+
+    /// <summary>
+    /// Several layers' similarities in one parallel loop over all their tasks. The measure's other threads sleep
+    /// during a forward pass, and waking them took about half a millisecond a loop on a 2-vCPU VM, as long as a small
+    /// layer's whole kernel call (README, "Performance"); one loop per transform wakes them once. Each layer's sums are
+    /// added in the order a call of its own adds them, so the numbers do not change.
+    /// </summary>
+    public static void Accumulate(IReadOnlyList<Comparison> comparisons)
     {
-        int n = reference.Images, c = reference.Channels, l = reference.Length;
-        if (moved.shape[0] != n || moved.shape[1] != c || moved.shape[2] != l || inverse.Length != l)
-            throw new ArgumentException($"f(gX) [{string.Join(",", moved.shape)}] does not match the reference [{n},{c},{l}].", nameof(moved));
-        using var values = moved.to_type(ScalarType.Float32).contiguous();
-        // The span is recreated per task from the pinned native buffer; the tensor stays alive until all tasks end.
-        var address = TensorMemory.AddressOf(values);
-        // Σ_q (g⁻¹a)[q]·b[q] = Σ_p a[p]·b[π(p)] with π the inverse of the gather: f(gX) is read in its own order and
-        // the reference's rows are read through π, so no element of f(gX) is gathered (rows of the reference are
-        // contiguous runs of C′ floats; a gather of f(gX) reads one float per index). Stored as row offsets.
-        var rows = new int[l];
-        for (int q = 0; q < l; q++) rows[inverse[q]] = q * reference.PaddedChannels;
-        // Each image is a task; a single image (a vector layer: its positions are the N images) is split into parts of
-        // its channels instead, so it does not run on one thread. The parts depend on C only, and their sums are added
-        // in order, so results do not depend on the thread count.
-        int partRows = n == 1 ? PartRows : c, parts = (c + partRows - 1) / partRows, tasks = n * parts;
-        var invSums = new double[tasks];
-        var invCounts = new double[tasks];
-        var eqSums = new double[tasks];
-        var eqCounts = new double[tasks];
-        choices?.Resize(n, c);
-        Parallel.For(0, tasks, new ParallelOptions { MaxDegreeOfParallelism = ComputeThreads.Count },
-            () => Scratch.For(c, l, reference.PaddedChannels),
-            (task, _, scratch) =>
-            {
-                int i = task / parts, first = task % parts * partRows;
-                var image = NativeSpan(address, (long)i * c * l, c * l);
-                Image(image, rows, reference, i, first, Math.Min(c, first + partRows), scratch, choices);
-                invSums[task] = scratch.InvSum; invCounts[task] = scratch.InvCount;
-                eqSums[task] = scratch.EqSum; eqCounts[task] = scratch.EqCount;
-                return scratch;
-            },
-            _ => { });
-        GC.KeepAlive(values);
-        if (parts > 1)
+        var layers = new LayerTasks[comparisons.Count];
+        try
         {
-            // One image: its parts' sums, in order.
-            invSums = [invSums.Sum()]; invCounts = [invCounts.Sum()];
-            eqSums = [eqSums.Sum()]; eqCounts = [eqCounts.Sum()];
+            var owner = new List<int>();
+            for (int k = 0; k < layers.Length; k++)
+            {
+                layers[k] = new LayerTasks(comparisons[k], owner.Count);
+                owner.AddRange(Enumerable.Repeat(k, layers[k].Count));
+            }
+            Parallel.For(0, owner.Count, new ParallelOptions { MaxDegreeOfParallelism = ComputeThreads.Count },
+                task => layers[owner[task]].Run(task));
+            foreach (var layer in layers) layer.AddTo();
         }
-        into.Add(invSums.Sum(), (long)invCounts.Sum(), eqSums.Sum(), (long)eqCounts.Sum());
-        if (into.KeepsImages) into.AddImages(invSums, invCounts, eqSums, eqCounts);
+        finally
+        {
+            foreach (var layer in layers) layer?.Values.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// One layer's tasks: each image is a task; a single image (a vector layer: its positions are the N images) is
+    /// split into parts of its channels instead, so it does not run on one thread. The parts depend on C only, and
+    /// their sums are added in order, so results do not depend on the thread count.
+    /// </summary>
+    private sealed class LayerTasks
+    {
+        private readonly Comparison _comparison;
+        private readonly IntPtr _address;
+        private readonly int[] _rows;
+        private readonly int _first, _partRows, _parts;
+        private readonly double[] _invSums, _invCounts, _eqSums, _eqCounts;
+
+        /// <summary>f(gX) as contiguous float32: read through a pointer by the tasks, disposed after them.</summary>
+        public Tensor Values { get; }
+        public int Count { get; }
+
+        public LayerTasks(Comparison comparison, int first)
+        {
+            var (moved, inverse, reference, _, choices) = comparison;
+            int n = reference.Images, c = reference.Channels, l = reference.Length;
+            if (moved.shape[0] != n || moved.shape[1] != c || moved.shape[2] != l || inverse.Length != l)
+                throw new ArgumentException($"f(gX) [{string.Join(",", moved.shape)}] does not match the reference [{n},{c},{l}].", nameof(comparison));
+            _comparison = comparison;
+            _first = first;
+            Values = moved.to_type(ScalarType.Float32).contiguous();
+            _address = TensorMemory.AddressOf(Values);
+            // Σ_q (g⁻¹a)[q]·b[q] = Σ_p a[p]·b[π(p)] with π the inverse of the gather: f(gX) is read in its own order and
+            // the reference's rows are read through π, so no element of f(gX) is gathered (rows of the reference are
+            // contiguous runs of C′ floats; a gather of f(gX) reads one float per index). Stored as row offsets.
+            _rows = new int[l];
+            for (int q = 0; q < l; q++) _rows[inverse[q]] = q * reference.PaddedChannels;
+            _partRows = n == 1 ? PartRows : c;
+            _parts = (c + _partRows - 1) / _partRows;
+            Count = n * _parts;
+            _invSums = new double[Count];
+            _invCounts = new double[Count];
+            _eqSums = new double[Count];
+            _eqCounts = new double[Count];
+            choices?.Resize(n, c);
+        }
+
+        /// <summary>Task <paramref name="task"/> of the whole loop (this layer's start subtracted here).</summary>
+        public void Run(int task)
+        {
+            var reference = _comparison.Reference;
+            int local = task - _first, c = reference.Channels, l = reference.Length;
+            int i = local / _parts, first = local % _parts * _partRows;
+            var scratch = Scratch.For(c, l, reference.PaddedChannels);
+            var image = NativeSpan(_address, (long)i * c * l, c * l);
+            Image(image, _rows, reference, i, first, Math.Min(c, first + _partRows), scratch, _comparison.Choices);
+            _invSums[local] = scratch.InvSum; _invCounts[local] = scratch.InvCount;
+            _eqSums[local] = scratch.EqSum; _eqCounts[local] = scratch.EqCount;
+        }
+
+        /// <summary>The tasks' sums into the layer's accumulator, in task order.</summary>
+        public void AddTo()
+        {
+            double[] invSums = _invSums, invCounts = _invCounts, eqSums = _eqSums, eqCounts = _eqCounts;
+            if (_parts > 1)
+            {
+                // One image: its parts' sums, in order.
+                invSums = [invSums.Sum()]; invCounts = [invCounts.Sum()];
+                eqSums = [eqSums.Sum()]; eqCounts = [eqCounts.Sum()];
+            }
+            var into = _comparison.Into;
+            into.Add(invSums.Sum(), (long)invCounts.Sum(), eqSums.Sum(), (long)eqCounts.Sum());
+            if (into.KeepsImages) into.AddImages(invSums, invCounts, eqSums, eqCounts);
+        }
     }
 
     /// <summary>Channels per task when a single image is split (a multiple of 32, so no register tile spans two parts).</summary>

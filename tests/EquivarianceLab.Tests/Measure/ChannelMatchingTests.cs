@@ -113,6 +113,32 @@ public class ChannelMatchingTests
     }
 
     /// <summary>
+    /// The measure tallies a transform's layers in one call (one parallel loop over all their blocks of channels): each
+    /// layer's tallies equal those it gets alone.
+    /// </summary>
+    [Fact]
+    public void Several_layers_tallied_together_equal_each_tallied_alone()
+    {
+        var random = new Random(5);
+        var layers = new[] { (Channels: 200, Images: 30), (Channels: 3, Images: 30), (Channels: 70, Images: 30) }.Select(shape =>
+        {
+            var partner = Enumerable.Range(0, shape.Channels * shape.Images).Select(_ => random.Next(-1, shape.Channels)).ToArray();
+            return Choices(partner: partner, best: [.. partner.Select(p => p < 0 ? float.NaN : (float)random.NextDouble())],
+                diagonal: [.. partner.Select(_ => (float)random.NextDouble())], channels: shape.Channels);
+        }).ToArray();
+        var alone = layers.Select(choices => { var a = new ChannelMatchAccumulator(); a.Add(choices); a.Add(choices); return a; }).ToArray();
+        var together = layers.Select(_ => new ChannelMatchAccumulator()).ToArray();
+        for (int twice = 0; twice < 2; twice++)
+            ChannelMatchAccumulator.AddAll([.. together.Zip(layers)]);
+        for (int k = 0; k < layers.Length; k++)
+        {
+            var (a, b) = (alone[k].ToMatching(), together[k].ToMatching());
+            Assert.Equal(2 * layers[k].Images, b.Decisions);
+            Assert.Equal(System.Text.Json.JsonSerializer.Serialize(a), System.Text.Json.JsonSerializer.Serialize(b));
+        }
+    }
+
+    /// <summary>
     /// The P4 network's lifted and group-conv maps under a quarter turn: channel (c, s) of f(gX) is g·f(X) of channel
     /// (c, s ∓ k) exactly, so every channel's match is that one in every image (share 1), no two channels share a
     /// match (distinct share 1.0) and none keeps its own index.

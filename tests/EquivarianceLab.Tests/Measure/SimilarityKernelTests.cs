@@ -113,6 +113,73 @@ public class SimilarityKernelTests : IDisposable
         Assert.All(choices.Partner.Take(20), m => Assert.Equal(0, m));
     }
 
+    /// <summary>
+    /// The measure hands a transform's layers to the kernel in one call (one parallel loop): each layer's sums,
+    /// per-image sums and choices must be those of a call of its own, to the bit, whatever the shapes beside it (long
+    /// and short vectors, and a single image split into parts).
+    /// </summary>
+    [Fact]
+    public void Several_layers_in_one_call_give_each_layers_own_call_to_the_bit()
+    {
+        using var scope = NewDisposeScope();
+        var shapes = new (int N, int C, int L)[] { (3, 64, 100), (3, 300, 4), (1, 200, 70), (3, 33, 9) };
+        var layers = shapes.Select((shape, k) =>
+        {
+            var (moved, reference) = Features(shape.N, shape.C, shape.L, seed: 100 + k);
+            return (Moved: moved, Reference: new SimilarityKernel.Reference(reference, SimilarityKind.Pearson), Inverse: Permutation(shape.L, seed: k));
+        }).ToArray();
+
+        var alone = layers.Select(layer =>
+        {
+            var into = new ScoreAccumulator((int)layer.Moved.shape[0]);
+            var choices = new ChannelChoices();
+            SimilarityKernel.Accumulate(layer.Moved, layer.Inverse, layer.Reference, into, choices);
+            return (Into: into, Choices: choices);
+        }).ToArray();
+        var together = layers.Select(layer => (Into: new ScoreAccumulator((int)layer.Moved.shape[0]), Choices: new ChannelChoices())).ToArray();
+        SimilarityKernel.Accumulate([.. layers.Select((layer, k) =>
+            new SimilarityKernel.Comparison(layer.Moved, layer.Inverse, layer.Reference, together[k].Into, together[k].Choices))]);
+
+        for (int k = 0; k < layers.Length; k++)
+        {
+            var (a, b) = (alone[k], together[k]);
+            Assert.Equal(a.Into.InvarianceSum, b.Into.InvarianceSum);
+            Assert.Equal(a.Into.EquivarianceSum, b.Into.EquivarianceSum);
+            Assert.Equal(a.Into.InvarianceCount, b.Into.InvarianceCount);
+            Assert.Equal(a.Into.EquivarianceCount, b.Into.EquivarianceCount);
+            Assert.Equal(a.Into.Influence().Equivariance, b.Into.Influence().Equivariance);
+            int size = a.Choices.Images * a.Choices.Channels;
+            Assert.Equal(a.Choices.Partner.Take(size), b.Choices.Partner.Take(size));
+            Assert.Equal(a.Choices.Best.Take(size), b.Choices.Best.Take(size));
+            Assert.Equal(a.Choices.Diagonal.Take(size), b.Choices.Diagonal.Take(size));
+        }
+        Assert.True(alone[0].Into.EquivarianceCount > 0);
+    }
+
+    /// <summary>References filled together (one parallel loop for a batch's layers) equal references filled one by one.</summary>
+    [Fact]
+    public void References_filled_together_equal_references_filled_alone()
+    {
+        using var scope = NewDisposeScope();
+        var features = new[] { (2, 40, 50), (2, 300, 4), (2, 17, 9) }.Select((s, k) => Features(s.Item1, s.Item2, s.Item3, seed: 7 + k).Reference).ToArray();
+        var together = features.Select(_ => new SimilarityKernel.Reference()).ToArray();
+        SimilarityKernel.Reference.FillAll([.. together.Zip(features)], SimilarityKind.Pearson);
+        for (int k = 0; k < features.Length; k++)
+        {
+            int length = (int)features[k].shape[2];
+            var moved = Features((int)features[k].shape[0], (int)features[k].shape[1], length, seed: 50 + k).Moved;
+            var (a, b) = (new ChannelChoices(), new ChannelChoices());
+            var (sumA, sumB) = (new ScoreAccumulator(), new ScoreAccumulator());
+            var inverse = Permutation(length, seed: 3);
+            SimilarityKernel.Accumulate(moved, inverse, new SimilarityKernel.Reference(features[k], SimilarityKind.Pearson), sumA, a);
+            SimilarityKernel.Accumulate(moved, inverse, together[k], sumB, b);
+            Assert.Equal(sumA.EquivarianceSum, sumB.EquivarianceSum);
+            Assert.Equal(sumA.InvarianceSum, sumB.InvarianceSum);
+            Assert.Equal(a.Partner, b.Partner);
+            Assert.Equal(a.Best, b.Best);
+        }
+    }
+
     /// <summary>f(gX) and f(X) with a constant channel (degenerate for pearson), an all-zero one (degenerate for both) and a large offset.</summary>
     private static (Tensor Moved, Tensor Reference) Features(int n, int channels, int length, int seed)
     {
