@@ -66,7 +66,11 @@ public static class EquivarianceMeasure
                     {
                         if (resampled) continue; // each g resamples f(X) itself (ResampledComparison)
                         if (UsesKernel(canonical))
-                            toPack.Add((packed[l] = states[l].PackedReference, Flatten(canonical)));
+                        {
+                            var packedReference = states[l].PackedReference;
+                            packed[l] = packedReference;
+                            toPack.Add((packedReference, Flatten(canonical)));
+                        }
                         else
                             reference[l] = Similarity.Normalize(Flatten(canonical.to_type(ScalarType.Float32)), options.Similarity); // a copy: f(X) may share memory with the input
                     }
