@@ -18,4 +18,24 @@ public static class ComputeThreads
         Volatile.Write(ref _count, threads);
         TorchSharp.torch.set_num_threads(threads);
     }
+
+    /// <summary>
+    /// Several items' tasks (<paramref name="counts"/>[k] for item k) in one parallel loop on these threads, as
+    /// <paramref name="body"/>(item, task within the item): after a forward pass the measure's other threads are
+    /// asleep, and each loop wakes them (README, "Performance"). On one thread, or for one task, a plain loop.
+    /// </summary>
+    public static void ForEachTask(IReadOnlyList<int> counts, Action<int, int> body)
+    {
+        var item = new List<int>();
+        var start = new int[counts.Count];
+        for (int k = 0; k < counts.Count; k++)
+        {
+            start[k] = item.Count;
+            item.AddRange(Enumerable.Repeat(k, counts[k]));
+        }
+        if (item.Count > 1 && Count > 1)
+            Parallel.For(0, item.Count, new ParallelOptions { MaxDegreeOfParallelism = Count }, task => body(item[task], task - start[item[task]]));
+        else
+            for (int task = 0; task < item.Count; task++) body(item[task], task - start[item[task]]);
+    }
 }

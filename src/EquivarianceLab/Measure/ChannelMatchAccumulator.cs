@@ -32,21 +32,13 @@ public sealed class ChannelMatchAccumulator
     /// </summary>
     public static void AddAll(IReadOnlyList<(ChannelMatchAccumulator Tallies, ChannelChoices Choices)> layers)
     {
-        var blocks = new List<(int Layer, int First, int Last)>();
-        for (int k = 0; k < layers.Count; k++)
+        foreach (var (tallies, choices) in layers) tallies.Ensure(choices.Channels);
+        ComputeThreads.ForEachTask([.. layers.Select(layer => (layer.Choices.Channels + ChannelBlock - 1) / ChannelBlock)], (k, block) =>
         {
-            int c = layers[k].Choices.Channels;
-            layers[k].Tallies.Ensure(c);
-            for (int first = 0; first < c; first += ChannelBlock) blocks.Add((k, first, Math.Min(c, first + ChannelBlock)));
-        }
-        if (blocks.Count > 1 && ComputeThreads.Count > 1)
-            Parallel.For(0, blocks.Count, new ParallelOptions { MaxDegreeOfParallelism = ComputeThreads.Count }, b =>
-            {
-                var (k, first, last) = blocks[b];
-                layers[k].Tallies.AddChannels(layers[k].Choices, first, last);
-            });
-        else
-            foreach (var (k, first, last) in blocks) layers[k].Tallies.AddChannels(layers[k].Choices, first, last);
+            var (tallies, choices) = layers[k];
+            int first = block * ChannelBlock;
+            tallies.AddChannels(choices, first, Math.Min(choices.Channels, first + ChannelBlock));
+        });
         foreach (var (tallies, choices) in layers) tallies._decisions += choices.Images;
     }
 

@@ -70,40 +70,28 @@ public static class SimilarityKernel
 
         /// <param name="features">f(X) as <c>[n, C, L]</c> float32 on the CPU, unnormalised: each vector is centred (pearson) and
         /// scaled to unit length here, deciding degenerate vectors as <see cref="Similarity.NormalizeInPlace"/> does.</param>
-        public Reference(Tensor features, SimilarityKind kind) => Fill(features, kind);
+        public Reference(Tensor features, SimilarityKind kind) => FillAll([(this, features)], kind);
 
         /// <summary>An empty reference, for <see cref="FillAll"/>.</summary>
         public Reference() { }
 
-        /// <summary>Takes the next batch's f(X), reusing this reference's arrays (a layer keeps one for the whole run).</summary>
-        public Reference Fill(Tensor features, SimilarityKind kind)
-        {
-            FillAll([(this, features)], kind);
-            return this;
-        }
-
         /// <summary>
-        /// <see cref="Fill"/> for several layers' references in one parallel loop over all their images: after a
-        /// forward pass the measure's other threads are asleep, and each loop wakes them (README, "Performance").
+        /// Takes the next batch's f(X) for each of several layers' references, reusing their arrays (a layer keeps one
+        /// for the whole run), in one parallel loop over all their images (<see cref="ComputeThreads.ForEachTask"/>).
         /// </summary>
         public static void FillAll(IReadOnlyList<(Reference Reference, Tensor Features)> layers, SimilarityKind kind)
         {
             var values = new Tensor[layers.Count];
             var addresses = new IntPtr[layers.Count];
-            var owner = new List<int>();
             try
             {
                 for (int k = 0; k < layers.Count; k++)
                 {
                     values[k] = layers[k].Reference.Resize(layers[k].Features, kind);
                     addresses[k] = TensorMemory.AddressOf(values[k]);
-                    owner.AddRange(Enumerable.Repeat(k, layers[k].Reference.Images));
                 }
-                var first = new int[layers.Count];
-                for (int k = 1; k < layers.Count; k++) first[k] = first[k - 1] + layers[k - 1].Reference.Images;
-                Parallel.For(0, owner.Count, new ParallelOptions { MaxDegreeOfParallelism = ComputeThreads.Count }, task =>
+                ComputeThreads.ForEachTask([.. layers.Select(layer => layer.Reference.Images)], (k, i) =>
                 {
-                    int k = owner[task], i = task - first[k];
                     var reference = layers[k].Reference;
                     int size = reference.Channels * reference.Length;
                     reference.PackImage(NativeSpan(addresses[k], (long)i * size, size), i);
@@ -251,14 +239,8 @@ public static class SimilarityKernel
         var layers = new LayerTasks[comparisons.Count];
         try
         {
-            var owner = new List<int>();
-            for (int k = 0; k < layers.Length; k++)
-            {
-                layers[k] = new LayerTasks(comparisons[k], owner.Count);
-                owner.AddRange(Enumerable.Repeat(k, layers[k].Count));
-            }
-            Parallel.For(0, owner.Count, new ParallelOptions { MaxDegreeOfParallelism = ComputeThreads.Count },
-                task => layers[owner[task]].Run(task));
+            for (int k = 0; k < layers.Length; k++) layers[k] = new LayerTasks(comparisons[k]);
+            ComputeThreads.ForEachTask([.. layers.Select(layer => layer.Count)], (k, task) => layers[k].Run(task));
             foreach (var layer in layers) layer.AddTo();
         }
         finally
@@ -277,21 +259,20 @@ public static class SimilarityKernel
         private readonly Comparison _comparison;
         private readonly IntPtr _address;
         private readonly int[] _rows;
-        private readonly int _first, _partRows, _parts;
+        private readonly int _partRows, _parts;
         private readonly double[] _invSums, _invCounts, _eqSums, _eqCounts;
 
         /// <summary>f(gX) as contiguous float32: read through a pointer by the tasks, disposed after them.</summary>
         public Tensor Values { get; }
         public int Count { get; }
 
-        public LayerTasks(Comparison comparison, int first)
+        public LayerTasks(Comparison comparison)
         {
             var (moved, inverse, reference, _, choices) = comparison;
             int n = reference.Images, c = reference.Channels, l = reference.Length;
             if (moved.shape[0] != n || moved.shape[1] != c || moved.shape[2] != l || inverse.Length != l)
                 throw new ArgumentException($"f(gX) [{string.Join(",", moved.shape)}] does not match the reference [{n},{c},{l}].", nameof(comparison));
             _comparison = comparison;
-            _first = first;
             Values = moved.to_type(ScalarType.Float32).contiguous();
             _address = TensorMemory.AddressOf(Values);
             // Σ_q (g⁻¹a)[q]·b[q] = Σ_p a[p]·b[π(p)] with π the inverse of the gather: f(gX) is read in its own order and
@@ -309,17 +290,17 @@ public static class SimilarityKernel
             choices?.Resize(n, c);
         }
 
-        /// <summary>Task <paramref name="task"/> of the whole loop (this layer's start subtracted here).</summary>
+        /// <summary>This layer's task <paramref name="task"/>: one image, or one part of a single image's channels.</summary>
         public void Run(int task)
         {
             var reference = _comparison.Reference;
-            int local = task - _first, c = reference.Channels, l = reference.Length;
-            int i = local / _parts, first = local % _parts * _partRows;
+            int c = reference.Channels, l = reference.Length;
+            int i = task / _parts, first = task % _parts * _partRows;
             var scratch = Scratch.For(c, l, reference.PaddedChannels);
             var image = NativeSpan(_address, (long)i * c * l, c * l);
             Image(image, _rows, reference, i, first, Math.Min(c, first + _partRows), scratch, _comparison.Choices);
-            _invSums[local] = scratch.InvSum; _invCounts[local] = scratch.InvCount;
-            _eqSums[local] = scratch.EqSum; _eqCounts[local] = scratch.EqCount;
+            _invSums[task] = scratch.InvSum; _invCounts[task] = scratch.InvCount;
+            _eqSums[task] = scratch.EqSum; _eqCounts[task] = scratch.EqCount;
         }
 
         /// <summary>The tasks' sums into the layer's accumulator, in task order.</summary>
