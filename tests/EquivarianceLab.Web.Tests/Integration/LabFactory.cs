@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace EquivarianceLab.Web.Tests.Integration;
 
@@ -21,6 +22,8 @@ public sealed class LabFactory(string dataFolder, string zooFolder, IMeasurement
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");
+        // The app's errors go to a file CI prints on failure, named by the test's data folder (which names the test class).
+        builder.ConfigureLogging(logging => logging.AddProvider(new ServerErrorLog(Path.GetFileName(DataFolder))));
         builder.UseSetting("EquivarianceLab:DataFolder", DataFolder);
         builder.UseSetting("EquivarianceLab:ZooFolder", zooFolder);
         builder.UseSetting("EquivarianceLab:MaxRestarts", maxRestarts.ToString(System.Globalization.CultureInfo.InvariantCulture));
