@@ -20,7 +20,7 @@ public interface IFeatureModel : IDisposable
     string? LogitsLayer { get; }
 
     /// <summary>
-    /// Where <see cref="Forward"/> wants its batch and returns its features: the measure moves each batch here once, and
+    /// Where <see cref="Forward(torch.Tensor)"/> wants its batch and returns its features: the measure moves each batch here once, and
     /// the similarities run where the features are. The CPU unless the model was opened on a GPU and keeps its tensors there.
     /// </summary>
     Compute.ComputeDevice Device => Compute.ComputeDevice.Cpu;
@@ -31,4 +31,11 @@ public interface IFeatureModel : IDisposable
     /// <see cref="Device"/>. The caller owns (and disposes) the returned tensors. Runs without gradients.
     /// </summary>
     IReadOnlyList<torch.Tensor> Forward(torch.Tensor batch);
+
+    /// <summary>
+    /// <see cref="Forward(torch.Tensor)"/>, writing the layers into <paramref name="into"/> where the model can (ONNX
+    /// Runtime writes its outputs in place; a TorchSharp module allocates its own): the tensors returned are then views
+    /// that the next call on the same buffers overwrites. The caller disposes the returned tensors and, when done, the buffers.
+    /// </summary>
+    IReadOnlyList<torch.Tensor> Forward(torch.Tensor batch, FeatureBuffers into) => Forward(batch);
 }

@@ -35,6 +35,9 @@ public static class EquivarianceMeasure
         var forwardClock = new Stopwatch();
 
         using var noGrad = no_grad();
+        // f(X) lives for its batch, each f(gX) for its transform: two sets of layer tensors serve the whole run.
+        using var plainBuffers = new FeatureBuffers();
+        using var movedBuffers = new FeatureBuffers();
         try
         {
             for (int start = 0; start < images; start += options.BatchSize)
@@ -49,7 +52,7 @@ public static class EquivarianceMeasure
                 if (model.Device != ComputeDevice.Cpu) x = x.to(model.Device.ToTorch());
 
                 forwardClock.Restart();
-                var plain = model.Forward(x);
+                var plain = model.Forward(x, plainBuffers);
                 forwardSeconds += forwardClock.Elapsed.TotalSeconds;
                 if (plain.Count != layers.Count)
                     throw new InvalidOperationException($"Model {model.Name} returned {plain.Count} tensors for {layers.Count} layers.");
@@ -89,7 +92,7 @@ public static class EquivarianceMeasure
                     var g = transforms[t];
                     var gx = g.ApplyToInput(x);
                     forwardClock.Restart();
-                    var moved = model.Forward(gx);
+                    var moved = model.Forward(gx, movedBuffers);
                     forwardSeconds += forwardClock.Elapsed.TotalSeconds;
                     var comparisons = new List<SimilarityKernel.Comparison>();
                     var kernelLayers = new List<LayerState>();

@@ -1,3 +1,4 @@
+using EquivarianceLab.FeatureModels;
 using EquivarianceLab.FeatureModels.Onnx;
 using EquivarianceLab.Tests.TestModels;
 using TorchSharp;
@@ -114,6 +115,51 @@ public class OnnxForwardTests
         using var a = new Features(model.Forward(transposed));
         using var b = new Features(model.Forward(copy));
         for (var i = 0; i < a.Tensors.Count; i++) Assert.Equal(OnnxTestGraphs.Values(b[i]), OnnxTestGraphs.Values(a[i]));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Layers_written_into_kept_buffers_equal_fresh_ones_and_reuse_the_same_storage(bool perImage)
+    {
+        using var dir = new OnnxTempFolder();
+        using var model = OnnxFeatureModel.Load(dir.Save(OnnxTestGraphs.ResidualCnn("N")), options: new OnnxLoadOptions { ForcePerImage = perImage });
+        using var first = OnnxTestGraphs.Images(4, 3, 8, 8, seed: 3);
+        using var second = OnnxTestGraphs.Images(4, 3, 8, 8, seed: 5);
+        using var smaller = second.narrow(0, 1, 3);
+        using var larger = OnnxTestGraphs.Images(6, 3, 8, 8, seed: 7);
+        using var buffers = new FeatureBuffers();
+
+        // The first batch of a size learns the shapes (ONNX Runtime's own outputs, copied); the buffers serve the rest.
+        using (new Features(model.Forward(first, buffers))) { }
+        using var a = new Features(model.Forward(first, buffers));
+        AssertEqualValues(model.Forward(first), a);
+        var firstValues = a.Tensors.Select(OnnxTestGraphs.Values).ToArray();
+
+        // The next batch lands in the same storage: what the last call returned now holds the new batch's layers.
+        using var b = new Features(model.Forward(second, buffers));
+        AssertEqualValues(model.Forward(second), b);
+        AssertEqualValues(model.Forward(second), a);
+
+        // A smaller last batch uses the first rows; a larger one gets storage of its own and leaves the old views alone.
+        using var c = new Features(model.Forward(smaller, buffers));
+        Assert.Equal(3, c[0].shape[0]);
+        AssertEqualValues(model.Forward(smaller), c);
+        using (new Features(model.Forward(first, buffers))) { }
+        using var d = new Features(model.Forward(larger, buffers));
+        AssertEqualValues(model.Forward(larger), d);
+        for (var i = 0; i < a.Count; i++) Assert.Equal(firstValues[i], OnnxTestGraphs.Values(a[i]));
+    }
+
+    private static void AssertEqualValues(IReadOnlyList<torch.Tensor> expected, Features actual)
+    {
+        using var e = new Features(expected);
+        Assert.Equal(e.Count, actual.Count);
+        for (var i = 0; i < e.Count; i++)
+        {
+            Assert.Equal(e[i].shape, actual[i].shape);
+            Assert.Equal(OnnxTestGraphs.Values(e[i]), OnnxTestGraphs.Values(actual[i]));
+        }
     }
 
     /// <summary>

@@ -135,14 +135,22 @@ public sealed class OnnxFeatureModel : IFeatureModel
     /// instead, to learn the shapes). In <see cref="OnnxBatchMode.PerImage"/> mode each image runs alone and
     /// writes into its row of the batch tensors.
     /// </summary>
-    public IReadOnlyList<torch.Tensor> Forward(torch.Tensor batch)
+    public IReadOnlyList<torch.Tensor> Forward(torch.Tensor batch) => Run(batch, null);
+
+    /// <summary>
+    /// <see cref="Forward(torch.Tensor)"/> with ONNX Runtime writing into <paramref name="into"/>'s storage, kept from one
+    /// batch to the next, instead of new tensors (the first batch of a new input size is still copied once).
+    /// </summary>
+    public IReadOnlyList<torch.Tensor> Forward(torch.Tensor batch, FeatureBuffers into) => Run(batch, into);
+
+    private List<torch.Tensor> Run(torch.Tensor batch, FeatureBuffers? into)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         CheckBatch(batch);
         var input = batch.is_contiguous() ? batch : batch.contiguous();
         try
         {
-            return BatchMode == OnnxBatchMode.Batched ? RunBatched(input) : RunPerImage(input);
+            return BatchMode == OnnxBatchMode.Batched ? RunBatched(input, into) : RunPerImage(input, into);
         }
         catch (OnnxRuntimeException e)
         {
@@ -163,12 +171,12 @@ public sealed class OnnxFeatureModel : IFeatureModel
         _runOptions.Dispose();
     }
 
-    private List<torch.Tensor> RunBatched(torch.Tensor input)
+    private List<torch.Tensor> RunBatched(torch.Tensor input, FeatureBuffers? into)
     {
         var shape = input.shape;
         if (_outputShapes.TryGetValue((shape[1], shape[2], shape[3]), out var perImage))
         {
-            var outputs = Allocate(perImage, shape[0]);
+            var outputs = Allocate(perImage, shape[0], into);
             try
             {
                 RunInto(input, outputs, 0, shape[0]);
@@ -199,7 +207,7 @@ public sealed class OnnxFeatureModel : IFeatureModel
         return copied;
     }
 
-    private List<torch.Tensor> RunPerImage(torch.Tensor input)
+    private List<torch.Tensor> RunPerImage(torch.Tensor input, FeatureBuffers? into)
     {
         var shape = input.shape;
         List<torch.Tensor>? outputs = null;
@@ -207,7 +215,7 @@ public sealed class OnnxFeatureModel : IFeatureModel
         try
         {
             if (_outputShapes.TryGetValue((shape[1], shape[2], shape[3]), out var perImage))
-                outputs = Allocate(perImage, shape[0]);
+                outputs = Allocate(perImage, shape[0], into);
             else
             {
                 // The first image of this size learns the output shapes; its results are copied into place.
@@ -219,7 +227,7 @@ public sealed class OnnxFeatureModel : IFeatureModel
                     if (shapes[i].Length == 0 || shapes[i][0] != 1)
                         throw new EquivarianceLabException($"{Name}: layer '{Layers[i]}' has shape [{string.Join(",", shapes[i])}] for one image; its first dim is not the batch.");
                 perImage = shapes.Select(s => s[1..]).ToArray();
-                outputs = Allocate(perImage, shape[0]);
+                outputs = Allocate(perImage, shape[0], into);
                 var k = 0;
                 foreach (var result in results)
                     using (var slice = outputs[k++].narrow(0, 0, 1))
@@ -264,8 +272,9 @@ public sealed class OnnxFeatureModel : IFeatureModel
         }
     }
 
-    private static List<torch.Tensor> Allocate(long[][] perImage, long count)
+    private static List<torch.Tensor> Allocate(long[][] perImage, long count, FeatureBuffers? into)
     {
+        if (into is not null) return into.Rows(perImage, count);
         var outputs = new List<torch.Tensor>(perImage.Length);
         foreach (var shape in perImage) outputs.Add(torch.empty([count, .. shape], torch.ScalarType.Float32));
         return outputs;
