@@ -28,9 +28,9 @@ internal sealed class TwoConvNet : HookedModule
     /// </summary>
     public static TwoConvNet Smooth(int seed)
     {
-        manual_seed(seed);
-        return new TwoConvNet("smooth-conv-net", nn.Conv2d(1, 6, 3, padding: 1, bias: false), nn.Conv2d(6, 6, 3, padding: 1, bias: false),
-            "tanh1", torch.tanh);
+        var (c1, c2) = (nn.Conv2d(1, 6, 3, padding: 1, bias: false), nn.Conv2d(6, 6, 3, padding: 1, bias: false));
+        SeededWeights.Apply(seed, c1, c2);
+        return new TwoConvNet("smooth-conv-net", c1, c2, "tanh1", torch.tanh);
     }
 
     /// <summary>

@@ -17,10 +17,10 @@ public sealed class ProbeNet : HookedModule
 
     public ProbeNet(int seed, long inChannels = 1, PaddingModes padding = PaddingModes.Zeros) : base("probe-net")
     {
-        manual_seed(seed);
         _conv1 = nn.Conv2d(inChannels, 6, 3, padding: 1, padding_mode: padding);
         _conv2 = nn.Conv2d(6, 5, 3, stride: 2, padding: 1, padding_mode: padding);
         _head = nn.Linear(5, 4);
+        SeededWeights.Apply(seed, _conv1, _conv2, _head);
         using (no_grad())
         {
             var conv2 = (TorchSharp.Modules.Conv2d)_conv2;
@@ -58,10 +58,10 @@ public sealed class CircularNet : HookedModule
 
     public CircularNet(int seed) : base("circular-net")
     {
-        manual_seed(seed);
         _c1 = nn.Conv2d(1, 8, 3, padding: 1, padding_mode: PaddingModes.Circular);
         _c2 = nn.Conv2d(8, 8, 5, padding: 2, padding_mode: PaddingModes.Circular);
         _c3 = nn.Conv2d(8, 8, 3, padding: 1, padding_mode: PaddingModes.Circular);
+        SeededWeights.Apply(seed, _c1, _c2, _c3);
         RegisterComponents();
     }
 

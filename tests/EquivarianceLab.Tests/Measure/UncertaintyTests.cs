@@ -246,9 +246,9 @@ public class UncertaintyTests
 
         public LinearNet(int seed) : base("linear-net")
         {
-            manual_seed(seed);
             _conv = nn.Conv2d(1, 5, 3, padding: 1);
             _head = nn.Linear(5, 4);
+            SeededWeights.Apply(seed, _conv, _head);
             RegisterComponents();
         }
 
