@@ -25,11 +25,11 @@ public sealed class EquivalenceNet : HookedModule
 
     public EquivalenceNet(int seed) : base("equivalence-net")
     {
-        manual_seed(seed);
         _conv1 = nn.Conv2d(InChannels, 6, 3, padding: 1);
         _conv2 = nn.Conv2d(6, 8, 3, stride: 2, padding: 1);
         _conv3 = nn.Conv2d(8, 8, 3, padding: 1);
         _head = nn.Linear(8, Classes);
+        Measure.SeededWeights.Apply(seed, _conv1, _conv2, _conv3, _head);
         RegisterComponents();
     }
 
