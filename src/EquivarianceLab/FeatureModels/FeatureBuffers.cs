@@ -13,9 +13,8 @@ namespace EquivarianceLab.FeatureModels;
 /// </summary>
 public sealed class FeatureBuffers : IDisposable
 {
+    // [rows, ..shape] per layer; the rows and shapes they serve are read off them.
     private Tensor[] _tensors = [];
-    private long[][] _shapes = [];
-    private long _rows;
 
     /// <summary>
     /// One tensor per entry of <paramref name="perImage"/>, <c>[count, ..shape]</c> float32 on the CPU: views (owned by
@@ -23,7 +22,7 @@ public sealed class FeatureBuffers : IDisposable
     /// </summary>
     public List<Tensor> Rows(long[][] perImage, long count)
     {
-        if (count > _rows || !SameShapes(perImage))
+        if (!Serves(perImage, count))
         {
             Release();
             var tensors = new Tensor[perImage.Length];
@@ -37,19 +36,21 @@ public sealed class FeatureBuffers : IDisposable
                 foreach (var t in tensors) t?.Dispose();
                 throw;
             }
-            (_tensors, _shapes, _rows) = (tensors, perImage.Select(s => s.ToArray()).ToArray(), count);
+            _tensors = tensors;
         }
         return _tensors.Select(t => t.narrow(0, 0, count)).ToList();
     }
 
     public void Dispose() => Release();
 
-    private bool SameShapes(long[][] perImage) =>
-        perImage.Length == _shapes.Length && perImage.Zip(_shapes).All(p => p.First.AsSpan().SequenceEqual(p.Second));
+    /// <summary>Whether the kept tensors have these layers' shapes and at least <paramref name="count"/> rows.</summary>
+    private bool Serves(long[][] perImage, long count) =>
+        perImage.Length == _tensors.Length && _tensors.Length > 0 && count <= _tensors[0].shape[0]
+        && perImage.Zip(_tensors).All(p => p.First.AsSpan().SequenceEqual(p.Second.shape.AsSpan(1)));
 
     private void Release()
     {
         foreach (var t in _tensors) t.Dispose();
-        (_tensors, _shapes, _rows) = ([], [], 0);
+        _tensors = [];
     }
 }
