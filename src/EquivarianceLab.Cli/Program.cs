@@ -14,4 +14,7 @@ var root = new RootCommand("eqlab: measure the translation and rotation equivari
 };
 // Our handler, not System.CommandLine's: bad input is one line on stderr, never a stack trace.
 var invocation = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
-return CliErrors.Run(() => root.Parse(args).Invoke(invocation));
+ParseResult? parsed = null;
+var code = CliErrors.Run(() => (parsed = root.Parse(args)).Invoke(invocation));
+if (parsed is not null && QuickExit.Applies(parsed.CommandResult.Command)) QuickExit.Now(code);
+return code;
