@@ -50,6 +50,11 @@ public sealed partial class EqlabCommandLineTests(EqlabFixture fixture) : IClass
         // Progress (images done of the total) goes to stderr, not stdout.
         Assert.Contains($"{EqlabFixture.HappyImages}/{EqlabFixture.HappyImages} images", run.Stderr);
         Assert.DoesNotContain("images  ", run.Stdout);
+
+        // Nothing is lost at exit, which skips the native libraries' teardown (QuickExit): each stream ends with the
+        // line the command writes last, and the stderr line's peak memory is there.
+        Assert.Equal("± is the half-width of the 95% interval over probe images.", stdout.Last(l => l.Length > 0));
+        Assert.Matches(@"^measured 3 layers on 5 images in \d+\.\d\d s \(.*\); peak memory \d+\.\d MiB$", run.StderrLines[^1]);
     }
 
     [Fact]
