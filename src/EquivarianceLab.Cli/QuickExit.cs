@@ -1,4 +1,3 @@
-using System.CommandLine;
 using System.Runtime.InteropServices;
 
 namespace EquivarianceLab.Cli;
@@ -8,19 +7,19 @@ namespace EquivarianceLab.Cli;
 /// destructors unregister each of its thousands of operators one by one: about 0.15 s of every <c>eqlab measure</c>
 /// (seen in <c>perf</c>: <c>OperatorEntry::deregisterKernel_</c> and its neighbours after the last line was written),
 /// for memory the system takes back anyway. By then every file the command wrote is closed (they are written whole and
-/// disposed) and the console is flushed here; nothing else of the process outlives it. Commands that keep a database
-/// open (<c>users</c>, <c>db</c>) end the ordinary way, so their connections close as usual.
+/// disposed) and the console is flushed here; nothing else of the process outlives it. Program.cs calls it for the
+/// commands that run tensors; those that keep a database open (<c>users</c>, <c>db</c>) end the ordinary way, so their
+/// connections close as usual.
 /// </summary>
 public static class QuickExit
 {
-    private static readonly HashSet<string> TensorCommands = new(StringComparer.Ordinal) { "measure", "bench", "study", "evaluate", "train" };
-
-    /// <summary>Whether <paramref name="command"/> ends with <see cref="Now"/> (Linux only: it calls libc's <c>_exit</c>).</summary>
-    public static bool Applies(Command command) => OperatingSystem.IsLinux() && TensorCommands.Contains(command.Name);
-
-    /// <summary>Flushes the console and ends the process with <paramref name="code"/>; does not return.</summary>
+    /// <summary>
+    /// Flushes the console and ends the process with <paramref name="code"/> (on Linux, through libc's <c>_exit</c>);
+    /// elsewhere it returns and the process ends the ordinary way.
+    /// </summary>
     public static void Now(int code)
     {
+        if (!OperatingSystem.IsLinux()) return;
         Console.Out.Flush();
         Console.Error.Flush();
         _exit(code);
