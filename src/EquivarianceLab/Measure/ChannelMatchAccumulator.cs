@@ -13,13 +13,20 @@ public sealed class ChannelMatchAccumulator
     /// <summary>Partners kept per channel in the result (the heat map's rows); the rest are counted in no cell.</summary>
     public const int KeptPartners = 5;
 
-    /// <summary>Channels per task when the tallies are split across threads.</summary>
+    /// <summary>Channels per task when the tallies are split across threads, and per block of partner tables.</summary>
     private const int ChannelBlock = 64;
 
-    private PartnerCounts[] _counts = [];
+    private PartnerCounts[] _blocks = [];
+    private int _channels;
+    private readonly int _images;
+
     private double[] _bestSums = [], _diagonalSums = [];
     private int[] _bestCounts = [], _diagonalCounts = [];
     private int _decisions;
+
+    /// <param name="images">The decisions each channel will get (a spatial layer's probe images; 1 for a vector
+    /// layer), when known: the partner tables are sized for them at first (<see cref="PartnerCounts"/>).</param>
+    public ChannelMatchAccumulator(int images = 0) => _images = images;
 
     /// <summary>Adds one batch's choices (<see cref="ChannelChoices"/>: one decision per image and channel).</summary>
     public void Add(ChannelChoices choices) => AddAll([(this, choices)]);
@@ -47,9 +54,10 @@ public sealed class ChannelMatchAccumulator
     private void AddChannels(ChannelChoices choices, int first, int last)
     {
         int c = choices.Channels;
+        var counts = _blocks[first / ChannelBlock];
         for (int ch = first; ch < last; ch++)
         {
-            var counts = _counts[ch];
+            int inBlock = ch % ChannelBlock;
             double bestSum = 0, diagonalSum = 0;
             int bestCount = 0, diagonalCount = 0;
             for (int k = ch; k < choices.Images * c; k += c)
@@ -57,7 +65,7 @@ public sealed class ChannelMatchAccumulator
                 int partner = choices.Partner[k];
                 if (partner >= 0)
                 {
-                    counts.Increment(partner);
+                    counts.Increment(inBlock, partner);
                     bestSum += choices.Best[k];
                     bestCount++;
                 }
@@ -77,10 +85,13 @@ public sealed class ChannelMatchAccumulator
 
     private void Ensure(int channels)
     {
-        if (_counts.Length == channels) return;
-        if (_counts.Length != 0) throw new EquivarianceLabException($"A layer changed its channel count between batches ({_counts.Length} → {channels}).");
-        _counts = new PartnerCounts[channels];
-        for (int ch = 0; ch < channels; ch++) _counts[ch] = new PartnerCounts();
+        if (_channels == channels && _blocks.Length > 0) return;
+        if (_blocks.Length != 0) throw new EquivarianceLabException($"A layer changed its channel count between batches ({_channels} → {channels}).");
+        _channels = channels;
+        _blocks = new PartnerCounts[(channels + ChannelBlock - 1) / ChannelBlock];
+        // A channel has at most one partner per decision, and at most as many as there are channels.
+        int partners = _images > 0 ? Math.Min(_images, channels) : 1;
+        for (int b = 0; b < _blocks.Length; b++) _blocks[b] = new PartnerCounts(Math.Min(ChannelBlock, channels - b * ChannelBlock), partners);
         _bestSums = new double[channels];
         _diagonalSums = new double[channels];
         _bestCounts = new int[channels];
@@ -89,7 +100,7 @@ public sealed class ChannelMatchAccumulator
 
     public ChannelMatching ToMatching()
     {
-        int channels = _counts.Length, matched = 0, own = 0;
+        int channels = _channels, matched = 0, own = 0;
         var match = new int?[channels];
         var share = new float?[channels];
         var equivariance = new float?[channels];
@@ -99,7 +110,7 @@ public sealed class ChannelMatchAccumulator
         var distinct = new HashSet<int>();
         for (int ch = 0; ch < channels; ch++)
         {
-            (partners[ch], partnerCounts[ch]) = _counts[ch].Top(KeptPartners);
+            (partners[ch], partnerCounts[ch]) = _blocks[ch / ChannelBlock].Top(ch % ChannelBlock, KeptPartners);
             if (_bestCounts[ch] > 0)
             {
                 int m = partners[ch][0];

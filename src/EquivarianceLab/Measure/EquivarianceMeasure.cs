@@ -295,7 +295,7 @@ public static class EquivarianceMeasure
             var layout = FeatureLayout.Of(name, raw.shape);
             var state = new LayerState
             {
-                Matches = matching ? Enumerable.Range(0, transformCount).Select(_ => new ChannelMatchAccumulator()).ToArray() : null,
+                Matches = matching ? Enumerable.Range(0, transformCount).Select(_ => new ChannelMatchAccumulator(layout.Kind == LayerKind.Spatial ? images : 1)).ToArray() : null,
                 Name = name,
                 Shape = raw.shape[1..],
                 Layout = layout,

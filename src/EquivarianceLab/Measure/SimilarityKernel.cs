@@ -353,7 +353,8 @@ public static class SimilarityKernel
             }
             else
             {
-                Grow(ref s.Unit, channels * length);
+                // Whole blocks of eight rows (RowBlock512 reads rows past the last channel; they are never stored).
+                Grow(ref s.Unit, RoundUp(channels, WideRows) * ShortStride);
             }
             Grow(ref s.Best, channels);
             Grow(ref s.Diagonal, channels);
@@ -399,11 +400,14 @@ public static class SimilarityKernel
         else
         {
             for (int ch = first; ch < last; ch++)
-                s.Valid[ch] = Normalize(image.Slice(ch * l, l), s.Unit.AsSpan(ch * l, l), reference.Kind);
-            for (int c0 = first; c0 < last; c0 += Rows)
+                s.Valid[ch] = Normalize(image.Slice(ch * l, l), s.Unit.AsSpan(ch * ShortStride, l), reference.Kind);
+            if (WideVectors)
             {
-                if (WideVectors) RowBlock512(s, c0, last, l, cp, packed, bias, rows, choices is not null);
-                else RowBlock(s, c0, last, l, cp, packed, bias, rows, choices is not null);
+                for (int c0 = first; c0 < last; c0 += WideRows) RowBlock512(s, c0, last, l, cp, packed, bias, rows, choices is not null);
+            }
+            else
+            {
+                for (int c0 = first; c0 < last; c0 += Rows) RowBlock(s, c0, last, l, cp, packed, bias, rows, choices is not null);
             }
         }
 
@@ -538,10 +542,10 @@ public static class SimilarityKernel
     private static void RowBlock(Scratch s, int c0, int c, int l, int cp, ReadOnlySpan<float> packed, ReadOnlySpan<float> bias, int[] rows, bool argmax)
     {
         // Rows past the last channel repeat it; their results are not stored.
-        ref float r0 = ref s.Unit[c0 * l];
-        ref float r1 = ref s.Unit[Math.Min(c0 + 1, c - 1) * l];
-        ref float r2 = ref s.Unit[Math.Min(c0 + 2, c - 1) * l];
-        ref float r3 = ref s.Unit[Math.Min(c0 + 3, c - 1) * l];
+        ref float r0 = ref s.Unit[c0 * ShortStride];
+        ref float r1 = ref s.Unit[Math.Min(c0 + 1, c - 1) * ShortStride];
+        ref float r2 = ref s.Unit[Math.Min(c0 + 2, c - 1) * ShortStride];
+        ref float r3 = ref s.Unit[Math.Min(c0 + 3, c - 1) * ShortStride];
         ref float b = ref MemoryMarshal.GetReference(packed);
         ref float bi = ref MemoryMarshal.GetReference(bias);
         ref int rowOf = ref MemoryMarshal.GetArrayDataReference(rows);
@@ -607,49 +611,58 @@ public static class SimilarityKernel
     }
 
     /// <summary>
-    /// <see cref="RowBlock"/> with 4×32 tiles of 512-bit registers (half the loads and broadcasts per multiply-add),
-    /// folded in 512-bit registers too: on short vectors (ResNet's last stage, 4 positions) the max and argmax cost more
-    /// than the products, so each 16 similarities take one compare and two masked selects. The accumulators start at
-    /// the bias (0 or −∞), which gives the sums plus the bias exactly as adding it after them would.
+    /// <see cref="RowBlock"/> for eight rows, in 8×32 tiles of 512-bit registers: sixteen sums in registers, so each
+    /// position's two loads of the reference feed sixteen multiply-adds (4×32 tiles ran ResNet's 7×7 layers at about
+    /// half the rate of the chunked path's products on a Zen 5). The unit rows are <see cref="ShortStride"/> floats
+    /// apart, so one pointer addresses all eight; rows past the last channel hold whatever the buffer held, and their
+    /// results are not stored. Folded in 512-bit registers too: on short vectors (ResNet's last stage, 4 positions) the
+    /// max and argmax cost more than the products, so each 16 similarities take one compare and two masked selects. The
+    /// accumulators start at the bias (0 or −∞), which gives the sums plus the bias exactly as adding it after them would.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowBlock512(Scratch s, int c0, int c, int l, int cp, ReadOnlySpan<float> packed, ReadOnlySpan<float> bias, int[] rows, bool argmax)
     {
-        ref float r0 = ref s.Unit[c0 * l];
-        ref float r1 = ref s.Unit[Math.Min(c0 + 1, c - 1) * l];
-        ref float r2 = ref s.Unit[Math.Min(c0 + 2, c - 1) * l];
-        ref float r3 = ref s.Unit[Math.Min(c0 + 3, c - 1) * l];
+        ref float unit = ref s.Unit[c0 * ShortStride];
         ref float b = ref MemoryMarshal.GetReference(packed);
         ref float bi = ref MemoryMarshal.GetReference(bias);
         ref int rowOf = ref MemoryMarshal.GetArrayDataReference(rows);
         var best0 = Vector512.Create(float.NegativeInfinity);
-        var best1 = best0; var best2 = best0; var best3 = best0;
+        var best1 = best0; var best2 = best0; var best3 = best0; var best4 = best0; var best5 = best0; var best6 = best0; var best7 = best0;
         var arg0 = Vector512<int>.Zero;
-        var arg1 = arg0; var arg2 = arg0; var arg3 = arg0;
+        var arg1 = arg0; var arg2 = arg0; var arg3 = arg0; var arg4 = arg0; var arg5 = arg0; var arg6 = arg0; var arg7 = arg0;
         var index0 = Vector512<int>.Indices;
         var step = Vector512.Create(2 * Columns);
-        int diagonalTile = c0 / (2 * Columns) * (2 * Columns); // rows c0…c0+3 lie in one tile: 32 is a multiple of 4
+        int diagonalTile = c0 / (2 * Columns) * (2 * Columns); // rows c0…c0+7 lie in one tile: 32 is a multiple of 8
         Span<float> spill = stackalloc float[2 * Columns];
 
         for (int j0 = 0; j0 < cp; j0 += 2 * Columns, index0 += step)
         {
             var bias0 = Vector512.LoadUnsafe(ref bi, (nuint)j0);
             var bias1 = Vector512.LoadUnsafe(ref bi, (nuint)j0 + 16);
-            Vector512<float> a00 = bias0, a01 = bias1, a10 = bias0, a11 = bias1,
-                             a20 = bias0, a21 = bias1, a30 = bias0, a31 = bias1;
+            Vector512<float> a00 = bias0, a01 = bias1, a10 = bias0, a11 = bias1, a20 = bias0, a21 = bias1, a30 = bias0, a31 = bias1,
+                             a40 = bias0, a41 = bias1, a50 = bias0, a51 = bias1, a60 = bias0, a61 = bias1, a70 = bias0, a71 = bias1;
             for (int q = 0; q < l; q++)
             {
                 nuint offset = (nuint)(Unsafe.Add(ref rowOf, q) + j0);
                 var b0 = Vector512.LoadUnsafe(ref b, offset);
                 var b1 = Vector512.LoadUnsafe(ref b, offset + 16);
-                var x = Vector512.Create(Unsafe.Add(ref r0, q));
+                ref float at = ref Unsafe.Add(ref unit, q);
+                var x = Vector512.Create(at);
                 a00 = Vector512.FusedMultiplyAdd(x, b0, a00); a01 = Vector512.FusedMultiplyAdd(x, b1, a01);
-                x = Vector512.Create(Unsafe.Add(ref r1, q));
+                x = Vector512.Create(Unsafe.Add(ref at, ShortStride));
                 a10 = Vector512.FusedMultiplyAdd(x, b0, a10); a11 = Vector512.FusedMultiplyAdd(x, b1, a11);
-                x = Vector512.Create(Unsafe.Add(ref r2, q));
+                x = Vector512.Create(Unsafe.Add(ref at, 2 * ShortStride));
                 a20 = Vector512.FusedMultiplyAdd(x, b0, a20); a21 = Vector512.FusedMultiplyAdd(x, b1, a21);
-                x = Vector512.Create(Unsafe.Add(ref r3, q));
+                x = Vector512.Create(Unsafe.Add(ref at, 3 * ShortStride));
                 a30 = Vector512.FusedMultiplyAdd(x, b0, a30); a31 = Vector512.FusedMultiplyAdd(x, b1, a31);
+                x = Vector512.Create(Unsafe.Add(ref at, 4 * ShortStride));
+                a40 = Vector512.FusedMultiplyAdd(x, b0, a40); a41 = Vector512.FusedMultiplyAdd(x, b1, a41);
+                x = Vector512.Create(Unsafe.Add(ref at, 5 * ShortStride));
+                a50 = Vector512.FusedMultiplyAdd(x, b0, a50); a51 = Vector512.FusedMultiplyAdd(x, b1, a51);
+                x = Vector512.Create(Unsafe.Add(ref at, 6 * ShortStride));
+                a60 = Vector512.FusedMultiplyAdd(x, b0, a60); a61 = Vector512.FusedMultiplyAdd(x, b1, a61);
+                x = Vector512.Create(Unsafe.Add(ref at, 7 * ShortStride));
+                a70 = Vector512.FusedMultiplyAdd(x, b0, a70); a71 = Vector512.FusedMultiplyAdd(x, b1, a71);
             }
             if (argmax)
             {
@@ -658,6 +671,10 @@ public static class SimilarityKernel
                 Fold(a10, index0, ref best1, ref arg1); Fold(a11, index1, ref best1, ref arg1);
                 Fold(a20, index0, ref best2, ref arg2); Fold(a21, index1, ref best2, ref arg2);
                 Fold(a30, index0, ref best3, ref arg3); Fold(a31, index1, ref best3, ref arg3);
+                Fold(a40, index0, ref best4, ref arg4); Fold(a41, index1, ref best4, ref arg4);
+                Fold(a50, index0, ref best5, ref arg5); Fold(a51, index1, ref best5, ref arg5);
+                Fold(a60, index0, ref best6, ref arg6); Fold(a61, index1, ref best6, ref arg6);
+                Fold(a70, index0, ref best7, ref arg7); Fold(a71, index1, ref best7, ref arg7);
             }
             else
             {
@@ -665,13 +682,21 @@ public static class SimilarityKernel
                 best1 = Vector512.Max(best1, Vector512.Max(a10, a11));
                 best2 = Vector512.Max(best2, Vector512.Max(a20, a21));
                 best3 = Vector512.Max(best3, Vector512.Max(a30, a31));
+                best4 = Vector512.Max(best4, Vector512.Max(a40, a41));
+                best5 = Vector512.Max(best5, Vector512.Max(a50, a51));
+                best6 = Vector512.Max(best6, Vector512.Max(a60, a61));
+                best7 = Vector512.Max(best7, Vector512.Max(a70, a71));
             }
             if (j0 == diagonalTile)
             {
                 // The c′ = c values (the same numbers the max saw).
-                for (int r = 0; r < Rows && c0 + r < c; r++)
+                for (int r = 0; r < WideRows && c0 + r < c; r++)
                 {
-                    var (lo, hi) = r switch { 0 => (a00, a01), 1 => (a10, a11), 2 => (a20, a21), _ => (a30, a31) };
+                    var (lo, hi) = r switch
+                    {
+                        0 => (a00, a01), 1 => (a10, a11), 2 => (a20, a21), 3 => (a30, a31),
+                        4 => (a40, a41), 5 => (a50, a51), 6 => (a60, a61), _ => (a70, a71),
+                    };
                     lo.StoreUnsafe(ref MemoryMarshal.GetReference(spill));
                     hi.StoreUnsafe(ref MemoryMarshal.GetReference(spill), 16);
                     s.Diagonal[c0 + r] = spill[c0 + r - j0];
@@ -682,6 +707,10 @@ public static class SimilarityKernel
         Finish(s, c0, c, best1, arg1, 1);
         Finish(s, c0, c, best2, arg2, 2);
         Finish(s, c0, c, best3, arg3, 3);
+        Finish(s, c0, c, best4, arg4, 4);
+        Finish(s, c0, c, best5, arg5, 5);
+        Finish(s, c0, c, best6, arg6, 6);
+        Finish(s, c0, c, best7, arg7, 7);
     }
 
     /// <summary>Running max per lane; a later column replaces the lane's best only when strictly greater.</summary>
@@ -913,6 +942,9 @@ public static class SimilarityKernel
 
     /// <summary>Vectors with at least this many positions take the chunked path.</summary>
     private const int ChunkedFrom = 64;
+
+    /// <summary>Floats per unit row of a short vector (fewer than <see cref="ChunkedFrom"/> positions) in the scratch.</summary>
+    private const int ShortStride = ChunkedFrom;
 
     /// <summary>
     /// A chunk of the reference block in floats (32 KiB, within a 48 KiB L1 data cache; it was 8 KiB, but chunks of

@@ -78,20 +78,24 @@ public class ChannelMatchingTests
     }
 
     /// <summary>
-    /// Many images and partners (the per-channel tables grow several times): every channel's counts, top five and
-    /// match equal a plain count-and-sort of the same decisions, whatever the batching.
+    /// Many images and partners (the per-channel tables grow several times, each moving within its block's array): every
+    /// channel's counts, top five and match equal a plain count-and-sort of the same decisions, whatever the batching.
+    /// 150 channels make three blocks of tables, the last one partly filled; the tables start small when the number of
+    /// images is not given, and at their largest first size when it is.
     /// </summary>
-    [Fact]
-    public void The_tallies_equal_a_plain_count_and_sort_of_many_decisions()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void The_tallies_equal_a_plain_count_and_sort_of_many_decisions(bool sizedForTheImages)
     {
-        const int channels = 40, images = 600;
+        const int channels = 150, images = 600;
         var random = new Random(11);
         // Channel c draws from 1 + c partners at most, skewed to small indices, so counts tie and tables grow.
         var partners = new int[images * channels];
         for (int i = 0; i < images; i++)
             for (int c = 0; c < channels; c++)
                 partners[i * channels + c] = random.Next(3) == 0 ? -1 : (int)Math.Floor(Math.Pow(random.NextDouble(), 2) * (1 + 3 * c));
-        var accumulator = new ChannelMatchAccumulator();
+        var accumulator = sizedForTheImages ? new ChannelMatchAccumulator(images) : new ChannelMatchAccumulator();
         foreach (var (start, count) in new[] { (0, 7), (7, 300), (307, 293) })
         {
             var slice = partners.AsSpan(start * channels, count * channels).ToArray();
