@@ -98,6 +98,8 @@ public sealed class ChannelMatchAccumulator
         _diagonalCounts = new int[channels];
     }
 
+    // Optimised from the first call: a measurement calls it once per layer and transform, over every channel.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ChannelMatching ToMatching()
     {
         int channels = _channels, matched = 0, own = 0;

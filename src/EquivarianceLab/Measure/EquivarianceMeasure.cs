@@ -189,6 +189,10 @@ public static class EquivarianceMeasure
         var parts = AssignParts(model, states.Select(s => (s.Name, s.Layout.Kind)).ToList());
         var list = new List<LayerResult>(states.Length);
         var influences = new ImageInfluence[states.Length];
+        // Each layer's matching reads every channel's tallies: the layers side by side on the measure's threads.
+        var matchings = new Dictionary<string, ChannelMatching>?[states.Length];
+        Parallel.For(0, states.Length, new ParallelOptions { MaxDegreeOfParallelism = ComputeThreads.Count },
+            l => matchings[l] = states[l].Matching(transforms));
         for (int l = 0; l < states.Length; l++)
         {
             var per = new Dictionary<string, Score>();
@@ -211,7 +215,7 @@ public static class EquivarianceMeasure
                 Invariance = Mean(per.Values.Select(s => s.Invariance)),
                 Equivariance = Mean(per.Values.Select(s => s.Equivariance)),
                 PerTransform = per,
-                Matching = states[l].Matching(transforms),
+                Matching = matchings[l],
             };
             list.Add(ScoreUncertainty.Attach(layer, layer.Invariance, layer.Equivariance, influences[l]));
         }
