@@ -48,9 +48,6 @@ internal sealed class PartnerCounts
         MarkEmpty(0, _used);
     }
 
-    /// <summary>How many distinct partners channel <paramref name="channel"/> (of this block) was counted with.</summary>
-    public int Count(int channel) => _distinct[channel];
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Increment(int channel, int partner)
     {
@@ -111,16 +108,29 @@ internal sealed class PartnerCounts
     }
 
     /// <summary>
-    /// Moves the channel's table to twice its size at the end of the array (which doubles when full). The old place is
-    /// not reused: the tables only grow, so what is left behind is at most what is in use.
+    /// Moves the channel's table to twice its size at the end of the array. When the array has no room, the tables move
+    /// into a new one with as much room again, packed: the places that grown tables left behind are dropped there, so
+    /// the array holds at most twice the tables in use.
     /// </summary>
     private void Grow(int channel)
     {
         int oldStart = _start[channel], oldCapacity = _capacity[channel], capacity = 2 * oldCapacity;
+        var from = _pairs;
         if (2 * (_used + capacity) > _pairs.Length)
         {
-            int pairs = Math.Max(2 * _used, _used + capacity);
-            Array.Resize(ref _pairs, 2 * pairs);
+            int others = 0;
+            for (int ch = 0; ch < _start.Length; ch++) if (ch != channel) others += _capacity[ch];
+            var pairs = new int[2 * 2 * (others + capacity)];
+            int at = 0;
+            for (int ch = 0; ch < _start.Length; ch++)
+            {
+                if (ch == channel) continue;
+                Array.Copy(from, 2 * _start[ch], pairs, 2 * at, 2 * _capacity[ch]);
+                _start[ch] = at;
+                at += _capacity[ch];
+            }
+            _pairs = pairs;
+            _used = at;
         }
         int start = _used;
         _used += capacity;
@@ -128,12 +138,12 @@ internal sealed class PartnerCounts
         int mask = capacity - 1;
         for (int slot = 0; slot < oldCapacity; slot++)
         {
-            int key = _pairs[2 * (oldStart + slot)];
+            int key = from[2 * (oldStart + slot)];
             if (key == Empty) continue;
             int to = Slot(key, mask);
             while (_pairs[2 * (start + to)] != Empty) to = (to + 1) & mask;
             _pairs[2 * (start + to)] = key;
-            _pairs[2 * (start + to) + 1] = _pairs[2 * (oldStart + slot) + 1];
+            _pairs[2 * (start + to) + 1] = from[2 * (oldStart + slot) + 1];
         }
         _start[channel] = start;
         _capacity[channel] = capacity;
