@@ -37,6 +37,7 @@ public sealed class OnnxFeatureModel : IFeatureModel
         _fixedChw = graph.InputDims.Skip(1).ToArray();
         InputShape = _fixedChw.Select(d => d ?? -1).ToArray();
         BatchMode = probe.Mode;
+        WeightsInFile = graph.WeightsInFile;
         AvailableTensors = probe.Tensors;
         TensorShapes = probe.Tensors.ToDictionary(t => t, t => (IReadOnlyList<long>)probe.Shapes[t][1..], StringComparer.Ordinal);
         TensorOps = probe.Tensors.ToDictionary(t => t, t => graph.ProducerOf(t)?.OpType ?? "", StringComparer.Ordinal);
@@ -83,6 +84,13 @@ public sealed class OnnxFeatureModel : IFeatureModel
     public IReadOnlyList<string> DefaultLayers { get; }
 
     public OnnxBatchMode BatchMode { get; }
+
+    /// <summary>
+    /// How many initializers ONNX Runtime reads straight from the model file instead of from the serialised graph
+    /// (docs/models-and-probes.md, "ONNX graphs", Loading): those of at least 4 KiB whose data is one raw_data or packed
+    /// float_data field.
+    /// </summary>
+    public int WeightsInFile { get; }
 
     /// <summary>The intra-op threads ONNX Runtime's session for the measured layers was made with.</summary>
     public int IntraOpThreads { get; }

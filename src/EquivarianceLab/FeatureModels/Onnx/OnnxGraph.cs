@@ -14,9 +14,12 @@ internal sealed class OnnxGraph
     private readonly Dictionary<string, NodeProto> _producer = new(StringComparer.Ordinal);
     private readonly HashSet<string> _computed = new(StringComparer.Ordinal);
 
-    private OnnxGraph(ModelProto model, string name, string folder)
+    private readonly InlineWeights? _weights;
+
+    private OnnxGraph(ModelProto model, string name, string folder, InlineWeights? weights)
     {
         _model = model;
+        _weights = weights;
         Name = name;
         Folder = folder;
         var graph = model.Graph;
@@ -71,6 +74,9 @@ internal sealed class OnnxGraph
 
     public string? FirstOutput { get; }
 
+    /// <summary>How many initializers sessions read from the model file (<see cref="InlineWeights"/>).</summary>
+    public int WeightsInFile => _weights?.InFile ?? 0;
+
     public bool HasFixedBatch => InputDims[0] is not null;
 
     public NodeProto? ProducerOf(string tensor) => _producer.GetValueOrDefault(tensor);
@@ -87,6 +93,7 @@ internal sealed class OnnxGraph
     {
         if (!File.Exists(path)) throw new EquivarianceLabException($"Model file {Path.GetFileName(path)} not found.");
         ModelProto model;
+        byte[] file;
         long fileLength;
         try
         {
@@ -94,7 +101,8 @@ internal sealed class OnnxGraph
             // Protobuf cannot hold a message over 2 GiB; large weights belong in external data.
             if (fileLength > int.MaxValue)
                 throw new EquivarianceLabException($"{name} is {fileLength} bytes; an ONNX file over 2 GiB must keep its weights as external data.");
-            model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
+            file = File.ReadAllBytes(path);
+            model = ModelProto.Parser.ParseFrom(file);
         }
         catch (InvalidProtocolBufferException e)
         {
@@ -109,7 +117,7 @@ internal sealed class OnnxGraph
             throw new EquivarianceLabException($"{name} is not an ONNX model (no graph found in it).");
         var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
         OnnxGraphChecks.Check(model, name, folder, fileLength, limits);
-        var graph = new OnnxGraph(model, name, folder);
+        var graph = new OnnxGraph(model, name, folder, InlineWeights.Find(path, file, model.Graph));
         graph.CheckDeclaredInput(limits);
         return graph;
     }
@@ -161,7 +169,7 @@ internal sealed class OnnxGraph
                 type.TensorType.Shape.Dim[0] = new TensorShapeProto.Types.Dimension { DimParam = "batch" };
                 input.Type = type;
             }
-            return _model.ToByteArray();
+            return _weights is null ? _model.ToByteArray() : _weights.WithWeightsInFile(graph, _model.ToByteArray);
         }
         finally
         {
