@@ -33,14 +33,10 @@ public class OnnxWeightsInFileTests
     public void Each_weight_layout_gives_the_hand_computed_convolution(Layout layout, int inFile)
     {
         // A 3×3 convolution, 8 → 16 channels: its weight is 4,608 bytes, over the 4 KiB from which weights stay in the file.
-        var weight = Enumerable.Range(0, Out * In * 9).Select(i => (float)Math.Sin(0.37 * i) * 0.5f).ToArray();
-        var bias = Enumerable.Range(0, Out).Select(i => 0.1f * i - 0.7f).ToArray();
-        var b = new OnnxGraphBuilder();
-        var x = b.Input("x", "N", In, Side, Side);
-        b.Output(b.Conv(x, weight, [Out, In, 3, 3], bias, pads: [1], output: "conv"));
+        var graph = ConvModel(out var weight, out var bias);
         using var dir = new OnnxTempFolder();
         var path = dir.File("model.onnx");
-        File.WriteAllBytes(path, Encode(b.Build(), layout));
+        File.WriteAllBytes(path, Encode(graph, layout));
 
         using var model = OnnxFeatureModel.Load(path, ["conv"]);
         Assert.Equal(inFile, model.WeightsInFile);
@@ -53,6 +49,50 @@ public class OnnxWeightsInFileTests
             Assert.Equal(expected.Length, actual.Length);
             for (int i = 0; i < expected.Length; i++) Assert.True(Math.Abs(expected[i] - actual[i]) < 1e-4, $"value {i}: {actual[i]} against {expected[i]}");
         }
+    }
+
+    [Theory]
+    [InlineData(Layout.RawData)]
+    [InlineData(Layout.PackedFloats)]
+    public void A_large_weight_declaring_more_than_its_data_is_refused(Layout layout)
+    {
+        // The data stays in the file unread; the check counts the bytes it spans there.
+        var model = ConvModel(out _, out _);
+        var tensor = model.Graph.Initializer.Single(t => t.Name == "conv.weight");
+        tensor.Dims[3] = 30;
+        using var dir = new OnnxTempFolder();
+        var path = dir.File("model.onnx");
+        File.WriteAllBytes(path, Encode(model, layout));
+
+        var e = Assert.Throws<EquivarianceLabException>(() => OnnxFeatureModel.Load(path, ["conv"]));
+        Assert.Equal("model.onnx: initializer 'conv.weight' declares 46080 bytes ([16,8,3,30]) but the file holds at most 4608 for it; " +
+                     "refusing a tensor larger than its data.", e.Message);
+    }
+
+    [Fact]
+    public void A_file_cut_inside_a_large_weight_is_a_clear_error()
+    {
+        var bytes = ConvModel(out var weight, out _).ToByteArray();
+        // Cut half-way through the weight's floats.
+        var first = BitConverter.GetBytes(weight[0]);
+        int start = bytes.AsSpan().IndexOf(first);
+        Assert.True(start > 0);
+        using var dir = new OnnxTempFolder();
+        var path = dir.File("cut.onnx");
+        File.WriteAllBytes(path, bytes[..(start + weight.Length * 2)]);
+
+        var e = Assert.Throws<EquivarianceLabException>(() => OnnxFeatureModel.Load(path, ["conv"]));
+        Assert.Equal("cut.onnx is not an ONNX model (it ends in the middle of the model: is the file truncated?).", e.Message);
+    }
+
+    private static ModelProto ConvModel(out float[] weight, out float[] bias)
+    {
+        weight = Enumerable.Range(0, Out * In * 9).Select(i => (float)Math.Sin(0.37 * i) * 0.5f).ToArray();
+        bias = Enumerable.Range(0, Out).Select(i => 0.1f * i - 0.7f).ToArray();
+        var b = new OnnxGraphBuilder();
+        var x = b.Input("x", "N", In, Side, Side);
+        b.Output(b.Conv(x, weight, [Out, In, 3, 3], bias, pads: [1], output: "conv"));
+        return b.Build();
     }
 
     /// <summary>The model's bytes with the convolution weight in <paramref name="layout"/>.</summary>

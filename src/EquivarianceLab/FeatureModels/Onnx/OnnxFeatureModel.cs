@@ -86,9 +86,9 @@ public sealed class OnnxFeatureModel : IFeatureModel
     public OnnxBatchMode BatchMode { get; }
 
     /// <summary>
-    /// How many initializers ONNX Runtime reads straight from the model file instead of from the serialised graph
-    /// (docs/models-and-probes.md, "ONNX graphs", Loading): those of at least 4 KiB whose data is one raw_data or packed
-    /// float_data field.
+    /// How many initializers ONNX Runtime reads straight from the model file, never read into this process nor
+    /// serialised with the graph (docs/models-and-probes.md, "ONNX graphs", Loading): those of at least 4 KiB whose
+    /// data is one raw_data field or one packed float_data field.
     /// </summary>
     public int WeightsInFile { get; }
 

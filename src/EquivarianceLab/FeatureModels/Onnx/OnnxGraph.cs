@@ -14,12 +14,13 @@ internal sealed class OnnxGraph
     private readonly Dictionary<string, NodeProto> _producer = new(StringComparer.Ordinal);
     private readonly HashSet<string> _computed = new(StringComparer.Ordinal);
 
-    private readonly InlineWeights? _weights;
+    private readonly FileStamp? _weightsFile;
 
-    private OnnxGraph(ModelProto model, string name, string folder, InlineWeights? weights)
+    private OnnxGraph(ModelProto model, string name, string folder, int weightsInFile, FileStamp? weightsFile)
     {
         _model = model;
-        _weights = weights;
+        WeightsInFile = weightsInFile;
+        _weightsFile = weightsFile;
         Name = name;
         Folder = folder;
         var graph = model.Graph;
@@ -74,8 +75,8 @@ internal sealed class OnnxGraph
 
     public string? FirstOutput { get; }
 
-    /// <summary>How many initializers sessions read from the model file (<see cref="InlineWeights"/>).</summary>
-    public int WeightsInFile => _weights?.InFile ?? 0;
+    /// <summary>How many initializers sessions read from the model file (<see cref="FileWeights"/>).</summary>
+    public int WeightsInFile { get; }
 
     public bool HasFixedBatch => InputDims[0] is not null;
 
@@ -93,16 +94,18 @@ internal sealed class OnnxGraph
     {
         if (!File.Exists(path)) throw new EquivarianceLabException($"Model file {Path.GetFileName(path)} not found.");
         ModelProto model;
-        byte[] file;
+        List<FileWeights.Place> places;
         long fileLength;
+        FileStamp stamp;
         try
         {
-            fileLength = new FileInfo(path).Length;
+            var info = new FileInfo(path);
+            fileLength = info.Length;
+            stamp = new FileStamp(path, info.Length, info.LastWriteTimeUtc);
             // Protobuf cannot hold a message over 2 GiB; large weights belong in external data.
             if (fileLength > int.MaxValue)
                 throw new EquivarianceLabException($"{name} is {fileLength} bytes; an ONNX file over 2 GiB must keep its weights as external data.");
-            file = File.ReadAllBytes(path);
-            model = ModelProto.Parser.ParseFrom(file);
+            model = FileWeights.Read(path, out places) ?? ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
         }
         catch (InvalidProtocolBufferException e)
         {
@@ -116,8 +119,9 @@ internal sealed class OnnxGraph
         if (model.Graph is null || model.Graph.Node.Count == 0 || model.IrVersion <= 0)
             throw new EquivarianceLabException($"{name} is not an ONNX model (no graph found in it).");
         var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        OnnxGraphChecks.Check(model, name, folder, fileLength, limits);
-        var graph = new OnnxGraph(model, name, folder, InlineWeights.Find(path, file, model.Graph));
+        OnnxGraphChecks.Check(model, name, folder, fileLength, limits, places);
+        FileWeights.PointAtFile(model.Graph, places, Path.GetFileName(path));
+        var graph = new OnnxGraph(model, name, folder, places.Count, places.Count > 0 ? stamp : null);
         graph.CheckDeclaredInput(limits);
         return graph;
     }
@@ -147,6 +151,9 @@ internal sealed class OnnxGraph
     /// </summary>
     public byte[] Serialize(IEnumerable<string> outputs, bool freeBatch, bool typedFloat)
     {
+        // The weights left in the file are read by ONNX Runtime when the session is made: they must still be the ones read.
+        if (_weightsFile is { } file && !file.Unchanged())
+            throw new EquivarianceLabException($"{Name} changed on disk while it was being loaded; load it again.");
         // Swap the graph's fields instead of cloning: initializers can be hundreds of MB.
         var graph = _model.Graph;
         var savedOutputs = graph.Output.ToList();
@@ -169,7 +176,7 @@ internal sealed class OnnxGraph
                 type.TensorType.Shape.Dim[0] = new TensorShapeProto.Types.Dimension { DimParam = "batch" };
                 input.Type = type;
             }
-            return _weights is null ? _model.ToByteArray() : _weights.WithWeightsInFile(graph, _model.ToByteArray);
+            return _model.ToByteArray();
         }
         finally
         {
@@ -202,5 +209,15 @@ internal sealed class OnnxGraph
         }
         // No shape at all: every dim is free.
         return dims is null ? [null, null, null, null] : dims.Select(d => d.HasDimValue && d.DimValue > 0 ? d.DimValue : (long?)null).ToArray();
+    }
+
+    /// <summary>A file's length and last write time when it was read.</summary>
+    private sealed record FileStamp(string Path, long Length, DateTime LastWriteUtc)
+    {
+        public bool Unchanged()
+        {
+            var info = new FileInfo(Path);
+            return info.Exists && info.Length == Length && info.LastWriteTimeUtc == LastWriteUtc;
+        }
     }
 }

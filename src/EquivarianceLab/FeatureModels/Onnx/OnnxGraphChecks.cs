@@ -15,7 +15,9 @@ internal static class OnnxGraphChecks
     /// </summary>
     private static readonly HashSet<string> ControlFlowOps = new(StringComparer.Ordinal) { "Loop", "Scan", "If" };
 
-    public static void Check(ModelProto model, string name, string folder, long fileLength, OnnxLimits limits)
+    /// <param name="inFile">Initializers whose data was left in the file (<see cref="FileWeights"/>): they hold those bytes.</param>
+    public static void Check(ModelProto model, string name, string folder, long fileLength, OnnxLimits limits,
+        IReadOnlyList<FileWeights.Place> inFile)
     {
         var graph = model.Graph;
         long nodes = graph.Node.Count + model.Functions.Sum(f => (long)f.Node.Count);
@@ -23,7 +25,9 @@ internal static class OnnxGraphChecks
             throw new EquivarianceLabException($"{name} has {nodes} nodes; the limit is {limits.MaxNodes}.");
 
         var tensors = new OnnxTensorData(name, folder, fileLength, limits);
-        foreach (var initializer in graph.Initializer) tensors.Check(initializer, "initializer");
+        var held = new long[graph.Initializer.Count];
+        foreach (var place in inFile) held[place.Index] = place.Length;
+        for (int i = 0; i < graph.Initializer.Count; i++) tensors.Check(graph.Initializer[i], "initializer", held[i]);
         foreach (var sparse in graph.SparseInitializer) tensors.CheckSparse(sparse, "sparse initializer");
         for (int i = 0; i < graph.Node.Count; i++) CheckNode(graph.Node[i], i, name, tensors);
         // Local functions are called like ops; their bodies run too.

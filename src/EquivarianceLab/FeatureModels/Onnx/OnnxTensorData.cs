@@ -9,7 +9,8 @@ namespace EquivarianceLab.FeatureModels.Onnx;
 /// </summary>
 internal sealed class OnnxTensorData(string modelName, string folder, long fileLength, OnnxLimits limits)
 {
-    public void Check(TensorProto tensor, string what)
+    /// <param name="heldInFile">Bytes of the tensor's data that were left in the model file (<see cref="FileWeights"/>).</param>
+    public void Check(TensorProto tensor, string what, long heldInFile = 0)
     {
         var label = $"{what} '{Messages.Untrusted(tensor.Name)}'";
         long elements = Elements(tensor.Dims, label);
@@ -27,7 +28,7 @@ internal sealed class OnnxTensorData(string modelName, string folder, long fileL
         long declared = DeclaredBytes(tensor.DataType, elements, label);
         // Typed fields are counted generously (8 bytes a value, the widest): the point is that the allocation
         // stays in proportion to the file, while ONNX Runtime checks the exact count itself.
-        long held = tensor.RawData.Length + 8L * (tensor.FloatData.Count + tensor.Int32Data.Count + tensor.Int64Data.Count +
+        long held = heldInFile + tensor.RawData.Length + 8L * (tensor.FloatData.Count + tensor.Int32Data.Count + tensor.Int64Data.Count +
                                                   tensor.DoubleData.Count + tensor.Uint64Data.Count);
         if (declared > held) throw TooLarge(label, tensor, $"{declared} bytes", $"{held}");
     }
