@@ -5,8 +5,9 @@ namespace EquivarianceLab.Measure;
 
 /// <summary>
 /// Running per-channel tallies of one layer and transform over the probe images: how often each c′ was the best
-/// partner of c (sparse: at most one entry per image and c), and the sums of the best and the c′ = c similarities.
-/// Its size depends on C and the partners actually chosen, never on N beyond that.
+/// partner of c, and the sums of the best and the c′ = c similarities. Its size depends on C and the partners actually
+/// chosen (sparse tables), or, where a run has images enough for a channel to meet a good share of the C′ possible
+/// partners, on C·C′ alone (dense counts: <see cref="PartnerCounts"/>) — never on N beyond that.
 /// </summary>
 public sealed class ChannelMatchAccumulator
 {
@@ -19,6 +20,7 @@ public sealed class ChannelMatchAccumulator
     private PartnerCounts[] _blocks = [];
     private int _channels;
     private readonly int _images;
+    private readonly bool _partnersAreChannels;
 
     private double[] _bestSums = [], _diagonalSums = [];
     private int[] _bestCounts = [], _diagonalCounts = [];
@@ -26,7 +28,13 @@ public sealed class ChannelMatchAccumulator
 
     /// <param name="images">The decisions each channel will get (a spatial layer's probe images; 1 for a vector
     /// layer), when known: the partner tables are sized for them at first (<see cref="PartnerCounts"/>).</param>
-    public ChannelMatchAccumulator(int images = 0) => _images = images;
+    /// <param name="partnersAreChannels">Whether every partner is one of the layer's own channels (the measure's
+    /// case: c′ and c index the same layer), so that the possible partners are known and counting may be dense.</param>
+    public ChannelMatchAccumulator(int images = 0, bool partnersAreChannels = false)
+    {
+        _images = images;
+        _partnersAreChannels = partnersAreChannels;
+    }
 
     /// <summary>Adds one batch's choices (<see cref="ChannelChoices"/>: one decision per image and channel).</summary>
     public void Add(ChannelChoices choices) => AddAll([(this, choices)]);
@@ -91,7 +99,12 @@ public sealed class ChannelMatchAccumulator
         _blocks = new PartnerCounts[(channels + ChannelBlock - 1) / ChannelBlock];
         // A channel has at most one partner per decision, and at most as many as there are channels.
         int partners = _images > 0 ? Math.Min(_images, channels) : 1;
-        for (int b = 0; b < _blocks.Length; b++) _blocks[b] = new PartnerCounts(Math.Min(ChannelBlock, channels - b * ChannelBlock), partners);
+        bool dense = _partnersAreChannels && _images > 0 && PartnerCounts.DenseFrom(partners, channels);
+        for (int b = 0; b < _blocks.Length; b++)
+        {
+            int inBlock = Math.Min(ChannelBlock, channels - b * ChannelBlock);
+            _blocks[b] = dense ? PartnerCounts.Dense(inBlock, channels) : new PartnerCounts(inBlock, partners);
+        }
         _bestSums = new double[channels];
         _diagonalSums = new double[channels];
         _bestCounts = new int[channels];

@@ -138,6 +138,9 @@ public static class EquivarianceMeasure
                     done < images ? TimeSpan.FromSeconds((images - done) / rate) : TimeSpan.Zero));
             }
 
+            // The layers' buffers are not needed any more: their memory can serve the vector layers' scoring.
+            plainBuffers.Dispose();
+            movedBuffers.Dispose();
             // Vector layers: one vector per channel, running over all N images.
             foreach (var state in states)
                 if (state.Layout.Kind == LayerKind.Vector) state.ScoreVectors(options.Similarity);
@@ -299,7 +302,7 @@ public static class EquivarianceMeasure
             var layout = FeatureLayout.Of(name, raw.shape);
             var state = new LayerState
             {
-                Matches = matching ? Enumerable.Range(0, transformCount).Select(_ => new ChannelMatchAccumulator(layout.Kind == LayerKind.Spatial ? images : 1)).ToArray() : null,
+                Matches = matching ? Enumerable.Range(0, transformCount).Select(_ => new ChannelMatchAccumulator(layout.Kind == LayerKind.Spatial ? images : 1, partnersAreChannels: true)).ToArray() : null,
                 Name = name,
                 Shape = raw.shape[1..],
                 Layout = layout,
@@ -310,8 +313,10 @@ public static class EquivarianceMeasure
             if (layout.Kind == LayerKind.Vector)
             {
                 state._channels = raw.shape[1];
-                state._reference = empty(images, state._channels).DetachFromDisposeScope();
-                state._moved = Enumerable.Range(0, transformCount).Select(_ => empty(images, state._channels).DetachFromDisposeScope()).ToArray();
+                // Channel-major, [C, images]: scoring needs each channel's vector over the images, and storing them so
+                // spares a transposed copy of every one at the end (a copy that grew with N).
+                state._reference = empty(state._channels, images).DetachFromDisposeScope();
+                state._moved = Enumerable.Range(0, transformCount).Select(_ => empty(state._channels, images).DetachFromDisposeScope()).ToArray();
                 state._movedRows = new long[transformCount];
             }
             return state;
@@ -359,20 +364,21 @@ public static class EquivarianceMeasure
         {
             if (vectors.shape[1] != _channels)
                 throw new EquivarianceLabException($"Layer '{Name}' changed its channel count between batches.");
-            using var slot = into.narrow(0, rows, vectors.shape[0]);
-            slot.copy_(vectors); // converts to float32 and brings a GPU's vectors to the CPU
+            using var slot = into.narrow(1, rows, vectors.shape[0]);
+            using var byChannel = vectors.t();
+            slot.copy_(byChannel); // converts to float32 and brings a GPU's vectors to the CPU
             return rows + vectors.shape[0];
         }
 
         /// <summary>
-        /// The stored [images, C] rows as a channel-major [C, images] tensor of this scope, to be normalised in place;
-        /// the rows are released at once, so the layer holds one copy of its values at a time.
+        /// The stored channel-major [C, images] values as a tensor of this scope, to be normalised in place; the layer
+        /// lets go of them, so it holds one copy of its values at a time.
         /// </summary>
-        private static Tensor TakeChannels(ref Tensor? byImage)
+        private static Tensor TakeChannels(ref Tensor? stored)
         {
-            var channels = byImage!.t().contiguous();
-            byImage.Dispose();
-            byImage = null;
+            var channels = stored!.alias(); // a handle of the caller's scope on the same storage
+            stored.Dispose();
+            stored = null;
             return channels;
         }
 

@@ -81,21 +81,25 @@ public class ChannelMatchingTests
     /// Many images and partners (the per-channel tables grow several times, each moving within its block's array): every
     /// channel's counts, top five and match equal a plain count-and-sort of the same decisions, whatever the batching.
     /// 150 channels make three blocks of tables, the last one partly filled; the tables start small when the number of
-    /// images is not given, and at their largest first size when it is.
+    /// images is not given, and at their largest first size when it is. With partners drawn from the layer's own
+    /// channels and images enough, the counts are dense (one per channel and partner) and must give the same.
     /// </summary>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void The_tallies_equal_a_plain_count_and_sort_of_many_decisions(bool sizedForTheImages)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public void The_tallies_equal_a_plain_count_and_sort_of_many_decisions(bool sizedForTheImages, bool partnersAreChannels)
     {
         const int channels = 150, images = 600;
         var random = new Random(11);
-        // Channel c draws from 1 + c partners at most, skewed to small indices, so counts tie and tables grow.
+        // Channel c draws from 1 + 3c partners at most (or from the 150 channels), skewed to small indices, so counts
+        // tie and tables grow.
         var partners = new int[images * channels];
         for (int i = 0; i < images; i++)
             for (int c = 0; c < channels; c++)
-                partners[i * channels + c] = random.Next(3) == 0 ? -1 : (int)Math.Floor(Math.Pow(random.NextDouble(), 2) * (1 + 3 * c));
-        var accumulator = sizedForTheImages ? new ChannelMatchAccumulator(images) : new ChannelMatchAccumulator();
+                partners[i * channels + c] = random.Next(3) == 0 ? -1
+                    : (int)Math.Floor(Math.Pow(random.NextDouble(), 2) * (partnersAreChannels ? channels : 1 + 3 * c));
+        var accumulator = sizedForTheImages ? new ChannelMatchAccumulator(images, partnersAreChannels) : new ChannelMatchAccumulator();
         foreach (var (start, count) in new[] { (0, 7), (7, 300), (307, 293) })
         {
             var slice = partners.AsSpan(start * channels, count * channels).ToArray();
@@ -114,6 +118,17 @@ public class ChannelMatchingTests
             Assert.Equal(expected.Select(e => e.Count), row.PartnerCounts);
             Assert.Equal(expected[0].Partner, row.Match);
         }
+    }
+
+    /// <summary>Dense counts index partners by channel: a partner outside the layer's channels is an error, never a count of another channel.</summary>
+    [Fact]
+    public void Dense_counts_refuse_a_partner_outside_the_layers_channels()
+    {
+        var accumulator = new ChannelMatchAccumulator(images: 8, partnersAreChannels: true);
+        var partner = new[] { 0, 1, 2, 3 };
+        accumulator.Add(Choices(partner: partner, best: [0.5f, 0.5f, 0.5f, 0.5f], diagonal: [0.2f, 0.2f, 0.2f, 0.2f], channels: 4));
+        Assert.Throws<ArgumentOutOfRangeException>(() =>
+            accumulator.Add(Choices(partner: [0, 1, 2, 4], best: [0.5f, 0.5f, 0.5f, 0.5f], diagonal: [0.2f, 0.2f, 0.2f, 0.2f], channels: 4)));
     }
 
     /// <summary>
