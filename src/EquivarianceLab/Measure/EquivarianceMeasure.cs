@@ -141,9 +141,11 @@ public static class EquivarianceMeasure
             // The layers' buffers are not needed any more: their memory can serve the vector layers' scoring.
             plainBuffers.Dispose();
             movedBuffers.Dispose();
-            // Vector layers: one vector per channel, running over all N images.
+            // Vector layers: one vector per channel, running over all N images. The spatial layers' packed references
+            // are idle now: the largest one's arrays serve the vector layers' reference, so its memory need not grow with N.
+            var spare = states.Where(s => s.HasPackedReference).Select(s => s.PackedReference).MaxBy(r => r.Capacity);
             foreach (var state in states)
-                if (state.Layout.Kind == LayerKind.Vector) state.ScoreVectors(options.Similarity);
+                if (state.Layout.Kind == LayerKind.Vector) state.ScoreVectors(options.Similarity, spare);
         }
         finally
         {
@@ -347,6 +349,8 @@ public static class EquivarianceMeasure
         /// <summary>This layer's f(X) for the kernel, filled once per batch (<see cref="SimilarityKernel.Reference.FillAll"/>) in the arrays of the batches before.</summary>
         public SimilarityKernel.Reference PackedReference => _packed ??= new SimilarityKernel.Reference();
 
+        public bool HasPackedReference => _packed is not null;
+
         /// <summary>g⁻¹ on this layer's h×w grid as a gather (position q of g⁻¹·f is position inverse[q] of f), made once.</summary>
         public int[] InverseOf(int transform, SpatialTransform g, long h, long w, long inputH, long inputW)
         {
@@ -389,7 +393,8 @@ public static class EquivarianceMeasure
         }
 
         /// <summary>Vector layer: channel c's vector runs over the N images; B = f(X) for every g (g acts as the identity).</summary>
-        public void ScoreVectors(SimilarityKind kind)
+        /// <param name="spare">A reference whose arrays are free to be refilled (null: a new one).</param>
+        public void ScoreVectors(SimilarityKind kind, SimilarityKernel.Reference? spare = null)
         {
             using var scope = NewDisposeScope();
             // Normalised in place: the stored values are not needed after this, and a copy would grow with N.
@@ -397,7 +402,12 @@ public static class EquivarianceMeasure
             // The fused kernel as for a spatial layer of one "image" whose positions are the N images (g moves none of
             // them): the logits' C × C′ similarities are as many as a late stage's, and the batched product writes them
             // all before it takes the max. The vectors are unit already; the kernel's own normalisation keeps them so.
-            var packed = UsesKernel(unitB) ? new SimilarityKernel.Reference(unitB, kind) : null;
+            SimilarityKernel.Reference? packed = null;
+            if (UsesKernel(unitB))
+            {
+                packed = spare ?? new SimilarityKernel.Reference();
+                SimilarityKernel.Reference.FillAll([(packed, unitB)], kind);
+            }
             var identity = packed is null ? null : Enumerable.Range(0, checked((int)unitB.shape[2])).ToArray();
             // The transforms side by side: the kernel runs a single "image" on one thread, and the rest is a few passes.
             // Each has its own choices and dispose scope (a scope belongs to the thread that opened it).

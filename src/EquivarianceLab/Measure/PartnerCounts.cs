@@ -25,8 +25,19 @@ internal sealed class PartnerCounts
     /// <summary>The most pairs a channel's table starts with (512 bytes).</summary>
     private const int MostFirstCapacity = 64;
 
-    /// <summary>Dense counting pays once the expected partners reach a quarter of the possible ones (see the class summary).</summary>
-    public static bool DenseFrom(int expectedPartners, int possiblePartners) => 4L * expectedPartners >= possiblePartners;
+    /// <summary>
+    /// The most possible partners a dense block counts: 512 channels make 1 MiB per layer and transform. Wider layers
+    /// (a ViT-B's 768 dimensions over 16 shifts and dozens of layers) would take gigabytes densely, where their
+    /// channels, trained, mostly meet a few partners each.
+    /// </summary>
+    public const int MostDensePartners = 512;
+
+    /// <summary>
+    /// Dense counting pays once the expected partners reach a quarter of the possible ones (see the class summary), up
+    /// to <see cref="MostDensePartners"/>.
+    /// </summary>
+    public static bool DenseFrom(int expectedPartners, int possiblePartners) =>
+        possiblePartners <= MostDensePartners && 4L * expectedPartners >= possiblePartners;
 
     // Pair p is _pairs[2p] (the partner, or Empty) and _pairs[2p + 1] (its count).
     private int[] _pairs;

@@ -68,6 +68,9 @@ public static class SimilarityKernel
         public int Length { get; private set; }
         internal int PaddedChannels { get; private set; }
 
+        /// <summary>Floats the packed array holds: a reference whose arrays are idle can serve a layer up to that size without new memory.</summary>
+        internal int Capacity => Packed.Length - PackedStart;
+
         /// <param name="features">f(X) as <c>[n, C, L]</c> float32 on the CPU, unnormalised: each vector is centred (pearson) and
         /// scaled to unit length here, deciding degenerate vectors as <see cref="Similarity.NormalizeInPlace"/> does.</param>
         public Reference(Tensor features, SimilarityKind kind) => FillAll([(this, features)], kind);
