@@ -132,18 +132,7 @@ internal sealed class PartnerCounts
         {
             int key = _pairs[2 * (start + slot)];
             if (key == Empty) continue;
-            int value = _pairs[2 * (start + slot) + 1];
-            int at = filled;
-            while (at > 0 && (counts[at - 1] < value || (counts[at - 1] == value && partners[at - 1] > key))) at--;
-            if (at >= kept) continue;
-            for (int j = Math.Min(filled, kept - 1); j > at; j--)
-            {
-                partners[j] = partners[j - 1];
-                counts[j] = counts[j - 1];
-            }
-            partners[at] = key;
-            counts[at] = value;
-            if (filled < kept) filled++;
+            Keep(partners, counts, ref filled, key, _pairs[2 * (start + slot) + 1]);
         }
         return (partners, counts);
     }
@@ -156,23 +145,28 @@ internal sealed class PartnerCounts
         int filled = 0;
         var row = _dense.AsSpan(channel * _range, _range);
         for (int key = 0; key < row.Length; key++)
-        {
-            int value = row[key];
-            if (value == 0) continue;
-            // Keys come in increasing order, so a tie stays behind the smaller index already kept.
-            int at = filled;
-            while (at > 0 && counts[at - 1] < value) at--;
-            if (at >= kept) continue;
-            for (int j = Math.Min(filled, kept - 1); j > at; j--)
-            {
-                partners[j] = partners[j - 1];
-                counts[j] = counts[j - 1];
-            }
-            partners[at] = key;
-            counts[at] = value;
-            if (filled < kept) filled++;
-        }
+            if (row[key] != 0) Keep(partners, counts, ref filled, key, row[key]);
         return filled == kept ? (partners, counts) : (partners[..filled], counts[..filled]);
+    }
+
+    /// <summary>
+    /// Inserts (<paramref name="key"/>, <paramref name="value"/>) into the first <paramref name="filled"/> of the
+    /// kept partners, most chosen first and ties to the smaller index, when it ranks among them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Keep(int[] partners, int[] counts, ref int filled, int key, int value)
+    {
+        int kept = partners.Length, at = filled;
+        while (at > 0 && (counts[at - 1] < value || (counts[at - 1] == value && partners[at - 1] > key))) at--;
+        if (at >= kept) return;
+        for (int j = Math.Min(filled, kept - 1); j > at; j--)
+        {
+            partners[j] = partners[j - 1];
+            counts[j] = counts[j - 1];
+        }
+        partners[at] = key;
+        counts[at] = value;
+        if (filled < kept) filled++;
     }
 
     /// <summary>
