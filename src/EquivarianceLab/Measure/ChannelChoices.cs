@@ -1,3 +1,5 @@
+using EquivarianceLab.Compute;
+
 namespace EquivarianceLab.Measure;
 
 /// <summary>
@@ -20,13 +22,23 @@ public sealed class ChannelChoices
         int size = checked(images * channels);
         if (Partner.Length < size)
         {
-            Partner = new int[size];
-            Best = new float[size];
-            Diagonal = new float[size];
+            Recycle();
+            Partner = RecycledArrays.Shared.Rent<int>(size);
+            Best = RecycledArrays.Shared.Rent<float>(size);
+            Diagonal = RecycledArrays.Shared.Rent<float>(size);
         }
         Images = images;
         Channels = channels;
         return this;
+    }
+
+    /// <summary>Hands the arrays to <see cref="RecycledArrays"/> (the choices are empty after).</summary>
+    public void Recycle()
+    {
+        RecycledArrays.Shared.Return(Partner);
+        RecycledArrays.Shared.Return(Best);
+        RecycledArrays.Shared.Return(Diagonal);
+        (Partner, Best, Diagonal, Images, Channels) = ([], [], [], 0, 0);
     }
 
     /// <summary>No channel of these images has a partner or a pair (a layer the comparison had to skip).</summary>

@@ -91,6 +91,16 @@ public sealed class ChannelMatchAccumulator
         }
     }
 
+    /// <summary>
+    /// Hands the tallies' arrays to <see cref="RecycledArrays"/> for the process's next measurement, once the matching
+    /// has been read (<see cref="ToMatching"/>); the accumulator is unusable after.
+    /// </summary>
+    public void Recycle()
+    {
+        foreach (var block in _blocks) block.Recycle();
+        _blocks = [];
+    }
+
     private void Ensure(int channels)
     {
         if (_channels == channels && _blocks.Length > 0) return;

@@ -154,6 +154,8 @@ public static class EquivarianceMeasure
         }
 
         var (results, influences) = BuildLayers(model, states, transforms);
+        // The run has succeeded and nothing refers to its working arrays any more: the process's next one reuses them.
+        foreach (var state in states) state.Recycle();
         return new MeasurementResult
         {
             Model = model.Name,
@@ -290,14 +292,14 @@ public static class EquivarianceMeasure
         public required long[] Shape { get; init; }
         public required FeatureLayout Layout { get; init; }
         public required ScoreAccumulator[] Scores { get; init; }
-        // Vector layers: f(X) and each f(gX) as native [images, C] float32 tensors, filled batch by batch (sized once,
-        // never regrown). A batch's rows land contiguously; at the end each is turned channel-major in one blocked
-        // transpose, for each channel's vector over the images (writing a batch straight into [C, images] columns is
-        // an element-by-element strided copy, slower than the rest of the layer's work).
+        // Vector layers: f(X) and each f(gX) as channel-major [C, images] float32 tensors, filled batch by batch (sized
+        // once, never regrown), over arrays from RecycledArrays that go back once the layer has been scored.
         private Tensor? _reference;
         private Tensor?[]? _moved;
         private long _channels, _referenceRows;
         private long[]? _movedRows;
+        private readonly List<float[]> _values = [];
+        private bool _scored;
 
         public static LayerState Create(string name, Tensor raw, int transformCount, int images, bool matching)
         {
@@ -317,8 +319,8 @@ public static class EquivarianceMeasure
                 state._channels = raw.shape[1];
                 // Channel-major, [C, images]: scoring needs each channel's vector over the images, and storing them so
                 // spares a transposed copy of every one at the end (a copy that grew with N).
-                state._reference = empty(state._channels, images).DetachFromDisposeScope();
-                state._moved = Enumerable.Range(0, transformCount).Select(_ => empty(state._channels, images).DetachFromDisposeScope()).ToArray();
+                state._reference = state.Values(images);
+                state._moved = Enumerable.Range(0, transformCount).Select(_ => state.Values(images)).ToArray();
                 state._movedRows = new long[transformCount];
             }
             return state;
@@ -361,6 +363,32 @@ public static class EquivarianceMeasure
             return _inverses[transform] = TensorMemory.ToArray<int>(g.ApplyInverseToFeature(positions, inputH, inputW));
         }
 
+        /// <summary>A [C, images] float32 tensor outside any dispose scope, over a recycled array where one can hold it.</summary>
+        private Tensor Values(int images)
+        {
+            long size = _channels * images;
+            if (size > Array.MaxLength) return empty(_channels, images).DetachFromDisposeScope();
+            var values = RecycledArrays.Shared.Rent<float>((int)size, pinned: true);
+            _values.Add(values);
+            using var flat = frombuffer(values, ScalarType.Float32); // shares the array's memory
+            return flat.view(_channels, images).DetachFromDisposeScope();
+        }
+
+        /// <summary>
+        /// Hands this layer's working arrays to <see cref="RecycledArrays"/> after a successful run: the packed
+        /// reference, the tallies (read by then), the choices, and a vector layer's values once it has been scored
+        /// (their tensors are disposed by then, so nothing refers to the arrays).
+        /// </summary>
+        public void Recycle()
+        {
+            _packed?.Recycle();
+            foreach (var tallies in Matches ?? []) tallies.Recycle();
+            _choices?.Recycle();
+            if (_scored)
+                foreach (var values in _values) RecycledArrays.Shared.Return(values, pinned: true);
+            _values.Clear();
+        }
+
         public void AppendReference(Tensor vectors) => _referenceRows = Append(_reference!, _referenceRows, vectors);
         public void AppendMoved(int transform, Tensor vectors) => _movedRows![transform] = Append(_moved![transform]!, _movedRows[transform], vectors);
 
@@ -396,6 +424,12 @@ public static class EquivarianceMeasure
         /// <param name="spare">A reference whose arrays are free to be refilled (null: a new one).</param>
         public void ScoreVectors(SimilarityKind kind, SimilarityKernel.Reference? spare = null)
         {
+            Score(kind, spare);
+            _scored = true; // Score's scope has disposed the values' last tensors: their arrays may be recycled
+        }
+
+        private void Score(SimilarityKind kind, SimilarityKernel.Reference? spare)
+        {
             using var scope = NewDisposeScope();
             // Normalised in place: the stored values are not needed after this, and a copy would grow with N.
             var (unitB, validB) = Similarity.NormalizeInPlace(TakeChannels(ref _reference).unsqueeze(0), kind); // [1, C, N]
@@ -423,6 +457,7 @@ public static class EquivarianceMeasure
                 var influence = VectorInfluence.Of(unitA, validA, unitB, validB, choices.Partner);
                 Scores[t].SetInfluence(influence.Invariance, influence.Equivariance);
             });
+            if (spare is null) packed?.Recycle(); // a reference of its own; a spare goes back with its layer
         }
     }
 }

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using EquivarianceLab.Compute;
 
 namespace EquivarianceLab.Measure;
 
@@ -54,7 +55,8 @@ internal sealed class PartnerCounts
     private PartnerCounts(int channels, int possiblePartners, bool dense)
     {
         _range = possiblePartners;
-        _dense = new int[checked(channels * possiblePartners)];
+        _dense = RecycledArrays.Shared.Rent<int>(checked(channels * possiblePartners));
+        Array.Clear(_dense);
         _pairs = _start = _capacity = _distinct = [];
     }
 
@@ -71,7 +73,7 @@ internal sealed class PartnerCounts
         _start = new int[channels];
         _capacity = new int[channels];
         _distinct = new int[channels];
-        _pairs = new int[2 * channels * first];
+        _pairs = RecycledArrays.Shared.Rent<int>(2 * channels * first);
         for (int ch = 0; ch < channels; ch++)
         {
             _start[ch] = ch * first;
@@ -182,7 +184,7 @@ internal sealed class PartnerCounts
         {
             int others = 0;
             for (int ch = 0; ch < _start.Length; ch++) if (ch != channel) others += _capacity[ch];
-            var pairs = new int[2 * 2 * (others + capacity)];
+            var pairs = RecycledArrays.Shared.Rent<int>(2 * 2 * (others + capacity));
             int at = 0;
             for (int ch = 0; ch < _start.Length; ch++)
             {
@@ -209,6 +211,15 @@ internal sealed class PartnerCounts
         }
         _start[channel] = start;
         _capacity[channel] = capacity;
+        if (!ReferenceEquals(from, _pairs)) RecycledArrays.Shared.Return(from);
+    }
+
+    /// <summary>Hands the counts' arrays to <see cref="RecycledArrays"/> once the tallies have been read; the block is unusable after.</summary>
+    public void Recycle()
+    {
+        if (_dense is not null) RecycledArrays.Shared.Return(_dense);
+        RecycledArrays.Shared.Return(_pairs);
+        _pairs = [];
     }
 
     private void MarkEmpty(int start, int pairs)

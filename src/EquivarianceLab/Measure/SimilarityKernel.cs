@@ -71,6 +71,14 @@ public static class SimilarityKernel
         /// <summary>Floats the packed array holds: a reference whose arrays are idle can serve a layer up to that size without new memory.</summary>
         internal int Capacity => Packed.Length - PackedStart;
 
+        /// <summary>Hands the arrays to <see cref="RecycledArrays"/> for the process's next measurement; the reference is empty after.</summary>
+        public void Recycle()
+        {
+            RecycledArrays.Shared.Return(Packed, pinned: true);
+            RecycledArrays.Shared.Return(Bias);
+            (Packed, PackedStart, Bias, Images) = ([], 0, [], 0);
+        }
+
         /// <param name="features">f(X) as <c>[n, C, L]</c> float32 on the CPU, unnormalised: each vector is centred (pearson) and
         /// scaled to unit length here, deciding degenerate vectors as <see cref="Similarity.NormalizeInPlace"/> does.</param>
         public Reference(Tensor features, SimilarityKind kind) => FillAll([(this, features)], kind);
@@ -115,8 +123,16 @@ public static class SimilarityKernel
             Length = checked((int)features.shape[2]);
             PaddedChannels = RoundUp(Channels, 2 * Columns); // whole 512-bit tiles for the chunked products
             int c = Channels, l = Length, cp = PaddedChannels;
-            if (Packed.Length - PackedStart < checked(Images * l * cp)) (Packed, PackedStart) = CacheAligned(Images * l * cp);
-            if (Bias.Length < Images * cp) Bias = new float[Images * cp];
+            if (Packed.Length - PackedStart < checked(Images * l * cp))
+            {
+                RecycledArrays.Shared.Return(Packed, pinned: true);
+                (Packed, PackedStart) = CacheAligned(Images * l * cp);
+            }
+            if (Bias.Length < Images * cp)
+            {
+                RecycledArrays.Shared.Return(Bias);
+                Bias = RecycledArrays.Shared.Rent<float>(Images * cp);
+            }
             if (Valid.Length < Images * c) Valid = new bool[Images * c];
             if (AnyValid.Length < Images) AnyValid = new bool[Images];
             return features.to_type(ScalarType.Float32).contiguous();
@@ -379,7 +395,7 @@ public static class SimilarityKernel
     /// </summary>
     private static unsafe (float[] Array, int Start) CacheAligned(int length)
     {
-        var array = GC.AllocateUninitializedArray<float>(length + 16, pinned: true);
+        var array = RecycledArrays.Shared.Rent<float>(length + 16, pinned: true);
         int misalignment = (int)((nuint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array)) & 63);
         return (array, (64 - misalignment) % 64 / sizeof(float));
     }

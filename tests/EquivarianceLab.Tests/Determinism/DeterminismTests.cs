@@ -1,3 +1,4 @@
+using System.Text.Json;
 using EquivarianceLab.FeatureModels;
 using EquivarianceLab.Measure;
 using EquivarianceLab.Tests.Cli;
@@ -53,6 +54,11 @@ public sealed class DeterminismTests
         var difference = ScoreComparison.LargestDifference(first, again);
         Assert.True(difference.Value == 0, $"{name}: {difference}");
         Assert.All(first.Layers.Where(l => l.Part is not null), l => Assert.NotNull(l.Equivariance));
+        // The working arrays the first run handed back (RecycledArrays) come to the second with the other run's
+        // values in them: which channel each channel became must not depend on that either.
+        Assert.All(first.Layers.Zip(again.Layers), pair => Assert.Equal(
+            JsonSerializer.Serialize(pair.First.Matching), JsonSerializer.Serialize(pair.Second.Matching)));
+        Assert.Contains(first.Layers, l => l.Matching is { Count: > 0 });
     }
 
     [Theory]
