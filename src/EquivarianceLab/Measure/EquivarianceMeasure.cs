@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using EquivarianceLab.Compute;
 using EquivarianceLab.FeatureModels;
 using EquivarianceLab.Probes;
@@ -414,6 +415,20 @@ public static class EquivarianceMeasure
             return channels;
         }
 
+        /// <summary>
+        /// A stored [C, images] tensor's rows normalised in place (<see cref="SimilarityKernel.NormalizeRows"/>, as the
+        /// kernel normalises f(gX)); returns each channel's validity.
+        /// </summary>
+        private static bool[] NormalizeInPlace(Tensor channels, SimilarityKind kind)
+        {
+            var valid = new bool[checked((int)channels.shape[0])];
+            SimilarityKernel.NormalizeRows(Floats(channels), checked((int)channels.shape[1]), kind, valid);
+            return valid;
+        }
+
+        /// <summary>A stored (contiguous, float32, CPU) tensor's values, where they are.</summary>
+        private static Span<float> Floats(Tensor stored) => MemoryMarshal.Cast<byte, float>(stored.bytes);
+
         public void Dispose()
         {
             _reference?.Dispose();
@@ -432,7 +447,9 @@ public static class EquivarianceMeasure
         {
             using var scope = NewDisposeScope();
             // Normalised in place: the stored values are not needed after this, and a copy would grow with N.
-            var (unitB, validB) = Similarity.NormalizeInPlace(TakeChannels(ref _reference).unsqueeze(0), kind); // [1, C, N]
+            var reference = TakeChannels(ref _reference);
+            var validB = NormalizeInPlace(reference, kind);
+            var unitB = reference.unsqueeze(0); // [1, C, N]
             // The fused kernel as for a spatial layer of one "image" whose positions are the N images (g moves none of
             // them): the logits' C × C′ similarities are as many as a late stage's, and the batched product writes them
             // all before it takes the max. The vectors are unit already; the kernel's own normalisation keeps them so.
@@ -448,14 +465,17 @@ public static class EquivarianceMeasure
             Parallel.For(0, Scores.Length, new ParallelOptions { MaxDegreeOfParallelism = ComputeThreads.Count }, t =>
             {
                 using var inner = NewDisposeScope();
-                var (unitA, validA) = Similarity.NormalizeInPlace(TakeChannels(ref _moved![t]).unsqueeze(0), kind);
+                var moved = TakeChannels(ref _moved![t]);
+                var validA = NormalizeInPlace(moved, kind);
+                var unitA = moved.unsqueeze(0);
                 // The influences need each channel's partner, whether or not the run keeps the matching.
                 var choices = new ChannelChoices();
                 if (packed is not null) SimilarityKernel.Accumulate(unitA, identity!, packed, Scores[t], choices);
-                else Similarity.Accumulate(unitA, validA, unitB, validB, Scores[t], choices)?.Dispose();
+                else Similarity.Accumulate(unitA, tensor(validA).unsqueeze(0), unitB, tensor(validB).unsqueeze(0), Scores[t], choices)?.Dispose();
                 Matches?[t].Add(choices);
-                var influence = VectorInfluence.Of(unitA, validA, unitB, validB, choices.Partner);
+                var influence = VectorInfluence.Of(Floats(moved), validA, Floats(reference), validB, choices.Partner);
                 Scores[t].SetInfluence(influence.Invariance, influence.Equivariance);
+                choices.Recycle();
             });
             if (spare is null) packed?.Recycle(); // a reference of its own; a spare goes back with its layer
         }

@@ -451,6 +451,24 @@ public static class SimilarityKernel
     }
 
     /// <summary>
+    /// Each row of <paramref name="rows"/> (rows of <paramref name="length"/> values, one after another) centred
+    /// (pearson) and scaled to unit length in place, degenerate rows set to zero, as <see cref="Similarity.NormalizeInPlace"/>
+    /// decides them; <paramref name="valid"/>[r] says whether row r is valid. In plain loops: a vector layer's
+    /// [C, N] values took a dozen tensor operations each (each a pass over them and a wake of libtorch's threads),
+    /// as long as the kernel's products with them.
+    /// </summary>
+    internal static void NormalizeRows(Span<float> rows, int length, SimilarityKind kind, Span<bool> valid)
+    {
+        if (rows.Length != (long)valid.Length * length)
+            throw new ArgumentException($"{rows.Length} values are not {valid.Length} rows of {length}.", nameof(rows));
+        for (int r = 0; r < valid.Length; r++)
+        {
+            var row = rows.Slice(r * length, length);
+            valid[r] = Normalize(row, row, kind); // WriteUnit reads each value before it writes it
+        }
+    }
+
+    /// <summary>
     /// Writes x into <paramref name="unit"/>, centred (pearson) and scaled to unit length, exactly as
     /// <see cref="Similarity.NormalizeInPlace"/> decides degenerate vectors (which become zero). Returns validity.
     /// </summary>

@@ -1,9 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-using EquivarianceLab.Compute;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace EquivarianceLab.Measure;
 
@@ -14,26 +11,24 @@ namespace EquivarianceLab.Measure;
 public static class VectorInfluence
 {
     /// <summary>
-    /// For unit vectors <c>a, b: [1, C, N]</c> (as <see cref="Similarity.Normalize"/> makes them). With image weights
+    /// For unit vectors <c>a, b: [C, N]</c>, channel-major (as <see cref="SimilarityKernel.NormalizeRows"/> makes them),
+    /// with their validity per channel. With image weights
     /// w, S(x, y) = Σ w x y / √(Σ w x² · Σ w y²) on the centred (pearson) or raw (cosine) values; at w = 1 its
     /// derivative for image n is a_n·b_n − S/2·(a_n² + b_n²) (centring adds nothing, as the centred values sum to 0).
     /// The equivariance holds each channel's best partner c′ (<paramref name="partner"/>[c], as the score chose it; −1
     /// where the channel has none) fixed. The layer's influence is the mean over the channels its score averages.
     /// </summary>
-    public static ImageInfluence Of(Tensor unitA, Tensor validA, Tensor unitB, Tensor validB, int[] partner)
+    public static ImageInfluence Of(ReadOnlySpan<float> unitA, bool[] validA, ReadOnlySpan<float> unitB, bool[] validB, int[] partner)
     {
         // A few passes over C × N values, read where they are: plain loops in double beat a dozen small tensor
         // operations, and copies would grow with N.
-        int channels = checked((int)unitA.shape[1]), n = checked((int)unitA.shape[2]);
-        using var aValues = unitA.to_type(ScalarType.Float32).cpu().contiguous();
-        using var bValues = unitB.to_type(ScalarType.Float32).cpu().contiguous();
-        var a = MemoryMarshal.Cast<byte, float>(aValues.bytes);
-        var b = MemoryMarshal.Cast<byte, float>(bValues.bytes);
-        var va = TensorMemory.ToArray<bool>(validA.to_type(ScalarType.Bool));
-        var vb = TensorMemory.ToArray<bool>(validB.to_type(ScalarType.Bool));
-        bool anyB = vb.Any(v => v);
-        var invariance = Influence(a, b, channels, n, va, vb, null, anyB);
-        var equivariance = Influence(a, b, channels, n, va, vb, partner, anyB);
+        int channels = validA.Length;
+        if (validB.Length != channels || partner.Length < channels || unitA.Length != unitB.Length || channels == 0 || unitA.Length % channels != 0)
+            throw new ArgumentException($"Vectors of {unitA.Length} and {unitB.Length} values do not match {channels} and {validB.Length} channels.");
+        int n = unitA.Length / channels;
+        bool anyB = validB.Any(v => v);
+        var invariance = Influence(unitA, unitB, channels, n, validA, validB, null, anyB);
+        var equivariance = Influence(unitA, unitB, channels, n, validA, validB, partner, anyB);
         return new ImageInfluence(invariance, equivariance);
     }
 
