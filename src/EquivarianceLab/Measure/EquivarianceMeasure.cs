@@ -300,7 +300,6 @@ public static class EquivarianceMeasure
         private long _channels, _referenceRows;
         private long[]? _movedRows;
         private readonly List<float[]> _values = [];
-        private bool _scored;
 
         public static LayerState Create(string name, Tensor raw, int transformCount, int images, bool matching)
         {
@@ -376,17 +375,16 @@ public static class EquivarianceMeasure
         }
 
         /// <summary>
-        /// Hands this layer's working arrays to <see cref="RecycledArrays"/> after a successful run: the packed
-        /// reference, the tallies (read by then), the choices, and a vector layer's values once it has been scored
-        /// (their tensors are disposed by then, so nothing refers to the arrays).
+        /// Hands this layer's working arrays to <see cref="RecycledArrays"/>, only after a successful run: the packed
+        /// reference, the tallies (read by then), the choices, and a vector layer's values (scored by then, and the
+        /// scoring's dispose scope has freed their last tensors, so nothing refers to the arrays).
         /// </summary>
         public void Recycle()
         {
             _packed?.Recycle();
             foreach (var tallies in Matches ?? []) tallies.Recycle();
             _choices?.Recycle();
-            if (_scored)
-                foreach (var values in _values) RecycledArrays.Shared.Return(values, pinned: true);
+            foreach (var values in _values) RecycledArrays.Shared.Return(values, pinned: true);
             _values.Clear();
         }
 
@@ -438,12 +436,6 @@ public static class EquivarianceMeasure
         /// <summary>Vector layer: channel c's vector runs over the N images; B = f(X) for every g (g acts as the identity).</summary>
         /// <param name="spare">A reference whose arrays are free to be refilled (null: a new one).</param>
         public void ScoreVectors(SimilarityKind kind, SimilarityKernel.Reference? spare = null)
-        {
-            Score(kind, spare);
-            _scored = true; // Score's scope has disposed the values' last tensors: their arrays may be recycled
-        }
-
-        private void Score(SimilarityKind kind, SimilarityKernel.Reference? spare)
         {
             using var scope = NewDisposeScope();
             // Normalised in place: the stored values are not needed after this, and a copy would grow with N.
