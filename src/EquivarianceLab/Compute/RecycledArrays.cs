@@ -22,8 +22,21 @@ public sealed class RecycledArrays(long mostIdleBytes)
     public long MostIdleBytes { get; } = mostIdleBytes;
 
     private readonly Lock _gate = new();
-    private readonly LinkedList<(Array Array, bool Pinned, long Bytes)> _idle = []; // oldest first: what to drop
+    // Every idle array twice: in the order it came back (oldest first: what to drop) and under its element type,
+    // length and heap (newest last: what to rent). The ImageNet ResNet-18's sparse partner tables alone are hundreds
+    // of arrays, and a scan of one list per rent grew with them.
+    private readonly LinkedList<Idle> _byAge = [];
+    private readonly Dictionary<(Type Element, int Length, bool Pinned), LinkedList<Idle>> _byKey = [];
+    private readonly HashSet<Array> _held = new(ReferenceEqualityComparer.Instance);
     private long _idleBytes;
+
+    private sealed class Idle(Array array, (Type, int, bool) key, long bytes)
+    {
+        public Array Array { get; } = array;
+        public (Type Element, int Length, bool Pinned) Key { get; } = key;
+        public long Bytes { get; } = bytes;
+        public LinkedListNode<Idle>? AgeNode, KeyNode;
+    }
 
     /// <summary>Bytes kept idle now.</summary>
     public long IdleBytes
@@ -41,15 +54,10 @@ public sealed class RecycledArrays(long mostIdleBytes)
         lock (_gate)
         {
             // Newest first: a run's arrays come back together and are rented again in much the same order.
-            for (var node = _idle.Last; node is not null; node = node.Previous)
+            if (_byKey.TryGetValue((typeof(T), length, pinned), out var same) && same.Last is { } newest)
             {
-                var (array, isPinned, bytes) = node.Value;
-                if (array is T[] typed && typed.Length == length && isPinned == pinned)
-                {
-                    _idle.Remove(node);
-                    _idleBytes -= bytes;
-                    return typed;
-                }
+                Drop(newest.Value);
+                return (T[])newest.Value.Array;
             }
         }
         return GC.AllocateUninitializedArray<T>(length, pinned);
@@ -57,7 +65,8 @@ public sealed class RecycledArrays(long mostIdleBytes)
 
     /// <summary>
     /// Keeps <paramref name="array"/> for a later <see cref="Rent"/> of its length. Only an array from <see cref="Rent"/>
-    /// with the same <paramref name="pinned"/>, and only once nothing refers to it any more.
+    /// with the same <paramref name="pinned"/>, and only once nothing refers to it any more. An array that is idle
+    /// already is refused: kept twice, two later users would share it.
     /// </summary>
     public unsafe void Return<T>(T[] array, bool pinned = false) where T : unmanaged
     {
@@ -66,14 +75,27 @@ public sealed class RecycledArrays(long mostIdleBytes)
         if (bytes > MostIdleBytes) return;
         lock (_gate)
         {
-            while (_idleBytes + bytes > MostIdleBytes)
-            {
-                _idleBytes -= _idle.First!.Value.Bytes;
-                _idle.RemoveFirst();
-            }
-            _idle.AddLast((array, pinned, bytes));
+            if (!_held.Add(array))
+                throw new InvalidOperationException($"An array of {array.Length} {typeof(T).Name} was handed back twice.");
+            while (_idleBytes + bytes > MostIdleBytes) Drop(_byAge.First!.Value);
+            var key = (typeof(T), array.Length, pinned);
+            var idle = new Idle(array, key, bytes);
+            if (!_byKey.TryGetValue(key, out var same)) _byKey[key] = same = [];
+            idle.KeyNode = same.AddLast(idle);
+            idle.AgeNode = _byAge.AddLast(idle);
             _idleBytes += bytes;
         }
+    }
+
+    /// <summary>Takes <paramref name="idle"/> out of both orders (under the gate).</summary>
+    private void Drop(Idle idle)
+    {
+        _byAge.Remove(idle.AgeNode!);
+        var same = _byKey[idle.Key];
+        same.Remove(idle.KeyNode!);
+        if (same.Count == 0) _byKey.Remove(idle.Key);
+        _held.Remove(idle.Array);
+        _idleBytes -= idle.Bytes;
     }
 
     /// <summary>Drops every idle array (tests; a process that has finished measuring).</summary>
@@ -81,7 +103,9 @@ public sealed class RecycledArrays(long mostIdleBytes)
     {
         lock (_gate)
         {
-            _idle.Clear();
+            _byAge.Clear();
+            _byKey.Clear();
+            _held.Clear();
             _idleBytes = 0;
         }
     }

@@ -46,7 +46,7 @@ internal sealed class PartnerCounts
     private int _used;
 
     // Dense counting: channel ch's count of partner p is _dense[ch * _range + p].
-    private readonly int[]? _dense;
+    private int[]? _dense;
     private readonly int _range;
 
     /// <summary>A block that counts densely: partners are 0 … <paramref name="possiblePartners"/> − 1.</summary>
@@ -219,6 +219,7 @@ internal sealed class PartnerCounts
     {
         if (_dense is not null) RecycledArrays.Shared.Return(_dense);
         RecycledArrays.Shared.Return(_pairs);
+        _dense = null;
         _pairs = [];
     }
 

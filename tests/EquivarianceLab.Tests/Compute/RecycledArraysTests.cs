@@ -81,8 +81,55 @@ public sealed class RecycledArraysTests
         var rented = new double[64][];
         Parallel.For(0, 64, i => rented[i] = store.Rent<double>(500));
         Assert.Equal(64, rented.Distinct(ReferenceEqualityComparer.Instance).Count());
-        Assert.All(rented, r => Assert.Contains(r, arrays));
+        Assert.All(rented, r => Assert.Contains(arrays, a => ReferenceEquals(a, r)));
         Assert.Equal(0, store.IdleBytes);
+    }
+
+    [Fact]
+    public void An_array_handed_back_twice_is_refused_and_kept_once()
+    {
+        var store = new RecycledArrays(1 << 20);
+        var array = store.Rent<int>(300);
+        store.Return(array);
+        var error = Assert.Throws<InvalidOperationException>(() => store.Return(array));
+        Assert.Contains("twice", error.Message);
+        Assert.Equal(1200, store.IdleBytes);
+        Assert.Same(array, store.Rent<int>(300));
+        Assert.NotSame(array, store.Rent<int>(300));
+
+        // Rented again, it may come back again.
+        store.Return(array);
+        Assert.Same(array, store.Rent<int>(300));
+    }
+
+    [Fact]
+    public void Among_arrays_of_one_length_the_newest_is_rented_first_and_the_oldest_dropped_first()
+    {
+        // Many arrays of a few lengths, as a large model's partner tables: each rent finds its own among them.
+        var store = new RecycledArrays(1 << 24);
+        var arrays = Enumerable.Range(0, 300).Select(i => store.Rent<int>(100 + i % 3)).ToArray();
+        foreach (var array in arrays) store.Return(array);
+        Assert.Equal(arrays.Sum(a => 4L * a.Length), store.IdleBytes);
+        for (int i = arrays.Length - 1; i >= 0; i--)
+            Assert.Same(arrays[i], store.Rent<int>(arrays[i].Length));
+        Assert.Equal(0, store.IdleBytes);
+
+        // At the cap the longest idle goes, whatever its length; the others of its length stay.
+        var small = new RecycledArrays(4 * 1000);
+        var first = small.Rent<int>(100);
+        var second = small.Rent<int>(100);
+        var others = Enumerable.Range(0, 8).Select(_ => small.Rent<int>(100)).ToArray();
+        small.Return(first);
+        small.Return(second);
+        foreach (var other in others) small.Return(other); // the tenth fills the cap exactly
+        Assert.Equal(4000, small.IdleBytes);
+        var extra = small.Rent<int>(50);
+        small.Return(extra); // 200 more bytes: first goes
+        Assert.Equal(3800, small.IdleBytes);
+        var rented = Enumerable.Range(0, 9).Select(_ => small.Rent<int>(100)).ToList();
+        Assert.DoesNotContain(rented, r => ReferenceEquals(r, first));
+        Assert.Contains(rented, r => ReferenceEquals(r, second));
+        Assert.Same(extra, small.Rent<int>(50));
     }
 
     [Fact]
