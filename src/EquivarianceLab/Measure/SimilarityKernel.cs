@@ -506,7 +506,7 @@ public static class SimilarityKernel
     }
 
     /// <summary>
-    /// Σx: in eight chains of eight float lanes, then in one, then the tail in double. Eight chains because each chain
+    /// Σx: in eight chains of eight float lanes, then in two, then one, then the tail in double. Eight chains because each chain
     /// waits for its last add: with two, the long rows (ImageNet's 112×112 stem, 12,544 values) were summed at about
     /// five floats a cycle where the caches deliver sixteen. 256-bit registers on every processor, so the order of the
     /// sums — and the last bits of the means — do not depend on the machine.
@@ -525,9 +525,15 @@ public static class SimilarityKernel
             a4 += Vector256.LoadUnsafe(ref at, 32); a5 += Vector256.LoadUnsafe(ref at, 40);
             a6 += Vector256.LoadUnsafe(ref at, 48); a7 += Vector256.LoadUnsafe(ref at, 56);
         }
-        var acc = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-        for (; q + 8 <= l; q += 8) acc += Vector256.LoadUnsafe(ref from, (nuint)q);
-        double sum = Vector256.Sum(acc);
+        // Then two chains, as before the eight: short rows (fewer than 64 values) are summed in the same order as then.
+        Vector256<float> acc0 = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)), acc1 = default;
+        for (; q + 16 <= l; q += 16)
+        {
+            acc0 += Vector256.LoadUnsafe(ref from, (nuint)q);
+            acc1 += Vector256.LoadUnsafe(ref from, (nuint)q + 8);
+        }
+        for (; q + 8 <= l; q += 8) acc0 += Vector256.LoadUnsafe(ref from, (nuint)q);
+        double sum = Vector256.Sum(acc0 + acc1);
         for (; q < l; q++) sum += Unsafe.Add(ref from, q);
         return sum;
     }
@@ -552,13 +558,20 @@ public static class SimilarityKernel
             a4 = Vector256.FusedMultiplyAdd(v4, v4, a4); a5 = Vector256.FusedMultiplyAdd(v5, v5, a5);
             a6 = Vector256.FusedMultiplyAdd(v6, v6, a6); a7 = Vector256.FusedMultiplyAdd(v7, v7, a7);
         }
-        var acc = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        Vector256<float> acc0 = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)), acc1 = default;
+        for (; q + 16 <= l; q += 16)
+        {
+            var v0 = Vector256.LoadUnsafe(ref from, (nuint)q) - m;
+            var v1 = Vector256.LoadUnsafe(ref from, (nuint)q + 8) - m;
+            acc0 = Vector256.FusedMultiplyAdd(v0, v0, acc0);
+            acc1 = Vector256.FusedMultiplyAdd(v1, v1, acc1);
+        }
         for (; q + 8 <= l; q += 8)
         {
             var v = Vector256.LoadUnsafe(ref from, (nuint)q) - m;
-            acc = Vector256.FusedMultiplyAdd(v, v, acc);
+            acc0 = Vector256.FusedMultiplyAdd(v, v, acc0);
         }
-        double squares = Vector256.Sum(acc);
+        double squares = Vector256.Sum(acc0 + acc1);
         for (; q < l; q++)
         {
             float v = Unsafe.Add(ref from, q) - mean;
