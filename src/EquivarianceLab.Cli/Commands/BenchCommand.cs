@@ -165,6 +165,7 @@ public static class BenchCommand
         using var noGrad = no_grad();
         using var plainBuffers = new FeatureBuffers();
         using var movedBuffers = new FeatureBuffers();
+        var heap = new HeapTrimmer();
         for (int start = 0; start < images; start += options.BatchSize)
         {
             int count = Math.Min(options.BatchSize, images - start);
@@ -177,7 +178,7 @@ public static class BenchCommand
                 using var inner = NewDisposeScope();
                 model.Forward(g.ApplyToInput(x), movedBuffers);
             }
-            NativeAllocator.ReleaseFreeMemory();
+            heap.AfterBatch();
         }
         return clock.Elapsed.TotalSeconds;
     }

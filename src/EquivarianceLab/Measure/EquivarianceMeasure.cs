@@ -39,6 +39,7 @@ public static class EquivarianceMeasure
         // f(X) lives for its batch, each f(gX) for its transform: two sets of layer tensors serve the whole run.
         using var plainBuffers = new FeatureBuffers();
         using var movedBuffers = new FeatureBuffers();
+        var heap = new HeapTrimmer();
         try
         {
             for (int start = 0; start < images; start += options.BatchSize)
@@ -133,7 +134,7 @@ public static class EquivarianceMeasure
                 }
 
                 int done = start + count;
-                NativeAllocator.ReleaseFreeMemory();
+                heap.AfterBatch();
                 double rate = done / Math.Max(1e-9, total.Elapsed.TotalSeconds);
                 progress?.Report(new MeasureProgress(done, images, rate,
                     done < images ? TimeSpan.FromSeconds((images - done) / rate) : TimeSpan.Zero));
