@@ -187,10 +187,18 @@ public sealed partial class RunService(IDbContextFactory<AppDbContext> dbFactory
         run.AttemptToken = Guid.NewGuid().ToString("N");
         run.Status = RunStatus.Queued;
         await db.SaveChangesAsync(ct);
-        run.HangfireJobId = await CreateJobAsync(db, run.Id, run.AttemptToken, run.ModelId, run.Transform, run.Queue, ct);
-        await db.SaveChangesAsync(ct);
+        // Announced before the job exists: once it does, a worker may claim the run at once, and a "queued" published
+        // after its "running" would show the run as waiting again.
         await signal.SignalAsync(db, run.Id, ct);
         notifier.Publish(RunUpdate.From(run));
+        var jobId = await CreateJobAsync(db, run.Id, run.AttemptToken, run.ModelId, run.Transform, run.Queue, ct);
+        // Written by itself, for this attempt only: a worker that has claimed the run already raised its fence, so a
+        // save of the tracked row (conditional on the fence it was read with) would fail although the run is queued.
+        // The tracked row is let go for the same reason: from here on the worker, not this context, owns it.
+        await db.Runs.Where(r => r.Id == run.Id && r.AttemptToken == run.AttemptToken)
+            .ExecuteUpdateAsync(s => s.SetProperty(r => r.HangfireJobId, jobId), ct);
+        db.Entry(run).State = EntityState.Detached;
+        run.HangfireJobId = jobId;
     }
 
     // ---- after a crash ----
