@@ -18,7 +18,6 @@ namespace EquivarianceLab.Web.Tests.Integration;
 /// </summary>
 public sealed class QueueRaceTests : IAsyncLifetime
 {
-    private static readonly byte[] FakeOnnx = [0x08, 0x07, 0x12, 0x04, 0x74, 0x65, 0x73, 0x74];
     private static readonly Caller Admin = new("admin-id", "admin", IsAdmin: true, IsMember: true);
     private readonly string _data = LabFactory.NewFolder("queue-race");
     private readonly string _zoo = LabFactory.ZooWithFashionMnist();
@@ -26,7 +25,7 @@ public sealed class QueueRaceTests : IAsyncLifetime
 
     public Task InitializeAsync()
     {
-        LabFactory.AddZooModel(_zoo, "control-a", "Control A", 80, FakeOnnx);
+        LabFactory.AddZooModel(_zoo, "control-a", "Control A", 80, FakeLab.FakeOnnx);
         _lab = new LabFactory(_data, _zoo, new FakeMeasurementRunner(),
             settings: new Dictionary<string, string> { ["EquivarianceLab:Role"] = "Ui" },
             services: s => s.AddSingleton<IBackgroundJobClient, ClaimingJobClient>());
