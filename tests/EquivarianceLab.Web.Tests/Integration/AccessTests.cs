@@ -22,14 +22,13 @@ namespace EquivarianceLab.Web.Tests.Integration;
 /// </summary>
 public sealed class AccessTests
 {
-    private static readonly byte[] FakeOnnx = [0x08, 0x07, 0x12, 0x04, 0x74, 0x65, 0x73, 0x74];
 
     private static async Task WithLabAsync(Func<LabFactory, HttpClient, Task> test, IReadOnlyDictionary<string, string>? settings = null,
         Action<IServiceCollection>? services = null)
     {
         var data = LabFactory.NewFolder("access");
         var zoo = LabFactory.ZooWithFashionMnist();
-        LabFactory.AddZooModel(zoo, "control-a", "Control A", 80, FakeOnnx);
+        LabFactory.AddZooModel(zoo, "control-a", "Control A", 80, FakeLab.FakeOnnx);
         try
         {
             await using var factory = new LabFactory(data, zoo, new FakeMeasurementRunner(), settings: settings, services: s =>

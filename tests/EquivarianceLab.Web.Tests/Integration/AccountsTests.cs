@@ -14,7 +14,6 @@ namespace EquivarianceLab.Web.Tests.Integration;
 /// </summary>
 public sealed class AccountsTests
 {
-    private static readonly byte[] FakeOnnx = [0x08, 0x07, 0x12, 0x04, 0x74, 0x65, 0x73, 0x74];
 
     internal static async Task<string> AddAsync(LabFactory factory, string name, string role)
     {
@@ -27,7 +26,7 @@ public sealed class AccountsTests
     {
         var data = LabFactory.NewFolder("accounts");
         var zoo = LabFactory.ZooWithFashionMnist();
-        LabFactory.AddZooModel(zoo, "control-a", "Control A", 80, FakeOnnx);
+        LabFactory.AddZooModel(zoo, "control-a", "Control A", 80, FakeLab.FakeOnnx);
         try
         {
             var settings = new Dictionary<string, string>

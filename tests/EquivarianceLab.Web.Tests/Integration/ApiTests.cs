@@ -13,7 +13,6 @@ namespace EquivarianceLab.Web.Tests.Integration;
 public sealed class ApiTests : IAsyncLifetime
 {
     // A minimal stand-in for an ONNX file: the fake runner accepts anything starting with a ModelProto field 1 tag.
-    private static readonly byte[] FakeOnnx = [0x08, 0x07, 0x12, 0x04, 0x74, 0x65, 0x73, 0x74];
 
     private readonly string _data = LabFactory.NewFolder("api");
     private readonly string _zoo = LabFactory.ZooWithFashionMnist();
@@ -23,8 +22,8 @@ public sealed class ApiTests : IAsyncLifetime
 
     public Task InitializeAsync()
     {
-        LabFactory.AddZooModel(_zoo, "control-a", "Control A", 81.5, FakeOnnx);
-        LabFactory.AddZooModel(_zoo, "control-b", "Control B", 92.0, FakeOnnx);
+        LabFactory.AddZooModel(_zoo, "control-a", "Control A", 81.5, FakeLab.FakeOnnx);
+        LabFactory.AddZooModel(_zoo, "control-b", "Control B", 92.0, FakeLab.FakeOnnx);
         _factory = new LabFactory(_data, _zoo, _runner);
         _client = _factory.CreateClient();
         return Task.CompletedTask;
@@ -127,9 +126,9 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Contains("not valid JSON", await DetailOf(await _client.PostAsync("/api/runs", new StringContent("{", System.Text.Encoding.UTF8, "application/json")), HttpStatusCode.BadRequest));
         Assert.Contains("as JSON", await DetailOf(await _client.PostAsync("/api/runs", new StringContent("<run/>", System.Text.Encoding.UTF8, "application/xml")), HttpStatusCode.UnsupportedMediaType));
         Assert.Contains("multipart", await DetailOf(await _client.PostAsync("/api/models", new StringContent("x")), HttpStatusCode.UnsupportedMediaType));
-        using var noArch = new MultipartFormDataContent { { new ByteArrayContent(FakeOnnx), "file", "weights.pt" } };
+        using var noArch = new MultipartFormDataContent { { new ByteArrayContent(FakeLab.FakeOnnx), "file", "weights.pt" } };
         Assert.Contains("architecture", await DetailOf(await _client.PostAsync("/api/models", noArch), HttpStatusCode.BadRequest));
-        using var wrongExt = new MultipartFormDataContent { { new ByteArrayContent(FakeOnnx), "file", "model.exe" } };
+        using var wrongExt = new MultipartFormDataContent { { new ByteArrayContent(FakeLab.FakeOnnx), "file", "model.exe" } };
         Assert.Contains("Unsupported", await DetailOf(await _client.PostAsync("/api/models", wrongExt), HttpStatusCode.BadRequest));
         Assert.Equal("No run 987654.", await DetailOf(await _client.GetAsync("/api/runs/987654"), HttpStatusCode.NotFound));
         Assert.Equal("No run 987654.", await DetailOf(await _client.PostAsync("/api/runs/987654/cancel", null), HttpStatusCode.NotFound));
@@ -144,7 +143,7 @@ public sealed class ApiTests : IAsyncLifetime
         {
             { new StringContent("My upload"), "name" },
             { new StringContent("77.5"), "accuracy" },
-            { new ByteArrayContent(FakeOnnx), "file", "mine.onnx" },
+            { new ByteArrayContent(FakeLab.FakeOnnx), "file", "mine.onnx" },
         };
         var created = await _client.PostAsync("/api/models", good);
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
@@ -154,7 +153,7 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Equal(77.5, model.GetProperty("accuracy").GetDouble());
         Assert.Equal("1×28×28", model.GetProperty("inputShape").GetString());
         var stored = DataFolderFiles.StoredUploads(_data, ".onnx");
-        Assert.Equal(DataFolderFiles.Sha256(FakeOnnx) + ".onnx", Assert.Single(stored)); // kept by content
+        Assert.Equal(DataFolderFiles.Sha256(FakeLab.FakeOnnx) + ".onnx", Assert.Single(stored)); // kept by content
 
         using var corrupt = new MultipartFormDataContent { { new ByteArrayContent("this is not a model"u8.ToArray()), "file", "broken.onnx" } };
         var refused = await _client.PostAsync("/api/models", corrupt);

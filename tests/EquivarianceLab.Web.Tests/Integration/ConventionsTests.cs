@@ -12,7 +12,6 @@ namespace EquivarianceLab.Web.Tests.Integration;
 /// </summary>
 public sealed class ConventionsTests : IAsyncLifetime
 {
-    private static readonly byte[] FakeOnnx = [0x08, 0x07, 0x12, 0x04, 0x74, 0x65, 0x73, 0x74];
     private readonly string _data = LabFactory.NewFolder("conventions");
     private readonly string _zoo = LabFactory.ZooWithFashionMnist();
     private LabFactory _factory = null!;
@@ -20,8 +19,8 @@ public sealed class ConventionsTests : IAsyncLifetime
 
     public Task InitializeAsync()
     {
-        LabFactory.AddZooModel(_zoo, "control-a", "Control A", 81.5, FakeOnnx);
-        LabFactory.AddZooModel(_zoo, "control-b", "Control B", 92.0, FakeOnnx);
+        LabFactory.AddZooModel(_zoo, "control-a", "Control A", 81.5, FakeLab.FakeOnnx);
+        LabFactory.AddZooModel(_zoo, "control-b", "Control B", 92.0, FakeLab.FakeOnnx);
         _factory = new LabFactory(_data, _zoo, new FakeMeasurementRunner());
         _client = _factory.CreateClient();
         return Task.CompletedTask;

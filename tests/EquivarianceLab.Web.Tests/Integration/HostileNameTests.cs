@@ -18,7 +18,6 @@ public sealed class HostileNamesFixture : IAsyncLifetime
     public const string ProbeName = "<script>alert(3)</script> & co";
     public const string MarkupLayer = "<img src=x onerror=alert(2)>";
     public const string FormulaLayer = "=HYPERLINK(\"http://evil.example\",\"open\")";
-    private static readonly byte[] FakeOnnx = [0x08, 0x07, 0x12, 0x04, 0x74, 0x65, 0x73, 0x74];
 
     public string Data { get; } = LabFactory.NewFolder("hostile-names");
     public string Zoo { get; } = LabFactory.ZooWithFashionMnist();
@@ -32,7 +31,7 @@ public sealed class HostileNamesFixture : IAsyncLifetime
     {
         Factory = new LabFactory(Data, Zoo, new RenamingRunner([FormulaLayer, MarkupLayer]));
         Client = Factory.CreateClient();
-        ModelId = await UploadAsync("api/models", "model.onnx", FakeOnnx, ModelName);
+        ModelId = await UploadAsync("api/models", "model.onnx", FakeLab.FakeOnnx, ModelName);
         ProbeSetId = await UploadAsync("api/probesets", "probes.npy", new byte[64], ProbeName);
         using var queued = await Client.PostAsJsonAsync("api/runs", new { modelId = ModelId, probeSetId = ProbeSetId, images = 8 });
         Assert.Equal(HttpStatusCode.Created, queued.StatusCode);

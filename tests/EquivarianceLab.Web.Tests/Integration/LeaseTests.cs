@@ -16,7 +16,6 @@ namespace EquivarianceLab.Web.Tests.Integration;
 /// </summary>
 public sealed class LeaseTests : IAsyncLifetime
 {
-    private static readonly byte[] FakeOnnx = [0x08, 0x07, 0x12, 0x04, 0x74, 0x65, 0x73, 0x74];
     private readonly string _data = LabFactory.NewFolder("leases");
     private readonly string _zoo = LabFactory.ZooWithFashionMnist();
     private LabFactory _lab = null!;
@@ -24,7 +23,7 @@ public sealed class LeaseTests : IAsyncLifetime
 
     public Task InitializeAsync()
     {
-        LabFactory.AddZooModel(_zoo, "control-a", "Control A", 80, FakeOnnx);
+        LabFactory.AddZooModel(_zoo, "control-a", "Control A", 80, FakeLab.FakeOnnx);
         // Long leases and a slow sweeper: the tests expire leases themselves, and nothing sweeps behind their back.
         _lab = new LabFactory(_data, _zoo, new FakeMeasurementRunner(), settings: new Dictionary<string, string>
         {

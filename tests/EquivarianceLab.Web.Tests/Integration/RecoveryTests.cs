@@ -10,14 +10,13 @@ namespace EquivarianceLab.Web.Tests.Integration;
 /// <summary>A restart finds runs a crash left "running" or "queued": they are re-run or failed with a reason, and finished runs stay.</summary>
 public sealed class RecoveryTests
 {
-    private static readonly byte[] FakeOnnx = [0x08, 0x07, 0x12, 0x04, 0x74, 0x65, 0x73, 0x74];
 
     [Fact]
     public async Task Runs_interrupted_by_a_crash_are_requeued_once_then_failed_and_finished_runs_survive()
     {
         var data = LabFactory.NewFolder("recovery");
         var zoo = LabFactory.ZooWithFashionMnist();
-        LabFactory.AddZooModel(zoo, "control-a", "Control A", 80, FakeOnnx);
+        LabFactory.AddZooModel(zoo, "control-a", "Control A", 80, FakeLab.FakeOnnx);
         int done, interrupted, interruptedTwice, queued;
         try
         {
