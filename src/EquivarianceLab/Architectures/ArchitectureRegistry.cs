@@ -58,6 +58,13 @@ public static class ArchitectureRegistry
     {
         var info = Info(architecture);
         var o = new ArchitectureOptions(info.Name, options);
+        var module = ModuleConstruction.KeepingOnlyItsTensors(() => Build(info, o));
+        resolvedOptions = o.Resolved();
+        return module;
+    }
+
+    private static HookedModule Build(ArchitectureInfo info, ArchitectureOptions o)
+    {
         HookedModule module;
         switch (info.Name)
         {
@@ -114,7 +121,6 @@ public static class ArchitectureRegistry
             default:
                 throw new InvalidOperationException($"Architecture {info.Name} is listed but not built.");
         }
-        resolvedOptions = o.Resolved();
         return module;
     }
 }

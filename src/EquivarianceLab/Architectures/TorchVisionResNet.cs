@@ -43,6 +43,7 @@ public sealed class TorchVisionResNet : HookedModule
                     : nn.Conv2d(inChannels, 64, kernel_size: 7, stride: 2, padding: 3, bias: false);
                 using (torch.no_grad())
                     nn.init.kaiming_normal_(conv.weight, mode: nn.init.FanInOut.FanOut, nonlinearity: nn.init.NonlinearityType.ReLU);
+                child.Dispose(); // TorchVision's own stem: its weight is not ours to keep, and not the finalizer's to free
                 child = conv;
             }
             register_module(name, child);

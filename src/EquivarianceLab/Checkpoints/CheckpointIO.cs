@@ -74,7 +74,9 @@ public static class CheckpointIO
             var problem = Compare(fileState, moduleState);
             if (problem is not null)
                 throw new EquivarianceLabException($"{Path.GetFileName(path)} does not fit {describedAs ?? module.GetName()}: {problem}.");
+            // The dtype conversions are temporaries: in a scope, so none is left to the finalizer (ModuleConstruction).
             using (torch.no_grad())
+            using (torch.NewDisposeScope())
             {
                 foreach (var (key, target) in moduleState)
                 {
@@ -129,6 +131,9 @@ public static class CheckpointIO
         var format = FormatOf(path);
         if (!File.Exists(path)) throw new EquivarianceLabException($"Weight file {path} does not exist.");
         Dictionary<string, Tensor> state;
+        // The readers make tensors they drop (PyBridge's unpickler one per entry; a checkpoint's non-weight entries):
+        // in a scope, so that none is left to the finalizer (ModuleConstruction), and only the state's are kept.
+        using var scope = torch.NewDisposeScope();
         try
         {
             state = format switch
@@ -154,6 +159,7 @@ public static class CheckpointIO
         }
         if (state.Count > 0 && state.Keys.All(k => k.StartsWith("module.", StringComparison.Ordinal)))
             state = state.ToDictionary(kv => kv.Key["module.".Length..], kv => kv.Value, StringComparer.Ordinal);
+        scope.Detach(state.Values);
         return state;
     }
 

@@ -132,7 +132,7 @@ public static class ModelLoader
             _ => throw new EquivarianceLabException(
                 $"Unknown built-in model '{name}'. Built-in models: control-rotation-invariant, control-rotation-equivariant."),
         };
-        var module = new RotationControl(kind, inChannels, seed: card?.Seed ?? 0);
+        var module = ModuleConstruction.KeepingOnlyItsTensors(() => new RotationControl(kind, inChannels, seed: card?.Seed ?? 0));
         var inputShape = card?.InputShape is { Length: 3 } s ? s.Select(d => (long)d).ToArray() : [inChannels, -1, -1];
         return Owning(module, () => new TorchFeatureModel(card?.Id ?? name, module, inputShape, layers, logits, device));
     }

@@ -453,12 +453,15 @@ public static class EquivarianceMeasure
                 SimilarityKernel.Reference.FillAll([(packed, unitB)], kind);
             }
             var identity = packed is null ? null : Enumerable.Range(0, checked((int)unitB.shape[2])).ToArray();
+            // Taken here, not in the loop: the stored tensors are disposed on the thread that made them.
+            var movedByTransform = new Tensor[Scores.Length];
+            for (int t = 0; t < Scores.Length; t++) movedByTransform[t] = TakeChannels(ref _moved![t]);
             // The transforms side by side: the kernel runs a single "image" on one thread, and the rest is a few passes.
             // Each has its own choices and dispose scope (a scope belongs to the thread that opened it).
             Parallel.For(0, Scores.Length, new ParallelOptions { MaxDegreeOfParallelism = ComputeThreads.Count }, t =>
             {
                 using var inner = NewDisposeScope();
-                var moved = TakeChannels(ref _moved![t]);
+                var moved = movedByTransform[t];
                 var validA = NormalizeInPlace(moved, kind);
                 var unitA = moved.unsqueeze(0);
                 // The influences need each channel's partner, whether or not the run keeps the matching.
