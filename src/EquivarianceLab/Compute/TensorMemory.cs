@@ -18,7 +18,8 @@ internal static class TensorMemory
     /// </summary>
     public static T[] ToArray<T>(Tensor tensor) where T : unmanaged
     {
-        using var values = tensor.cpu().contiguous();
+        using var scope = NewDisposeScope(); // cpu()'s result is a temporary (docs/architecture.md)
+        var values = tensor.cpu().contiguous();
         return MemoryMarshal.Cast<byte, T>(values.bytes).ToArray();
     }
 

@@ -39,7 +39,8 @@ internal static class FiniteValues
     {
         if (batch.numel() == 0) return;
         bool plain = batch.dtype == torch.ScalarType.Float32 && batch.device_type == DeviceType.CPU && batch.is_contiguous();
-        using var values = plain ? null : batch.to(torch.ScalarType.Float32, torch.CPU).contiguous();
+        using var scope = torch.NewDisposeScope(); // the conversion's result is a temporary (docs/architecture.md)
+        var values = plain ? null : batch.to(torch.ScalarType.Float32, torch.CPU).contiguous();
         var data = MemoryMarshal.Cast<byte, float>((values ?? batch).bytes);
         int bad = FirstNonFinite(data);
         if (bad < 0) return;

@@ -69,6 +69,21 @@ public class TensorLifetimeTests
         }).LeftToFinalizer);
     }
 
+    [Fact]
+    public void A_probe_set_in_memory_and_values_read_back_leave_nothing_to_the_finalizer()
+    {
+        var counts = OnOwnThread(() =>
+        {
+            // Integers: the set converts them to float32 and keeps the copy, and owns (disposes) what it was given.
+            var images = torch.tensor(Enumerable.Range(0, 32).Select(i => (long)i).ToArray(), [2L, 1, 4, 4]);
+            using var probe = new TensorProbeSet("counting", images);
+            ProbeSetLoader.CheckFinite(probe);
+            using var second = probe.ReadBatch(1, 1);
+            Assert.Equal(Enumerable.Range(16, 16).Select(i => (float)i), second.data<float>().ToArray());
+        });
+        Assert.True(counts.LeftToFinalizer == 0, counts.ToString());
+    }
+
     [Theory]
     [InlineData("cnn7-fmnist6", FashionMnist)]
     [InlineData("resnet20-fmnist", FashionMnist)]
