@@ -144,10 +144,10 @@ internal sealed class Mlp : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x) => fc2.call(nn.functional.gelu(fc1.call(x)));
 }
 
-internal static class TransformerInit
+public static class TransformerInit
 {
-    /// <summary>timm-style initialisation: truncated normal (std 0.02) for linear weights and the given parameters, zero
-    /// biases, unit layer norms.</summary>
+    /// <summary>timm-style initialisation: truncated normal (std 0.02, cut at ±2) for linear weights and the given
+    /// parameters, zero biases, unit layer norms.</summary>
     public static void Apply(nn.Module module, IEnumerable<Parameter> extra)
     {
         using var _ = torch.no_grad();
@@ -155,7 +155,7 @@ internal static class TransformerInit
         {
             if (m is Linear linear)
             {
-                nn.init.trunc_normal_(linear.weight, std: 0.02);
+                TruncatedNormal(linear.weight, Std);
                 if (linear.bias is not null) nn.init.zeros_(linear.bias);
             }
             else if (m is LayerNorm ln)
@@ -164,7 +164,33 @@ internal static class TransformerInit
                 if (ln.bias is not null) nn.init.zeros_(ln.bias);
             }
         }
-        foreach (var p in extra) nn.init.trunc_normal_(p, std: 0.02);
+        foreach (var p in extra) TruncatedNormal(p, Std);
+    }
+
+    public const double Std = 0.02, Cut = 2.0;
+
+    /// <summary>
+    /// Fills <paramref name="t"/> with N(0, std²) cut to [−cut, cut]: values outside are drawn again until none is.
+    /// </summary>
+    /// <remarks>
+    /// Not TorchSharp 0.107's <c>nn.init.trunc_normal_</c>: its native code multiplies by the mean and adds the standard
+    /// deviation (the two swapped, and no √2), so with mean 0 it filled a tensor with the constant std — every ViT and
+    /// Mixer linear weight, class token and position embedding began at 0.02 — and where the uniform draw hit ±1 its
+    /// erfinv's ±∞ times 0 gave NaN: about one ViT in seventy-five was built with a NaN weight and failed its first step.
+    /// </remarks>
+    public static void TruncatedNormal(Tensor t, double std, double cut = Cut)
+    {
+        using var _ = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        t.normal_(0, std);
+        // At ±100 std (timm's defaults for std 0.02) no value is ever outside; the loop keeps the cut exact in general.
+        for (int round = 0; round < 1000; round++)
+        {
+            var outside = t.Clamped(-cut, cut).ne(t);
+            if (!outside.any().item<bool>()) return;
+            t.copy_(torch.where(outside, torch.empty_like(t).normal_(0, std), t));
+        }
+        throw new EquivarianceLabException($"A truncated normal of std {std} cut at ±{cut} kept drawing values outside the cut.");
     }
 
     public static void CheckInput(Tensor input, long[] shape, string name)
