@@ -54,3 +54,32 @@ public class TransformerInitTests
         Assert.InRange(mean, -0.004, 0.004);
     }
 }
+
+/// <summary>
+/// The CIFAR ResNets' and Wide ResNets' convolutions start as torchvision's do: He normal, fan-out, ReLU gain — a std
+/// of √(2 / (out channels · k²)), worked out by hand per layer. (TorchSharp's <c>kaiming_normal_</c> is libtorch's own,
+/// but its mode and nonlinearity cross the native boundary as numbers; a swapped mode would give √(2 / (in · k²)).)
+/// </summary>
+public class ConvolutionInitTests
+{
+    [Theory]
+    [InlineData("resnet20")]
+    [InlineData("wrn16")]
+    public void Convolutions_start_with_he_normal_fan_out_weights(string architecture)
+    {
+        using var m = ArchitectureRegistry.Create(architecture, ArchitectureOptions.From(("inChannels", 1), ("classes", 6)));
+        int checkedLayers = 0;
+        foreach (var (name, p) in m.named_parameters().Where(p => p.parameter.dim() == 4))
+        {
+            long outChannels = p.shape[0], inChannels = p.shape[1], k = p.shape[2] * p.shape[3];
+            if (p.numel() < 4000 || outChannels == inChannels) continue; // too few values, or fan-in = fan-out
+            var values = p.detach().data<float>().ToArray();
+            double mean = values.Average(v => (double)v);
+            double std = Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Length - 1));
+            double expected = Math.Sqrt(2.0 / (outChannels * k));
+            Assert.InRange(std, expected * 0.93, expected * 1.07); // n ≥ 4000: the sample std is within ±1.1% per sigma
+            checkedLayers++;
+        }
+        Assert.True(checkedLayers > 0, $"{architecture}: no convolution with different fan-in and fan-out was checked");
+    }
+}
