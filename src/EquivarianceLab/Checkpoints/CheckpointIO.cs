@@ -74,7 +74,7 @@ public static class CheckpointIO
             var problem = Compare(fileState, moduleState);
             if (problem is not null)
                 throw new EquivarianceLabException($"{Path.GetFileName(path)} does not fit {describedAs ?? module.GetName()}: {problem}.");
-            // The dtype conversions are temporaries: in a scope, so none is left to the finalizer (ModuleConstruction).
+            // The dtype conversions are temporaries: in a scope, so none is left to the finalizer (docs/architecture.md).
             using (torch.no_grad())
             using (torch.NewDisposeScope())
             {
@@ -132,7 +132,7 @@ public static class CheckpointIO
         if (!File.Exists(path)) throw new EquivarianceLabException($"Weight file {path} does not exist.");
         Dictionary<string, Tensor> state;
         // The readers make tensors they drop (PyBridge's unpickler one per entry; a checkpoint's non-weight entries):
-        // in a scope, so that none is left to the finalizer (ModuleConstruction), and only the state's are kept.
+        // in a scope, so that none is left to the finalizer (docs/architecture.md), and only the state's are kept.
         using var scope = torch.NewDisposeScope();
         try
         {
