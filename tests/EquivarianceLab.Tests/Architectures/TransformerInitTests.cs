@@ -30,8 +30,7 @@ public class TransformerInitTests
                 var values = p.detach().cpu().data<float>().ToArray();
                 Assert.All(values, v => Assert.True(float.IsFinite(v) && Math.Abs(v) <= 2, $"{architecture} {name}: {v}"));
                 if (values.Length < 1000) continue; // the class token's 64 values: too few for the moments below
-                double mean = values.Average(v => (double)v);
-                double std = Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Length - 1));
+                var (mean, std) = SampleMoments.Of(values);
                 // A sample std of n normal values is off by about std/√(2n): 2.2% at n = 1000; the bounds are 4.5 times that.
                 Assert.InRange(std, 0.02 * 0.9, 0.02 * 1.1);
                 Assert.InRange(mean, -4 * 0.02 / Math.Sqrt(values.Length), 4 * 0.02 / Math.Sqrt(values.Length));
@@ -46,8 +45,7 @@ public class TransformerInitTests
         TransformerInit.TruncatedNormal(t, std: 1, cut: 0.5);
         var values = t.data<float>().ToArray();
         Assert.All(values, v => Assert.InRange(v, -0.5f, 0.5f));
-        double mean = values.Average(v => (double)v);
-        double std = Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Length - 1));
+        var (mean, std) = SampleMoments.Of(values);
         // By hand: a standard normal cut at ±c has variance 1 − 2cφ(c)/(2Φ(c) − 1); at c = 0.5, φ = 0.3520653 and
         // Φ = 0.6914625, so 1 − 0.3520653/0.3829250 = 0.0805891 and the std is 0.283882 (a plain normal's would be 1).
         Assert.InRange(std, 0.283882 * 0.99, 0.283882 * 1.01);
@@ -74,12 +72,21 @@ public class ConvolutionInitTests
             long outChannels = p.shape[0], inChannels = p.shape[1], k = p.shape[2] * p.shape[3];
             if (p.numel() < 4000 || outChannels == inChannels) continue; // too few values, or fan-in = fan-out
             var values = p.detach().data<float>().ToArray();
-            double mean = values.Average(v => (double)v);
-            double std = Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Length - 1));
+            var (_, std) = SampleMoments.Of(values);
             double expected = Math.Sqrt(2.0 / (outChannels * k));
             Assert.InRange(std, expected * 0.93, expected * 1.07); // n ≥ 4000: the sample std is within ±1.1% per sigma
             checkedLayers++;
         }
         Assert.True(checkedLayers > 0, $"{architecture}: no convolution with different fan-in and fan-out was checked");
+    }
+}
+
+internal static class SampleMoments
+{
+    /// <summary>The mean and the sample standard deviation (n − 1) of <paramref name="values"/>.</summary>
+    public static (double Mean, double Std) Of(float[] values)
+    {
+        double mean = values.Average(v => (double)v);
+        return (mean, Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Length - 1)));
     }
 }
