@@ -50,6 +50,13 @@ public sealed class CompareService(IDbContextFactory<AppDbContext> dbFactory)
                 leftOut.Add(new LeftOutRun(run.Id, name, $"{name} has no accuracy: set it on the model's card to count this run."));
                 continue;
             }
+            if (run.ModelFileChanged)
+            {
+                // The accuracy on the card is the new file's; ranking this run's scores by it would pair two models.
+                leftOut.Add(new LeftOutRun(run.Id, name,
+                    $"{name}'s file has changed since this run measured it (a new checkpoint under the same id): its accuracy is not this run's model's. Measure it again to count it."));
+                continue;
+            }
             var result = ToResult(run);
             candidates.Add((run, result, ComparableKey.Of(result.Result, run.ProbeSetId, run.Model.AccuracyDataset)));
         }

@@ -57,6 +57,7 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityDbContext
             e.HasIndex(r => new { r.Status, r.LeaseExpiresUtc });
             e.Ignore(r => r.Progress);
             e.Ignore(r => r.IsActive);
+            e.Ignore(r => r.ModelFileChanged);
         });
         b.Entity<LayerScore>(e =>
         {

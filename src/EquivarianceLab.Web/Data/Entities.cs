@@ -131,11 +131,23 @@ public sealed class Run
     public string? TransformValues { get; set; }
     /// <summary>The engine's result.json once done.</summary>
     public string? ResultJson { get; set; }
+    /// <summary>
+    /// The SHA-256 of the model file this run measured, recorded when it finished (null for a built-in model, which
+    /// has no file). A model's file can change under its id — a zoo checkpoint retrained in a new release — and then
+    /// the model's accuracy and feature maps are no longer this run's (<see cref="ModelFileChanged"/>).
+    /// </summary>
+    public string? ModelContentHash { get; set; }
 
     public ModelEntry? Model { get; set; }
     public ProbeSetEntry? ProbeSet { get; set; }
     public List<LayerScore> Layers { get; set; } = [];
     public List<PartScoreRow> Parts { get; set; } = [];
+
+    /// <summary>
+    /// The model's file is not the one this run measured: its accuracy belongs to another file, so the run counts in
+    /// no correlation, and its feature maps are drawn from the file it measured (Runs/FeatureMapService.cs).
+    /// </summary>
+    public bool ModelFileChanged => ModelContentHash is not null && Model is not null && Model.ContentHash != ModelContentHash;
 
     public double Progress => Status == RunStatus.Done ? 1 : ImagesTotal > 0 ? Math.Clamp((double)ImagesDone / ImagesTotal, 0, 1) : 0;
     public bool IsActive => Status is RunStatus.Queued or RunStatus.Running;

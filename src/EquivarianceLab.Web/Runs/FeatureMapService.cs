@@ -93,14 +93,14 @@ public sealed class FeatureMapService(RunService runs, IMeasurementRunner runner
     }
 
     /// <summary>
-    /// The SHA-256 of everything the maps depend on: the run, its model's file and card, its probe set's file, its
+    /// The SHA-256 of everything the maps depend on: the run, the model file it measured and its model's card, its probe set's file, its
     /// settings, and the request. Ids of deleted runs may come back, so the files and settings are in it as well.
     /// </summary>
     public static string CacheKey(Run run, FeatureMapRequest request)
     {
         object?[] inputs =
         [
-            "equivariancelab feature maps v1", run.Id, run.Model!.ContentHash ?? run.Model.FileName, run.Model.CardJson,
+            "equivariancelab feature maps v1", run.Id, run.ModelContentHash ?? run.Model!.ContentHash ?? run.Model.FileName, run.Model!.CardJson,
             run.ProbeSet!.ContentHash, run.Transform, run.Similarity, run.MaxShift, run.TransformValues,
             request.Image, request.Layer, request.Channel, request.Transform, request.Partner,
         ];
@@ -113,7 +113,8 @@ public sealed class FeatureMapService(RunService runs, IMeasurementRunner runner
         string modelPath = model.FileName, probePath = probe.FileName;
         try
         {
-            modelPath = await files.LocalPathAsync(model, ct);
+            // The file the run measured, not the model's current one: a retrained checkpoint would draw other maps.
+            modelPath = await files.MeasuredModelPathAsync(run, ct);
             probePath = await files.LocalPathAsync(probe, ct);
         }
         catch (StoredObjectMissingException)

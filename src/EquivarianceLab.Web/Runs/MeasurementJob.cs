@@ -57,6 +57,8 @@ public sealed class MeasurementJob(RunService runs, IMeasurementRunner runner, R
             runs.Finish(runId, fence, r =>
             {
                 ResultStore.Store(r, result);
+                // The file fetched above, so a later change of the model's file shows (Run.ModelFileChanged).
+                r.ModelContentHash = run.Model.ContentHash;
                 r.Status = RunStatus.Done;
                 r.ImagesDone = r.ImagesTotal = result.Images;
                 r.EtaSeconds = 0;

@@ -11,11 +11,26 @@ public sealed class StoredFiles(IObjectStore store, LabPaths paths)
 {
     public IObjectStore Store => store;
 
-    /// <summary>Hashes a local file (the zoo's, a built-in probe set) and puts it in the store unless it is there.</summary>
+    /// <summary>
+    /// Hashes a local file that is not the store's own (the zoo's, a built-in probe set) and puts a copy of it in the
+    /// store unless the store has that content. A copy, never a link: a zoo file replaced in place by a new release
+    /// (<c>cp</c>) would otherwise change what the store holds under the old file's hash, which the runs measured with
+    /// it still open (their feature maps, Run.ModelContentHash).
+    /// </summary>
     public async Task<string> KeepAsync(string localFile, CancellationToken ct)
     {
         var sha256 = await LocalFiles.Sha256Async(localFile, ct);
-        await store.PutAsync(sha256, localFile, ct);
+        if (await store.ExistsAsync(sha256, ct)) return sha256;
+        Directory.CreateDirectory(paths.Cache);
+        var copy = Path.Combine(paths.Cache, $".{Guid.NewGuid():N}.part");
+        try
+        {
+            await LocalFiles.CopyAsync(localFile, copy, ct);
+            // The hash of what is stored, in case the file changed between the two reads.
+            sha256 = await LocalFiles.Sha256Async(copy, ct);
+            await store.PutAsync(sha256, copy, ct);
+        }
+        finally { LocalFiles.TryDelete(copy); }
         return sha256;
     }
 
@@ -118,6 +133,13 @@ public sealed class StoredFiles(IObjectStore store, LabPaths paths)
     /// <summary>The local path of a model's file; a built-in control has no file, only its name for the loader.</summary>
     public Task<string> LocalPathAsync(ModelEntry model, CancellationToken ct) =>
         model.ContentHash is { } sha256 ? LocalPathAsync(sha256, model.FileName, ct) : Task.FromResult(model.FileName);
+
+    /// <summary>
+    /// The local path of the model file a run measured: the one it recorded (the store keeps it after the model's file
+    /// changes), or the model's own for a run from before runs recorded it and for a built-in control.
+    /// </summary>
+    public Task<string> MeasuredModelPathAsync(Run run, CancellationToken ct) =>
+        run.ModelContentHash is { } sha256 ? LocalPathAsync(sha256, run.Model!.FileName, ct) : LocalPathAsync(run.Model!, ct);
 
     public Task<string> LocalPathAsync(ProbeSetEntry probeSet, CancellationToken ct) =>
         LocalPathAsync(probeSet.ContentHash ?? throw new StoredObjectMissingException("(none)"), probeSet.FileName, ct);

@@ -57,12 +57,16 @@ public sealed class FakeMeasurementRunner : IMeasurementRunner
     /// <summary>How many feature-map requests reached the fake library.</summary>
     public int FeatureMapsComputed;
 
+    /// <summary>The bytes of the model file the last feature-map request was given.</summary>
+    public byte[]? FeatureMapModelBytes { get; private set; }
+
     /// <summary>Feature maps on the 28×28 grid of the synthetic conv layers: c′ = c + 1 (mod 8) unless asked, S(c, c′) = 0.9, S(c, c) = 0.5.</summary>
     public FeatureMapPair FeatureMaps(string modelPath, ModelCard card, string probePath, MeasureOptions options, FeatureMapRequest request,
         CancellationToken cancellationToken)
     {
         if (FailFor(card.Id) is { } e) throw e;
         Interlocked.Increment(ref FeatureMapsComputed);
+        FeatureMapModelBytes = File.Exists(modelPath) ? File.ReadAllBytes(modelPath) : null; // component tests name no real file
         var partner = request.Partner ?? (request.Channel + 1) % 8;
         float[] Grid(int c) => Enumerable.Range(0, 28 * 28).Select(i => (float)Math.Sin(i * 0.1 + c + request.Image)).ToArray();
         return new FeatureMapPair

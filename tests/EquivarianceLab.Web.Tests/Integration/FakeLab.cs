@@ -15,14 +15,17 @@ public sealed class FakeLab : IAsyncDisposable
     private readonly LabFactory _factory;
 
     public string DataFolder => _factory.DataFolder;
+    public string ZooFolder => _zoo;
     public HttpClient Client { get; }
+    public FakeMeasurementRunner Runner { get; } = new();
+    public IServiceProvider Services => _factory.Services;
 
     /// <param name="models">Zoo models as (id, name, accuracy).</param>
     public FakeLab(string prefix, params (string Id, string Name, double Accuracy)[] models)
     {
         _zoo = LabFactory.ZooWithFashionMnist();
         foreach (var (id, name, accuracy) in models) LabFactory.AddZooModel(_zoo, id, name, accuracy, FakeOnnx);
-        _factory = new LabFactory(LabFactory.NewFolder(prefix), _zoo, new FakeMeasurementRunner());
+        _factory = new LabFactory(LabFactory.NewFolder(prefix), _zoo, Runner);
         Client = _factory.CreateClient();
     }
 

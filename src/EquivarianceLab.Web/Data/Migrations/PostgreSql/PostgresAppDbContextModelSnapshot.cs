@@ -422,6 +422,9 @@ namespace EquivarianceLab.Web.Data.Migrations.PostgreSql
                     b.Property<int>("MaxShift")
                         .HasColumnType("integer");
 
+                    b.Property<string>("ModelContentHash")
+                        .HasColumnType("text");
+
                     b.Property<string>("ModelId")
                         .IsRequired()
                         .HasColumnType("character varying(128)");

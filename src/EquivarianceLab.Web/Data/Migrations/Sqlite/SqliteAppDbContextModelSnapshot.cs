@@ -409,6 +409,9 @@ namespace EquivarianceLab.Web.Data.Migrations.Sqlite
                     b.Property<int>("MaxShift")
                         .HasColumnType("INTEGER");
 
+                    b.Property<string>("ModelContentHash")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("ModelId")
                         .IsRequired()
                         .HasColumnType("TEXT");
