@@ -94,6 +94,7 @@ public sealed class CompareService(IDbContextFactory<AppDbContext> dbFactory)
     private static IReadOnlyList<PartAccuracyRho> Statistics(IReadOnlyList<RunResult> runs) =>
         AccuracyCorrelation.ByPart(runs.Select(r => r.Accuracy!.Value).ToList(), runs.Select(r => r.Result).ToList(), ResultViews.PartsIn(runs.Select(r => r.Result)));
 
+    /// <summary>A run of an earlier file of its model shows no accuracy: the model's is the new file's.</summary>
     private static RunResult ToResult(Run r) =>
-        new(r.Id, r.Model?.Name ?? r.ModelId, r.Model?.Accuracy, MeasurementResult.FromJson(r.ResultJson!)) { ModelId = r.ModelId };
+        new(r.Id, r.Model?.Name ?? r.ModelId, r.ModelFileChanged ? null : r.Model?.Accuracy, MeasurementResult.FromJson(r.ResultJson!)) { ModelId = r.ModelId };
 }

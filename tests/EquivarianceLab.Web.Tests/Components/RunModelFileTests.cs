@@ -6,7 +6,10 @@ using EquivarianceLab.Web.Tests.Fakes;
 
 namespace EquivarianceLab.Web.Tests.Components;
 
-/// <summary>The run page says when the model's file is no longer the one the run measured, and only then.</summary>
+/// <summary>
+/// The run page says when the model's file is no longer the one the run measured, and only then; the comparison shows
+/// no accuracy for such a run (the model's is the new file's).
+/// </summary>
 public sealed class RunModelFileTests : MudTestBase
 {
     private Run AddRun(string? measuredHash, string? currentHash)
@@ -39,5 +42,10 @@ public sealed class RunModelFileTests : MudTestBase
         var alerts = cut.FindAll("[data-testid=run-model-changed]");
         Assert.Equal(warns ? 1 : 0, alerts.Count);
         if (warns) Assert.Contains("file has changed since this run measured it", alerts[0].TextContent);
+
+        // The comparison table shows the model's accuracy only for a run of its current file.
+        var compare = RenderAt<EquivarianceLab.Web.Compare.Pages.ComparePage>($"compare?runs={run.Id}");
+        var accuracy = compare.Find("[data-testid=compare-table] tbody tr").QuerySelectorAll("td")[3].TextContent;
+        Assert.Equal(warns ? "—" : "90 %", accuracy);
     }
 }
