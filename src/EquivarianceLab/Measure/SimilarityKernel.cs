@@ -51,7 +51,7 @@ public static class SimilarityKernel
 
     /// <summary>
     /// One batch's reference f(X) of a spatial layer, as unit vectors laid out for the kernel: per image an
-    /// <c>[L, C′]</c> block (positions outer, channels padded to a multiple of 32) and a bias per channel that is 0
+    /// <c>[L, C′]</c> block (positions outer, channels padded to a multiple of 32, rows skewed: <see cref="RowOffset"/>) and a bias per channel that is 0
     /// for a valid vector and −∞ for a degenerate or padding one (so it never wins a max).
     /// </summary>
     public sealed class Reference
@@ -70,6 +70,9 @@ public static class SimilarityKernel
 
         /// <summary>Floats the packed array holds: a reference whose arrays are idle can serve a layer up to that size without new memory.</summary>
         internal int Capacity => Packed.Length - PackedStart;
+
+        /// <summary>Floats from one image's block to the next: its <see cref="Length"/> rows with their skew (<see cref="RowOffset"/>).</summary>
+        internal int BlockFloats => RowOffset(Length, PaddedChannels);
 
         /// <summary>Hands the arrays to <see cref="RecycledArrays"/> for the process's next measurement; the reference is empty after.</summary>
         public void Recycle()
@@ -123,10 +126,10 @@ public static class SimilarityKernel
             Length = checked((int)features.shape[2]);
             PaddedChannels = RoundUp(Channels, 2 * Columns); // whole 512-bit tiles for the chunked products
             int c = Channels, l = Length, cp = PaddedChannels;
-            if (Packed.Length - PackedStart < checked(Images * l * cp))
+            if (Packed.Length - PackedStart < checked(Images * BlockFloats))
             {
                 RecycledArrays.Shared.Return(Packed, pinned: true);
-                (Packed, PackedStart) = CacheAligned(Images * l * cp);
+                (Packed, PackedStart) = CacheAligned(Images * BlockFloats);
             }
             if (Bias.Length < Images * cp)
             {
@@ -150,12 +153,12 @@ public static class SimilarityKernel
         private void PackImage(ReadOnlySpan<float> image, int i)
         {
             int c = Channels, l = Length, cp = PaddedChannels;
-            var block = Packed.AsSpan(PackedStart + i * l * cp, l * cp);
+            var block = Packed.AsSpan(PackedStart + i * BlockFloats, BlockFloats);
             var bias = Bias.AsSpan(i * cp, cp);
             bias.Fill(float.NegativeInfinity);
             AnyValid[i] = false;
             if (cp > c)
-                for (int q = 0; q < l; q++) block.Slice(q * cp + c, cp - c).Clear();
+                for (int q = 0; q < l; q++) block.Slice(RowOffset(q, cp) + c, cp - c).Clear();
             ref float to = ref MemoryMarshal.GetReference(block);
             ref float from = ref MemoryMarshal.GetReference(image);
             Span<float> means = stackalloc float[PackGroup], scales = stackalloc float[PackGroup];
@@ -188,13 +191,13 @@ public static class SimilarityKernel
                         float mean = means[j], scale = scales[j];
                         if (scale == 0f)
                         {
-                            for (int q = q0; q < q1; q++) Unsafe.Add(ref column, q * cp) = 0f;
+                            for (int q = q0; q < q1; q++) Unsafe.Add(ref column, RowOffset(q, cp)) = 0f;
                             continue;
                         }
                         for (int q = q0; q < q1; q++)
                         {
                             float v = Unsafe.Add(ref source, q) - mean;
-                            Unsafe.Add(ref column, q * cp) = v * scale;
+                            Unsafe.Add(ref column, RowOffset(q, cp)) = v * scale;
                         }
                     }
                 }
@@ -203,6 +206,18 @@ public static class SimilarityKernel
     }
 
     private const int PackGroup = 16, PackTile = 64;
+
+    /// <summary>
+    /// Where position q's row of C′ floats starts in an image's block: after every 16 rows one cache line is left
+    /// unused. Without that skew, a rotation reads successive rows a whole grid row apart, and a grid row of these
+    /// blocks is often a multiple of 2 or 4 KiB: 28 KiB at the ImageNet ResNet-18's stem (112 × 64 floats), 14 KiB at
+    /// each later stage (56 × 64 … 7 × 512), 4 KiB at every spatial layer of the 64×64 ResNet-18. A chunk's rows then sat
+    /// at one or two offsets within a page, in the same few sets of the 8-way L1 cache, and evicted each other before
+    /// their reuse. With the skew, successive grid rows move to other sets. In a microbenchmark of the kernel on those
+    /// shapes (a Zen 3, one thread) it took 10–25% less time. Costs one line per 16 rows: 1.6% of a 64-channel block.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int RowOffset(int q, int cp) => q * cp + (q >> 4) * 16;
 
     /// <summary>
     /// A whole group's unit values, one position at a time: two gathers take the sixteen channels' values at that
@@ -226,7 +241,7 @@ public static class SimilarityKernel
             {
                 var x0 = Avx2.GatherVector256(first + q, index, 4);
                 var x1 = Avx2.GatherVector256(second + q, index, 4);
-                nuint at = (nuint)q * (nuint)cp;
+                nuint at = (nuint)RowOffset(q, cp);
                 (((x0 - mean0) * scale0) & keep0).StoreUnsafe(ref line, at);
                 (((x1 - mean1) * scale1) & keep1).StoreUnsafe(ref line, at + 8);
             }
@@ -277,7 +292,7 @@ public static class SimilarityKernel
     {
         private readonly Comparison _comparison;
         private readonly IntPtr _address;
-        private readonly int[] _rows;
+        private readonly nint[] _rows;
         private readonly int _partRows, _parts;
         private readonly double[] _invSums, _invCounts, _eqSums, _eqCounts;
 
@@ -297,8 +312,8 @@ public static class SimilarityKernel
             // Σ_q (g⁻¹a)[q]·b[q] = Σ_p a[p]·b[π(p)] with π the inverse of the gather: f(gX) is read in its own order and
             // the reference's rows are read through π, so no element of f(gX) is gathered (rows of the reference are
             // contiguous runs of C′ floats; a gather of f(gX) reads one float per index). Stored as row offsets.
-            _rows = new int[l];
-            for (int q = 0; q < l; q++) _rows[inverse[q]] = q * reference.PaddedChannels;
+            _rows = new nint[l];
+            for (int q = 0; q < l; q++) _rows[inverse[q]] = RowOffset(q, reference.PaddedChannels);
             _partRows = n == 1 ? PartRows : c;
             _parts = (c + _partRows - 1) / _partRows;
             Count = n * _parts;
@@ -407,10 +422,10 @@ public static class SimilarityKernel
     /// c′ = c similarities against every reference channel, and their sums in the scratch's totals.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Image(ReadOnlySpan<float> image, int[] rows, Reference reference, int i, int first, int last, Scratch s, ChannelChoices? choices)
+    private static void Image(ReadOnlySpan<float> image, nint[] rows, Reference reference, int i, int first, int last, Scratch s, ChannelChoices? choices)
     {
         int c = reference.Channels, l = reference.Length, cp = reference.PaddedChannels;
-        var packed = reference.Packed.AsSpan(reference.PackedStart + i * l * cp, l * cp);
+        var packed = reference.Packed.AsSpan(reference.PackedStart + i * reference.BlockFloats, reference.BlockFloats);
         var bias = reference.Bias.AsSpan(i * cp, cp);
         if (l >= ChunkedFrom)
         {
@@ -576,7 +591,7 @@ public static class SimilarityKernel
     /// then folded into each row's running max and argmax (ties go to the smaller c′) and its c′ = c value.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowBlock(Scratch s, int c0, int c, int l, int cp, ReadOnlySpan<float> packed, ReadOnlySpan<float> bias, int[] rows, bool argmax)
+    private static void RowBlock(Scratch s, int c0, int c, int l, int cp, ReadOnlySpan<float> packed, ReadOnlySpan<float> bias, nint[] rows, bool argmax)
     {
         // Rows past the last channel repeat it; their results are not stored.
         ref float r0 = ref s.Unit[c0 * ShortStride];
@@ -585,7 +600,7 @@ public static class SimilarityKernel
         ref float r3 = ref s.Unit[Math.Min(c0 + 3, c - 1) * ShortStride];
         ref float b = ref MemoryMarshal.GetReference(packed);
         ref float bi = ref MemoryMarshal.GetReference(bias);
-        ref int rowOf = ref MemoryMarshal.GetArrayDataReference(rows);
+        ref nint rowOf = ref MemoryMarshal.GetArrayDataReference(rows);
         var best0 = Vector256.Create(float.NegativeInfinity);
         var best1 = best0; var best2 = best0; var best3 = best0;
         var arg0 = Vector256<int>.Zero;
@@ -597,11 +612,12 @@ public static class SimilarityKernel
         {
             Vector256<float> a00 = default, a01 = default, a10 = default, a11 = default,
                              a20 = default, a21 = default, a30 = default, a31 = default;
-            for (int q = 0; q < l; q++)
+            ref float strip = ref Unsafe.Add(ref b, j0);
+            for (nint q = 0; q < l; q++)
             {
-                nuint offset = (nuint)(Unsafe.Add(ref rowOf, q) + j0);
-                var b0 = Vector256.LoadUnsafe(ref b, offset);
-                var b1 = Vector256.LoadUnsafe(ref b, offset + 8);
+                ref float row = ref Unsafe.Add(ref strip, Unsafe.Add(ref rowOf, q));
+                var b0 = Vector256.LoadUnsafe(ref row);
+                var b1 = Vector256.LoadUnsafe(ref row, 8);
                 var x = Vector256.Create(Unsafe.Add(ref r0, q));
                 a00 = Vector256.FusedMultiplyAdd(x, b0, a00); a01 = Vector256.FusedMultiplyAdd(x, b1, a01);
                 x = Vector256.Create(Unsafe.Add(ref r1, q));
@@ -657,12 +673,12 @@ public static class SimilarityKernel
     /// accumulators start at the bias (0 or −∞), which gives the sums plus the bias exactly as adding it after them would.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowBlock512(Scratch s, int c0, int c, int l, int cp, ReadOnlySpan<float> packed, ReadOnlySpan<float> bias, int[] rows, bool argmax)
+    private static void RowBlock512(Scratch s, int c0, int c, int l, int cp, ReadOnlySpan<float> packed, ReadOnlySpan<float> bias, nint[] rows, bool argmax)
     {
         ref float unit = ref s.Unit[c0 * ShortStride];
         ref float b = ref MemoryMarshal.GetReference(packed);
         ref float bi = ref MemoryMarshal.GetReference(bias);
-        ref int rowOf = ref MemoryMarshal.GetArrayDataReference(rows);
+        ref nint rowOf = ref MemoryMarshal.GetArrayDataReference(rows);
         var best0 = Vector512.Create(float.NegativeInfinity);
         var best1 = best0; var best2 = best0; var best3 = best0; var best4 = best0; var best5 = best0; var best6 = best0; var best7 = best0;
         var arg0 = Vector512<int>.Zero;
@@ -784,7 +800,7 @@ public static class SimilarityKernel
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Chunked(ReadOnlySpan<float> image, SimilarityKind kind, Scratch s, int rowFirst, int rowLast, int l, int cp,
-        ReadOnlySpan<float> packed, ReadOnlySpan<float> bias, int[] rows)
+        ReadOnlySpan<float> packed, ReadOnlySpan<float> bias, nint[] rows)
     {
         for (int ch = rowFirst; ch < rowLast; ch++)
             (s.Mean[ch], s.Scale[ch], s.Valid[ch]) = Moments(image.Slice(ch * l, l), kind);
@@ -792,7 +808,7 @@ public static class SimilarityKernel
         // the sums per chunk cost a fifth of the time of the products. At most a panel row (padded channels are ≥ 32).
         int chunk = Math.Min(PanelStride, Math.Max(64, L1Floats / cp)), pass = RowsPerPass(rowLast - rowFirst, cp);
         ref float b = ref MemoryMarshal.GetReference(packed);
-        ref int rowOf = ref MemoryMarshal.GetArrayDataReference(rows);
+        ref nint rowOf = ref MemoryMarshal.GetArrayDataReference(rows);
         ref float panel = ref MemoryMarshal.GetArrayDataReference(s.Panel);
         var lane = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
         ref float bi = ref MemoryMarshal.GetReference(bias);
@@ -806,7 +822,7 @@ public static class SimilarityKernel
             for (int q0 = 0; q0 < l; q0 += chunk)
             {
                 int count = Math.Min(l, q0 + chunk) - q0;
-                ref int chunkRows = ref Unsafe.Add(ref rowOf, q0);
+                ref nint chunkRows = ref Unsafe.Add(ref rowOf, q0);
                 // The next chunk's reference rows are asked for, a share per row block.
                 int nextFirst = q0 + chunk, nextEnd = Math.Min(l, nextFirst + chunk);
                 int share = (Math.Max(0, nextEnd - nextFirst) + blocks - 1) / blocks;
@@ -851,7 +867,7 @@ public static class SimilarityKernel
     /// hardware's prefetchers do not follow, and each came from memory at full latency.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void PrefetchRows(ref float b, ref int rowOf, int from, int to, int cp)
+    private static unsafe void PrefetchRows(ref float b, ref nint rowOf, int from, int to, int cp)
     {
         for (int q = from; q < to; q++)
         {
@@ -892,7 +908,7 @@ public static class SimilarityKernel
     /// registers, added to <paramref name="sums"/> (rows <paramref name="cp"/> floats apart).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PanelProducts256(ref float panel, int count, int cp, ref float b, ref float sums, ref int rowOf)
+    private static void PanelProducts256(ref float panel, int count, int cp, ref float b, ref float sums, ref nint rowOf)
     {
         for (int j0 = 0; j0 < cp; j0 += Columns)
         {
@@ -901,11 +917,12 @@ public static class SimilarityKernel
             var a10 = Vector256.LoadUnsafe(ref sums, o1); var a11 = Vector256.LoadUnsafe(ref sums, o1 + 8);
             var a20 = Vector256.LoadUnsafe(ref sums, o2); var a21 = Vector256.LoadUnsafe(ref sums, o2 + 8);
             var a30 = Vector256.LoadUnsafe(ref sums, o3); var a31 = Vector256.LoadUnsafe(ref sums, o3 + 8);
-            for (int q = 0; q < count; q++)
+            ref float strip = ref Unsafe.Add(ref b, j0);
+            for (nint q = 0; q < count; q++)
             {
-                nuint offset = (nuint)(Unsafe.Add(ref rowOf, q) + j0);
-                var b0 = Vector256.LoadUnsafe(ref b, offset);
-                var b1 = Vector256.LoadUnsafe(ref b, offset + 8);
+                ref float row = ref Unsafe.Add(ref strip, Unsafe.Add(ref rowOf, q));
+                var b0 = Vector256.LoadUnsafe(ref row);
+                var b1 = Vector256.LoadUnsafe(ref row, 8);
                 ref float at = ref Unsafe.Add(ref panel, q);
                 var x = Vector256.Create(at);
                 a00 = Vector256.FusedMultiplyAdd(x, b0, a00); a01 = Vector256.FusedMultiplyAdd(x, b1, a01);
@@ -929,7 +946,7 @@ public static class SimilarityKernel
     /// (eight with 4-row tiles, which ran at about 0.9 of this rate in a C replica of the loop).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PanelProducts512(ref float panel, int count, int cp, ref float b, ref float sums, ref int rowOf)
+    private static void PanelProducts512(ref float panel, int count, int cp, ref float b, ref float sums, ref nint rowOf)
     {
         for (int j0 = 0; j0 < cp; j0 += 2 * Columns)
         {
@@ -984,11 +1001,14 @@ public static class SimilarityKernel
     private const int ShortStride = ChunkedFrom;
 
     /// <summary>
-    /// A chunk of the reference block in floats (32 KiB, within a 48 KiB L1 data cache; it was 8 KiB, but chunks of
-    /// 16–32 positions spent more on reloading the sums per chunk than the L2 reads they saved: 10–15% of the
-    /// stem's and `layer2`'s kernel time in a microbenchmark).
+    /// A chunk of the reference block in floats: half the core's L1 data cache (<see cref="DataCache"/>), the other
+    /// half for the panel, the sums and the stream of f(gX). It was a fixed 32 KiB, chosen on cores with 48 KiB; on a
+    /// Zen 3 with 32 KiB that filled the whole cache, and the 64-channel layers (whose chunks it sets; wider layers take
+    /// the 64-position minimum) ran 10–25% slower than with 16 KiB chunks. Shorter still does not pay: chunks of
+    /// 16–32 positions spent more on reloading the sums per chunk than the L2 reads they saved (10–15% of the stem's
+    /// and `layer2`'s kernel time in a microbenchmark).
     /// </summary>
-    private const int L1Floats = 8192;
+    private static readonly int L1Floats = DataCache.L1Bytes / sizeof(float) / 2;
 
     /// <summary>
     /// A quarter of a 1 MiB L2 cache in floats, for one pass's sums. Every spatial layer of the ResNets here fits in

@@ -24,6 +24,7 @@ public class SimilarityKernelTests : IDisposable
         {
             (3, 1, 4, true), (5, 3, 9, false), (4, 17, 4, true), (2, 64, 50, true), (3, 33, 2, false), (2, 512, 4, true),
             (1, 16, 1024, true), (3, 40, 200, false), (2, 6, 64, true),
+            (2, 60, 300, false), // padded to 64 channels, several chunks of the reference, rows skewed past each 16th
             (2, 300, 70, true), // long vectors whose sums do not fit one pass (300 × 320 > L2Floats): two passes of rows
             (1, 300, 70, false), (1, 200, 4, true), // one image: its channels split into parts of 128 (long and short vectors)
         };
