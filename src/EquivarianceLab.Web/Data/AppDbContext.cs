@@ -58,6 +58,7 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityDbContext
             e.Ignore(r => r.Progress);
             e.Ignore(r => r.IsActive);
             e.Ignore(r => r.ModelFileChanged);
+            e.Ignore(r => r.MeasuredModelHash);
         });
         b.Entity<LayerScore>(e =>
         {

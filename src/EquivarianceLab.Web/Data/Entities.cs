@@ -149,6 +149,12 @@ public sealed class Run
     /// </summary>
     public bool ModelFileChanged => ModelContentHash is not null && Model is not null && Model.ContentHash != ModelContentHash;
 
+    /// <summary>
+    /// The hash of the file this run measured: the one it recorded, else (a run from before runs recorded it) its
+    /// model's; null for a built-in control. The feature maps are drawn from it and cached under it.
+    /// </summary>
+    public string? MeasuredModelHash => ModelContentHash ?? Model?.ContentHash;
+
     public double Progress => Status == RunStatus.Done ? 1 : ImagesTotal > 0 ? Math.Clamp((double)ImagesDone / ImagesTotal, 0, 1) : 0;
     public bool IsActive => Status is RunStatus.Queued or RunStatus.Running;
 }

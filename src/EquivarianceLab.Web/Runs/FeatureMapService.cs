@@ -100,7 +100,7 @@ public sealed class FeatureMapService(RunService runs, IMeasurementRunner runner
     {
         object?[] inputs =
         [
-            "equivariancelab feature maps v1", run.Id, run.ModelContentHash ?? run.Model!.ContentHash ?? run.Model.FileName, run.Model!.CardJson,
+            "equivariancelab feature maps v1", run.Id, run.MeasuredModelHash ?? run.Model!.FileName, run.Model!.CardJson,
             run.ProbeSet!.ContentHash, run.Transform, run.Similarity, run.MaxShift, run.TransformValues,
             request.Image, request.Layer, request.Channel, request.Transform, request.Partner,
         ];

@@ -135,11 +135,11 @@ public sealed class StoredFiles(IObjectStore store, LabPaths paths)
         model.ContentHash is { } sha256 ? LocalPathAsync(sha256, model.FileName, ct) : Task.FromResult(model.FileName);
 
     /// <summary>
-    /// The local path of the model file a run measured: the one it recorded (the store keeps it after the model's file
-    /// changes), or the model's own for a run from before runs recorded it and for a built-in control.
+    /// The local path of the model file a run measured (<see cref="Run.MeasuredModelHash"/>: the store keeps it after
+    /// the model's file changes); a built-in control's name, which has no file.
     /// </summary>
     public Task<string> MeasuredModelPathAsync(Run run, CancellationToken ct) =>
-        run.ModelContentHash is { } sha256 ? LocalPathAsync(sha256, run.Model!.FileName, ct) : LocalPathAsync(run.Model!, ct);
+        run.MeasuredModelHash is { } sha256 ? LocalPathAsync(sha256, run.Model!.FileName, ct) : Task.FromResult(run.Model!.FileName);
 
     public Task<string> LocalPathAsync(ProbeSetEntry probeSet, CancellationToken ct) =>
         LocalPathAsync(probeSet.ContentHash ?? throw new StoredObjectMissingException("(none)"), probeSet.FileName, ct);
