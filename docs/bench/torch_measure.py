@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A plain PyTorch implementation of the measure, for timing `eqlab measure` against (README, "Performance").
+"""A plain PyTorch implementation of the measure, for timing `eqlab measure` against (README, "Performance"; docs/performance.md).
 
 Rotation (90, 180, 270 degrees), Pearson similarity, torchvision's ResNet-18 at 64x64 measured at the stem (after the
 max pool), layer1-4, the global pool and the logits, 128 images in batches of 32: per batch one forward pass of X and

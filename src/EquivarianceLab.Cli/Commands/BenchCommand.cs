@@ -75,7 +75,7 @@ public static class BenchCommand
         options = options with { Images = images };
         // Warm up: first-call costs (JIT, allocator, ORT arenas) belong to neither side. .NET compiles a method again,
         // optimised, on a background thread once it has run ~30 times, so each timed path runs once at full size here
-        // and the timings wait for that compiling to stop (README, "Performance": one batch of warm-up left several
+        // and the timings wait for that compiling to stop (docs/performance.md: one batch of warm-up left several
         // times more of it inside the timed runs). What still compiles during them is reported.
         ForwardPasses(model, probe, options);
         EquivarianceMeasure.Run(model, probe, options);

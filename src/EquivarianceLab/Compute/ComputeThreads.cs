@@ -22,7 +22,7 @@ public static class ComputeThreads
     /// <summary>
     /// Several items' tasks (<paramref name="counts"/>[k] for item k) in one parallel loop on these threads, as
     /// <paramref name="body"/>(item, task within the item): after a forward pass the measure's other threads are
-    /// asleep, and each loop wakes them (README, "Performance"). On one thread, or for one task, a plain loop.
+    /// asleep, and each loop wakes them (docs/performance.md). On one thread, or for one task, a plain loop.
     /// </summary>
     public static void ForEachTask(IReadOnlyList<int> counts, Action<int, int> body)
     {

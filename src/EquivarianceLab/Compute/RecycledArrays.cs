@@ -5,7 +5,7 @@ namespace EquivarianceLab.Compute;
 /// the channel choices), kept between the measurements of one process instead of being left to the garbage
 /// collector. A measurement writes tens of megabytes of them, and memory fresh from the system costs a page fault
 /// for every 4 KiB on first touch — on the VMs measured here about 10 µs each, 2.6 ms a MiB: a 64×64 ResNet-18's
-/// measurement had spent up to a third of its time beyond the forward passes on them (README, "Performance"). A study
+/// measurement had spent up to a third of its time beyond the forward passes on them (docs/performance.md). A study
 /// measures dozens of models in one process and <c>eqlab bench</c> repeats one; their later measurements find the
 /// arrays resident. A single measurement pays for them once, in its first batch, whatever its N.
 /// <para>A rented array's contents are whatever its last user left. An array goes back only when nothing else refers

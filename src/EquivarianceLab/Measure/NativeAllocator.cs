@@ -9,7 +9,7 @@ namespace EquivarianceLab.Measure;
 /// the heap returns those pages and keeps memory flat in N; a fixed low mmap threshold did too, but paid page faults
 /// on every large tensor (~25% slower). Trimming after every batch paid them too: every batch then faulted its
 /// temporaries (the rotated inputs, ONNX Runtime's working memory) in again — on the VMs measured here about 10 µs a
-/// page, 11–15% of a measurement's time (README, "Performance"). <see cref="HeapTrimmer"/> trims only when the process
+/// page, 11–15% of a measurement's time (docs/performance.md). <see cref="HeapTrimmer"/> trims only when the process
 /// has grown.
 /// </summary>
 public static class NativeAllocator

@@ -17,7 +17,7 @@ namespace EquivarianceLab.Measure;
 /// block counts densely instead: one int per channel and possible partner, allocated once. That is no larger than the
 /// tables such a run grows (a table is at most half full and 8 bytes a pair, and the array keeps room for growth), and
 /// it does not grow with the images: the 64×64 ResNet-18's tallies had made the peak memory of 4N images 2% higher than
-/// that of N (README, "Performance").</para>
+/// that of N (docs/performance.md).</para>
 /// </summary>
 internal sealed class PartnerCounts
 {

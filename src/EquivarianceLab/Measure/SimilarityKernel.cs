@@ -265,7 +265,7 @@ public static class SimilarityKernel
     /// <summary>
     /// Several layers' similarities in one parallel loop over all their tasks. The measure's other threads sleep
     /// during a forward pass, and waking them took about half a millisecond a loop on a 2-vCPU VM, as long as a small
-    /// layer's whole kernel call (README, "Performance"); one loop per transform wakes them once. Each layer's sums are
+    /// layer's whole kernel call (docs/performance.md); one loop per transform wakes them once. Each layer's sums are
     /// added in the order a call of its own adds them, so the numbers do not change.
     /// </summary>
     public static void Accumulate(IReadOnlyList<Comparison> comparisons)
