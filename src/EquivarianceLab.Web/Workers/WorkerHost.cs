@@ -15,9 +15,15 @@ public static class WorkerHost
 {
     public const string Argument = "worker";
 
+    private const string ThreadPoolSpinLimit = "System.Threading.ThreadPool.UnfairSemaphoreSpinLimit";
+
     /// <summary>Exit codes: 0 the work was done, 1 it failed with a message, 2 the request could not be read.</summary>
     public static int Run(Stream input, Stream output)
     {
+        // Before anything starts the thread pool: its workers sleep as soon as a parallel loop ends instead of
+        // spinning for more work, which took a core from the next forward pass (eqlab sets the same in its
+        // runtimeconfig; docs/performance.md). Only here: the dashboard's own process keeps .NET's default.
+        AppContext.SetData(ThreadPoolSpinLimit, 0);
         var protocol = new StreamWriter(output) { AutoFlush = true };
         // Standard output belongs to the protocol; anything the libraries print goes to standard error.
         Console.SetOut(Console.Error);
