@@ -200,8 +200,7 @@ public static class EquivarianceMeasure
         var influences = new ImageInfluence[states.Length];
         // Each layer's matching reads every channel's tallies: the layers side by side on the measure's threads.
         var matchings = new Dictionary<string, ChannelMatching>?[states.Length];
-        Parallel.For(0, states.Length, new ParallelOptions { MaxDegreeOfParallelism = ComputeThreads.Count },
-            l => matchings[l] = states[l].Matching(transforms));
+        ComputeThreads.ForEachTask([states.Length], (_, l) => matchings[l] = states[l].Matching(transforms));
         for (int l = 0; l < states.Length; l++)
         {
             var per = new Dictionary<string, Score>();
@@ -456,9 +455,8 @@ public static class EquivarianceMeasure
             // Taken here, not in the loop: the stored tensors are disposed on the thread that made them.
             var movedByTransform = new Tensor[Scores.Length];
             for (int t = 0; t < Scores.Length; t++) movedByTransform[t] = TakeChannels(ref _moved![t]);
-            var options = new ParallelOptions { MaxDegreeOfParallelism = ComputeThreads.Count };
             var validA = new bool[Scores.Length][];
-            Parallel.For(0, Scores.Length, options, t => validA[t] = NormalizeInPlace(movedByTransform[t], kind));
+            ComputeThreads.ForEachTask([Scores.Length], (_, t) => validA[t] = NormalizeInPlace(movedByTransform[t], kind));
             // The influences need each channel's partner, whether or not the run keeps the matching.
             var choices = new ChannelChoices[Scores.Length];
             for (int t = 0; t < Scores.Length; t++) choices[t] = new ChannelChoices();
@@ -469,7 +467,7 @@ public static class EquivarianceMeasure
                 SimilarityKernel.Accumulate([.. Enumerable.Range(0, Scores.Length).Select(t =>
                     new SimilarityKernel.Comparison(movedByTransform[t].unsqueeze(0), identity!, packed, Scores[t], choices[t]))]);
             // The rest side by side; each transform has its own dispose scope (a scope belongs to the thread that opened it).
-            Parallel.For(0, Scores.Length, options, t =>
+            ComputeThreads.ForEachTask([Scores.Length], (_, t) =>
             {
                 using var inner = NewDisposeScope();
                 var moved = movedByTransform[t];
