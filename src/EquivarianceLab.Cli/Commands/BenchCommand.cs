@@ -50,13 +50,13 @@ public static class BenchCommand
     }
 
     public sealed record BenchReport(
-        string Model, string Transform, int Images, int Batch, int Layers, int Threads,
+        string Model, string Transform, int Images, int Batch, int Layers, int Threads, bool Matching,
         double MeasureSeconds, double MeasureForwardSeconds, double ForwardOnlySeconds, double Ratio,
         double? BatchedProductSeconds, double? BatchedProductRatio, double JitSeconds,
         long? PeakBytesAtN, long? PeakBytesAt4N, double? PeakGrowth)
     {
         public string Format() => string.Create(CultureInfo.InvariantCulture, $"""
-            bench {Model} · {Transform} · {Images} images · batch {Batch} · {Layers} layers · {Threads} {(Threads == 1 ? "thread" : "threads")}
+            bench {Model} · {Transform} · {Images} images · batch {Batch} · {Layers} layers · {Threads} {(Threads == 1 ? "thread" : "threads")}{(Matching ? "" : " · no matching")}
             measurement               {MeasureSeconds,8:0.000} s
               its forward passes      {MeasureForwardSeconds,8:0.000} s
             forward passes only       {ForwardOnlySeconds,8:0.000} s
@@ -116,7 +116,7 @@ public static class BenchCommand
             at4N = PeakMemory.OfMeasurement(measureArguments, big);
             growth = (double)(at4N.Value - atN.Value) / atN.Value;
         }
-        return new BenchReport(model.Name, MeasureNames.Name(options.Transform), images, options.BatchSize, layers, ComputeThreads.Count,
+        return new BenchReport(model.Name, MeasureNames.Name(options.Transform), images, options.BatchSize, layers, ComputeThreads.Count, options.Matching,
             measure, measureForward, forward, measure / forward,
             kernel ? batched : null, kernel ? batched / forward : null, jit,
             atN, at4N, growth);

@@ -15,7 +15,6 @@ public static class MeasureCommand
         var json = new Option<string?>("--out") { Description = "Write result.json here." };
         var csv = new Option<string?>("--csv") { Description = "Write the per-layer, per-transform CSV here." };
         var matchingCsv = new Option<string?>("--matching-csv") { Description = "Write the channel matching (per layer, transform and channel) as CSV here." };
-        var noMatching = new Option<bool>("--no-matching") { Description = "Do not keep which channel each channel becomes (smaller result.json)." };
         var listLayers = new Option<bool>("--list-layers") { Description = "List the model's measurable layers (name, shape, op, default selection and part) and exit." };
         var perLayer = new Option<bool>("--per-layer") { Description = "Also print the per-layer table." };
         var command = new Command("measure", "Measure layer-wise invariance and equivariance of a model on a probe set.");
@@ -23,16 +22,15 @@ public static class MeasureCommand
         command.Options.Add(json);
         command.Options.Add(csv);
         command.Options.Add(matchingCsv);
-        command.Options.Add(noMatching);
         command.Options.Add(listLayers);
         command.Options.Add(perLayer);
         command.SetAction(r =>
         {
-            var options = common.Options(r) with { Matching = !r.GetValue(noMatching) };
+            var options = common.Options(r);
             MeasureOptionsBinder.CheckOutputPath(r.GetValue(json), "--out");
             MeasureOptionsBinder.CheckOutputPath(r.GetValue(csv), "--csv");
             MeasureOptionsBinder.CheckOutputPath(r.GetValue(matchingCsv), "--matching-csv");
-            if (r.GetValue(noMatching) && r.GetValue(matchingCsv) is not null)
+            if (!options.Matching && r.GetValue(matchingCsv) is not null)
                 throw new EquivarianceLabException("--matching-csv needs the matching: leave out --no-matching.");
             if (r.GetValue(listLayers))
             {

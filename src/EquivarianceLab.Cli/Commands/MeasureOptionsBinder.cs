@@ -45,6 +45,10 @@ public sealed class MeasureOptionsBinder
         DefaultValueFactory = _ => ComputeDevices.CpuName,
     };
     public Option<int?> Threads { get; } = ThreadsOption();
+    public Option<bool> NoMatching { get; } = new("--no-matching")
+    {
+        Description = "Do not keep which channel each channel becomes (the paper's measure alone; a smaller result.json).",
+    };
 
     /// <summary><c>--threads N</c>: the cores ONNX Runtime, libtorch and the similarity kernel may use (default: every core).</summary>
     public static Option<int?> ThreadsOption() => new("--threads")
@@ -70,7 +74,7 @@ public sealed class MeasureOptionsBinder
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Model, Probe, Transform, Similarity, MaxShift, Angles, Shifts, Layers, Logits, Images, Batch, Device, Threads })
+        foreach (var option in new Option[] { Model, Probe, Transform, Similarity, MaxShift, Angles, Shifts, Layers, Logits, Images, Batch, Device, Threads, NoMatching })
             command.Options.Add(option);
     }
 
@@ -96,6 +100,7 @@ public sealed class MeasureOptionsBinder
             BatchSize = r.GetValue(Batch),
             Images = r.GetValue(Images),
             Device = ComputeDevices.Parse(r.GetValue(Device)),
+            Matching = !r.GetValue(NoMatching),
         };
         ContinuousFamilies.Check(options);
         return options;

@@ -375,6 +375,39 @@ public sealed partial class EqlabCommandLineTests(EqlabFixture fixture) : IClass
         // libtorch and ONNX Runtime holds well over 100 MiB.
         Assert.InRange(Figure(run.Stdout, @"^peak memory at N\s+([0-9.]+) MiB"), 100, 4096);
         Assert.InRange(Figure(run.Stdout, @"^peak memory at 4N\s+([0-9.]+) MiB"), 100, 4096);
+        // The default measurement keeps the matching, and the header does not say otherwise.
+        Assert.DoesNotContain("no matching", run.Stdout);
+    }
+
+    [Fact]
+    public void No_matching_leaves_the_matching_out_of_measure_and_bench_and_says_so()
+    {
+        var measured = Eqlab.Run(fixture.Folder, "measure", "--model", "builtin:control-rotation-invariant",
+            "--probe", fixture.FashionMnist, "--images", "4", "--batch", "4", "--no-matching", "--out", "plain.json");
+        Assert.True(measured.ExitCode == 0, measured.ToString());
+        using (var result = JsonDocument.Parse(File.ReadAllText(Path.Combine(fixture.Folder, "plain.json"))))
+            foreach (var layer in result.RootElement.GetProperty("layers").EnumerateArray())
+            {
+                Assert.Equal(JsonValueKind.Null, layer.GetProperty("matching").ValueKind);
+                Assert.Equal(JsonValueKind.Number, layer.GetProperty("equivariance").ValueKind);
+            }
+
+        // The matching's CSV cannot be written without the matching: refused before any work.
+        var refused = Eqlab.Run(fixture.Folder, "measure", "--model", "builtin:control-rotation-invariant",
+            "--probe", fixture.FashionMnist, "--images", "4", "--no-matching", "--matching-csv", "m.csv");
+        Assert.Equal(2, refused.ExitCode); // a user error
+        Assert.Contains("--matching-csv needs the matching", refused.Stderr);
+        Assert.False(File.Exists(Path.Combine(fixture.Folder, "m.csv")));
+
+        // bench times the measurement it is asked for, and its figures say which.
+        var bench = Eqlab.Run(fixture.Folder, "bench", "--model", "builtin:control-rotation-invariant",
+            "--probe", fixture.FashionMnist, "--images", "8", "--batch", "8", "--no-memory", "--repeat", "1",
+            "--no-matching", "--out", "bench-plain.json");
+        Assert.True(bench.ExitCode == 0, bench.ToString());
+        Assert.Contains("· no matching", bench.Stdout.Split('\n')[0]);
+        using var figures = JsonDocument.Parse(File.ReadAllText(Path.Combine(fixture.Folder, "bench-plain.json")));
+        Assert.False(figures.RootElement.GetProperty("matching").GetBoolean());
+        Assert.True(figures.RootElement.GetProperty("measureSeconds").GetDouble() > 0);
     }
 
     // ---- helpers ----
