@@ -97,8 +97,8 @@ public sealed class ChannelMatchAccumulator
 
     /// <summary>
     /// Channels ahead whose counts are asked for (<see cref="PartnerCounts.Prefetch"/>) while a channel is counted: a
-    /// rotation run's tallies of the 64×64 ResNet-18 (128 images) took 0.0025–0.003 s with them, 0.0038–0.0055 s
-    /// without (docs/performance.md); 1, 4 or 8 channels ahead did as well as 2.
+    /// rotation run's tallies of the 64×64 ResNet-18 (128 images) took a median 0.0035 s with them, 0.0045 s without
+    /// (docs/performance.md); 1, 4 or 8 channels ahead did as well as 2.
     /// </summary>
     private const int PrefetchAhead = 2;
 
