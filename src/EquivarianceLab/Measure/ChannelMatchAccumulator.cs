@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 using EquivarianceLab.Compute;
 
 namespace EquivarianceLab.Measure;
@@ -63,13 +64,14 @@ public sealed class ChannelMatchAccumulator
     {
         int c = choices.Channels;
         var counts = _blocks[first / ChannelBlock];
-        bool dense = counts.IsDense;
-        if (dense)
+        // Dense blocks only, where the processor takes the hint (x86).
+        bool prefetch = counts.IsDense && Sse.IsSupported;
+        if (prefetch)
             for (int ch = first; ch < Math.Min(last, first + PrefetchAhead); ch++) PrefetchCounts(choices, counts, ch);
         for (int ch = first; ch < last; ch++)
         {
             int inBlock = ch % ChannelBlock;
-            if (dense && ch + PrefetchAhead < last) PrefetchCounts(choices, counts, ch + PrefetchAhead);
+            if (prefetch && ch + PrefetchAhead < last) PrefetchCounts(choices, counts, ch + PrefetchAhead);
             double bestSum = 0, diagonalSum = 0;
             int bestCount = 0, diagonalCount = 0;
             for (int k = ch; k < choices.Images * c; k += c)
