@@ -181,6 +181,35 @@ public class SimilarityKernelTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// A layer keeps one reference for a whole run and the measure passes the same gather array every batch, so the
+    /// reference keeps the rows it reads through that gather. A later batch of other values, or of a shape with other
+    /// padded channels (8 → 32 floats a row, 40 → 64) through the same array, must give what a fresh reference gives.
+    /// </summary>
+    [Fact]
+    public void A_reference_refilled_batch_after_batch_through_the_same_gather_equals_a_fresh_one()
+    {
+        using var scope = NewDisposeScope();
+        const int length = 70; // the chunked path, with more than 64 skewed rows
+        var inverse = Permutation(length, seed: 11);
+        var kept = new SimilarityKernel.Reference();
+        var batches = new (int N, int C, int Seed)[] { (3, 8, 1), (2, 8, 2), (3, 40, 3), (2, 8, 4) };
+        foreach (var (n, c, seed) in batches)
+        {
+            var (moved, reference) = Features(n, c, length, seed);
+            SimilarityKernel.Reference.FillAll([(kept, reference)], SimilarityKind.Pearson);
+            var (fresh, reused) = (new ChannelChoices(), new ChannelChoices());
+            var (sumFresh, sumReused) = (new ScoreAccumulator(), new ScoreAccumulator());
+            SimilarityKernel.Accumulate(moved, inverse, new SimilarityKernel.Reference(reference, SimilarityKind.Pearson), sumFresh, fresh);
+            SimilarityKernel.Accumulate(moved, inverse, kept, sumReused, reused);
+            Assert.Equal(sumFresh.EquivarianceSum, sumReused.EquivarianceSum);
+            Assert.Equal(sumFresh.InvarianceSum, sumReused.InvarianceSum);
+            Assert.Equal(fresh.Partner.Take(n * c), reused.Partner.Take(n * c));
+            Assert.Equal(fresh.Diagonal.Take(n * c), reused.Diagonal.Take(n * c));
+            Assert.True(sumFresh.EquivarianceCount > 0);
+        }
+    }
+
     /// <summary>f(gX) and f(X) with a constant channel (degenerate for pearson), an all-zero one (degenerate for both) and a large offset.</summary>
     private static (Tensor Moved, Tensor Reference) Features(int n, int channels, int length, int seed)
     {
