@@ -791,7 +791,7 @@ public static class SimilarityKernel
     /// Running max per lane; a later column replaces the lane's best only when strictly greater. <c>vmaxps</c> returns
     /// its second operand unless the first is greater (also for NaN and ±0), which is that rule, and the blend takes
     /// the compare's mask register as it is: three instructions. The generic ConditionalSelect made the mask a vector
-    /// and back (five, and two more registers, so the eight rows' running argmax spilled to the stack).
+    /// and selected bitwise (four, and a register more, so more of the eight rows' running argmax waited on the stack).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Fold(Vector512<float> value, Vector512<int> index, ref Vector512<float> best, ref Vector512<int> arg)
