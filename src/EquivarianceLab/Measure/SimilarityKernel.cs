@@ -78,9 +78,11 @@ public static class SimilarityKernel
         /// Each transform's row offsets (<see cref="RowsThrough"/>), made on its first batch and read by every later one:
         /// they depend on the gather and this layer's shape only. Made anew each batch, the ImageNet ResNet-18's were
         /// 3.7 MB a rotation run, its early layers' each large enough for the large-object heap, whose budget then
-        /// started full garbage collections during the measurement.
+        /// started full garbage collections during the measurement. Keyed weakly by the gather array itself: the
+        /// measure passes one array per transform for the whole run, and a caller that makes a new gather every batch
+        /// leaves nothing behind once it drops the array.
         /// </summary>
-        private readonly Dictionary<int[], nint[]> _rowsByInverse = new(ReferenceEqualityComparer.Instance);
+        private readonly ConditionalWeakTable<int[], nint[]> _rowsByInverse = new();
 
         /// <summary>Hands the arrays to <see cref="RecycledArrays"/> for the process's next measurement; the reference is empty after.</summary>
         public void Recycle()
@@ -102,7 +104,7 @@ public static class SimilarityKernel
             if (_rowsByInverse.TryGetValue(inverse, out var known)) return known;
             var rows = new nint[Length];
             for (int q = 0; q < Length; q++) rows[inverse[q]] = RowOffset(q, PaddedChannels);
-            _rowsByInverse[inverse] = rows;
+            _rowsByInverse.AddOrUpdate(inverse, rows);
             return rows;
         }
 
