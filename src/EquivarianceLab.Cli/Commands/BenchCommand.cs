@@ -21,6 +21,9 @@ namespace EquivarianceLab.Cli.Commands;
 /// </summary>
 public static class BenchCommand
 {
+    /// <summary>Images timed when <c>--images</c> is not given: a sample, not measure's whole probe set.</summary>
+    public const int DefaultImages = 64;
+
     public static Command Create()
     {
         var common = new MeasureOptionsBinder();
@@ -29,6 +32,8 @@ public static class BenchCommand
         var repeat = new Option<int>("--repeat") { Description = "Alternating runs of each timing; the best counts.", DefaultValueFactory = _ => 5 };
         var command = new Command("bench", "Time a measurement against its forward passes alone, and check memory is flat in N.");
         common.AddTo(command);
+        // bench times a sample, not the whole probe set: its default differs from measure's.
+        common.Images.Description = $"Number of probe images (default: {DefaultImages}; the memory check also runs 4× as many).";
         command.Options.Add(json);
         command.Options.Add(skipMemory);
         command.Options.Add(repeat);
@@ -36,7 +41,7 @@ public static class BenchCommand
         {
             MeasureOptionsBinder.CheckOutputPath(r.GetValue(json), "--out");
             if (r.GetValue(repeat) < 1) throw new EquivarianceLabException($"--repeat must be at least 1 (got {r.GetValue(repeat)}).");
-            var options = common.Options(r) with { Images = r.GetValue(common.Images) ?? 64 };
+            var options = common.Options(r) with { Images = r.GetValue(common.Images) ?? DefaultImages };
             var (model, probe) = common.Open(r);
             using var disposeModel = model;
             using var disposeProbe = probe;
@@ -71,7 +76,7 @@ public static class BenchCommand
     /// <c>--images</c>): peak memory is measured on fresh processes of N and 4N images.</param>
     public static BenchReport Run(IFeatureModel model, IProbeSet probe, MeasureOptions options, IReadOnlyList<string>? measureArguments, int repeat = 5)
     {
-        int images = Math.Min(probe.Count, options.Images ?? 64);
+        int images = Math.Min(probe.Count, options.Images ?? DefaultImages);
         options = options with { Images = images };
         // Warm up: first-call costs (JIT, allocator, ORT arenas) belong to neither side. .NET compiles a method again,
         // optimised, on a background thread once it has run ~30 times, so each timed path runs once at full size here
