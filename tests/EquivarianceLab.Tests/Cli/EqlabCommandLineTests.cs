@@ -380,19 +380,19 @@ public sealed partial class EqlabCommandLineTests(EqlabFixture fixture) : IClass
     }
 
     [Fact]
-    public void Bench_without_images_times_64_of_a_large_probe_set_and_its_help_says_so_where_measures_says_all()
+    public void Bench_without_images_times_128_of_a_large_probe_set_and_its_help_says_so_where_measures_says_all()
     {
         // Fashion-MNIST's test set has 10,000 images: measure's default would take 2,000 of them, bench's a sample.
         var bench = Eqlab.Run(fixture.Folder, "bench", "--model", "builtin:control-rotation-invariant",
             "--probe", fixture.FashionMnist, "--no-memory", "--repeat", "1", "--out", "bench-default.json");
         Assert.True(bench.ExitCode == 0, bench.ToString());
-        Assert.Contains("· 64 images ·", bench.Stdout.Split('\n')[0]);
+        Assert.Contains("· 128 images ·", bench.Stdout.Split('\n')[0]);
         using (var figures = JsonDocument.Parse(File.ReadAllText(Path.Combine(fixture.Folder, "bench-default.json"))))
-            Assert.Equal(64, figures.RootElement.GetProperty("images").GetInt32());
+            Assert.Equal(128, figures.RootElement.GetProperty("images").GetInt32());
 
         var benchHelp = Eqlab.Run(fixture.Folder, "bench", "--help");
         var measureHelp = Eqlab.Run(fixture.Folder, "measure", "--help");
-        Assert.Contains("Number of probe images (default: 64;", benchHelp.Stdout);
+        Assert.Contains("Number of probe images (default: 128;", benchHelp.Stdout);
         Assert.DoesNotContain("images (default: all", benchHelp.Stdout);
         Assert.Contains("Number of probe images (default: all, up to 2000)", measureHelp.Stdout);
     }
