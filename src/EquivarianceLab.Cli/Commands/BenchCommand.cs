@@ -46,7 +46,7 @@ public static class BenchCommand
         {
             MeasureOptionsBinder.CheckOutputPath(r.GetValue(json), "--out");
             if (r.GetValue(repeat) < 1) throw new EquivarianceLabException($"--repeat must be at least 1 (got {r.GetValue(repeat)}).");
-            var options = common.Options(r) with { Images = r.GetValue(common.Images) ?? DefaultImages };
+            var options = common.Options(r); // Run applies bench's default for --images, capped by the probe set
             var (model, probe) = common.Open(r);
             using var disposeModel = model;
             using var disposeProbe = probe;
